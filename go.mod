@@ -1,6 +1,6 @@
 module github.com/menjin/menjin
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
@@ -18,6 +18,7 @@ require (
 	github.com/stretchr/testify v1.12.1 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect

@@ -228,18 +228,18 @@ const (
 // credentials they present and the window in which they are valid.
 // PermissionSync is idempotent by Person.ID.
 type Grant struct {
-	Person     PersonRef    `json:"person"`
-	Name       string       `json:"name,omitempty"`
-	Phone      string       `json:"phone,omitempty"`
-	IDNumber   string       `json:"idNumber,omitempty"` // sensitive: never logged
-	Account    string       `json:"account,omitempty"`  // login name on the device, where it has one
-	Admin      bool         `json:"admin,omitempty"`    // device administrator
-	PersonType PersonType   `json:"personType,omitempty"`
-	Policy     Policy       `json:"policy,omitempty"`
+	Person      PersonRef    `json:"person"`
+	Name        string       `json:"name,omitempty"`
+	Phone       string       `json:"phone,omitempty"`
+	IDNumber    string       `json:"idNumber,omitempty"` // sensitive: never logged
+	Account     string       `json:"account,omitempty"`  // login name on the device, where it has one
+	Admin       bool         `json:"admin,omitempty"`    // device administrator
+	PersonType  PersonType   `json:"personType,omitempty"`
+	Policy      Policy       `json:"policy,omitempty"`
 	Credentials []Credential `json:"credentials,omitempty"`
-	Devices    []DeviceRef  `json:"devices,omitempty"`
-	ValidFrom  *time.Time   `json:"validFrom,omitempty"`
-	ValidTo    *time.Time   `json:"validTo,omitempty"`
+	Devices     []DeviceRef  `json:"devices,omitempty"`
+	ValidFrom   *time.Time   `json:"validFrom,omitempty"`
+	ValidTo     *time.Time   `json:"validTo,omitempty"`
 	// Ext carries platform extensions verbatim (HC attrs, Aliyun extInfo).
 	Ext map[string]any `json:"ext,omitempty"`
 	// CorrelationID ties the grant to the platform's request (HC taskId).

@@ -1,0 +1,14 @@
+// Package accessctltest is a conformance suite that every accessctl driver
+// runs against its own device or simulator, in the style of
+// golang.org/x/net/nettest.TestConn:
+//
+//	func TestConformance(t *testing.T) {
+//		accessctltest.TestDevice(t, newFixture)
+//		accessctltest.TestPermissionSync(t, newFixture)
+//		accessctltest.TestEvents(t, newFixture)
+//	}
+//
+// The fixture connects one device under test to whatever plays the device
+// side (a simulator, a real terminal on a bench) and lets the suite look at
+// the device side: what it holds, and how often its door opened.
+package accessctltest

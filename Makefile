@@ -1,0 +1,53 @@
+# Menjin's build and test entry points. `make test` is the whole suite, the
+# command CI runs; it installs the external peers the tests talk to.
+
+GO       ?= go
+APT_PKGS := python3-websockets sip-tester baresip mosquitto mosquitto-clients openssl curl
+
+.PHONY: test deps lint unit examples demo bench fuzz
+
+test: deps lint unit examples
+
+# deps installs, from Debian, the peers we did not write: a python WebSocket
+# client, sipp, baresip, mosquitto, openssl, curl.
+deps:
+	@missing=""; \
+	/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing="$$missing python3-websockets"; \
+	command -v sipp >/dev/null        || missing="$$missing sip-tester"; \
+	command -v baresip >/dev/null     || missing="$$missing baresip"; \
+	command -v mosquitto >/dev/null   || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	command -v openssl >/dev/null     || missing="$$missing openssl"; \
+	command -v curl >/dev/null        || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 30m ./...
+
+# examples runs the demo end to end, as the README's first command does.
+examples:
+	$(GO) run ./examples/demo
+
+demo:
+	$(GO) run ./examples/demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# fuzz gives every fuzz target a short run (FUZZTIME=30s for longer).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done

@@ -1,0 +1,381 @@
+package stdproto
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// The device side: what a terminal implements to be driven by an edge.
+// A vendor implements Backend (remote open, the one interface every
+// terminal has) and the optional capability interfaces its hardware
+// supports; TerminalHandler does /connect, tokens, decoding and validation,
+// and answers "unsupported" (code 99) for the capabilities missing.
+
+// Backend is the minimum a terminal does.
+type Backend interface {
+	RemoteOpen(ctx context.Context) error
+}
+
+// KeepOpenBackend holds the door open (B.6.5–6).
+type KeepOpenBackend interface {
+	SetKeepOpen(ctx context.Context, on bool) error
+	KeepOpen(ctx context.Context) (bool, error)
+}
+
+// TempRuleBackend checks body temperature (B.6.7).
+type TempRuleBackend interface {
+	SetTempRule(ctx context.Context, r TempRule) error
+}
+
+// FaceBackend compares faces on the device (B.7.2–3). SyncFaces applies
+// the entries in order under one lock (D.14, D.15). QueryFaces with page 0
+// is the full query.
+type FaceBackend interface {
+	SyncFaces(ctx context.Context, ops []FaceOp) error
+	QueryFaces(ctx context.Context, page, size int) (QueryFacesData, error)
+}
+
+// PermissionBackend holds card (ble false) and Bluetooth-card (ble true)
+// whitelists (B.9.1, B.9.3).
+type PermissionBackend interface {
+	SyncPermissions(ctx context.Context, ble bool, perms []Permission) error
+}
+
+// IntercomBackend takes a SIP account and phone verdicts (B.10.1, B.10.4).
+type IntercomBackend interface {
+	SyncSipNumber(ctx context.Context, r SipNumberRequest) error
+	PhoneResult(ctx context.Context, phone string, valid bool) error
+}
+
+// ElevatorBackend is an elevator controller (B.11.2–6).
+type ElevatorBackend interface {
+	RunState(ctx context.Context, ids []string) ([]CarState, error)
+	ReleaseFloors(ctx context.Context, r ReleaseFloorsRequest) error
+	ActivateFloor(ctx context.Context, r ActivateFloorRequest) error
+	Call(ctx context.Context, r CallRequest) error
+	Info(ctx context.Context) (ElevatorInfo, error)
+}
+
+// RuleBackend does person–elevator linkage (B.11.7–8, 10–11).
+type RuleBackend interface {
+	SyncRules(ctx context.Context, ops []RuleOp) error
+	Rules(ctx context.Context, page, size int) (RuleGetData, error)
+	SetAvailability(ctx context.Context, enable bool) error
+	Availability(ctx context.Context) (bool, error)
+}
+
+// HandlerOption configures a TerminalHandler.
+type HandlerOption func(*TerminalHandler)
+
+// WithEdgeIP makes the handler refuse a /connect whose ip is not ip (code
+// 7); by default any edge may connect (the spec allows this check, C.B.4).
+func WithEdgeIP(ip string) HandlerOption { return func(h *TerminalHandler) { h.edgeIP = ip } }
+
+// WithHandlerTokens replaces the token generator and the expiry after
+// silence (default 3 × keepalive).
+func WithHandlerTokens(gen func(sn, ip string) string, expiry time.Duration) HandlerOption {
+	return func(h *TerminalHandler) {
+		var ex func(time.Duration) time.Duration
+		if expiry > 0 {
+			ex = func(time.Duration) time.Duration { return expiry }
+		}
+		h.tokens = newTokenTable(gen, ex)
+	}
+}
+
+// WithHandlerBodyLimit sets the largest request body (default 8 MiB).
+func WithHandlerBodyLimit(n int64) HandlerOption { return func(h *TerminalHandler) { h.maxJSON = n } }
+
+// TerminalHandler serves the edge → terminal interfaces on a terminal. A
+// backend error is answered 99 with its text; a backend returns a
+// *CodeError to answer another code.
+type TerminalHandler struct {
+	b       Backend
+	mux     *http.ServeMux
+	tokens  *tokenTable
+	edgeIP  string
+	maxJSON int64
+
+	requests, refused, connects atomic.Uint64
+}
+
+// NewTerminalHandler returns the handler for b.
+func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
+	h := &TerminalHandler{b: b, mux: http.NewServeMux(), maxJSON: DefaultMaxJSONBytes}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.tokens == nil {
+		h.tokens = newTokenTable(nil, nil)
+	}
+	route := func(path string, f http.HandlerFunc) { h.mux.HandleFunc(path, postOnly(f)) }
+	route(PathConnect, h.connect)
+	route(PathKeepalive, serve(h, func(ctx context.Context, r *TokenRequest) (any, error) { return nil, nil }))
+	route(PathRemoteOpen, serve(h, func(ctx context.Context, r *TokenRequest) (any, error) { return nil, h.b.RemoteOpen(ctx) }))
+	route(PathSetKeepOpen, serve(h, func(ctx context.Context, r *SetKeepOpenRequest) (any, error) {
+		k, ok := h.b.(KeepOpenBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return nil, k.SetKeepOpen(ctx, r.Data.KeepOpen.KeepOpen == 1)
+	}))
+	route(PathGetKeepOpen, serve(h, func(ctx context.Context, r *TokenRequest) (any, error) {
+		k, ok := h.b.(KeepOpenBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		on, err := k.KeepOpen(ctx)
+		v := Int(0)
+		if on {
+			v = 1
+		}
+		return KeepOpen{v}, err
+	}))
+	route(PathSetTempCheckRule, serve(h, func(ctx context.Context, r *SetTempRuleRequest) (any, error) {
+		t, ok := h.b.(TempRuleBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return nil, t.SetTempRule(ctx, *r.Data)
+	}))
+	route(PathSyncFaces, serve(h, func(ctx context.Context, r *SyncFacesRequest) (any, error) {
+		f, ok := h.b.(FaceBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return nil, f.SyncFaces(ctx, r.Faces)
+	}))
+	route(PathQueryFaces, serve(h, func(ctx context.Context, r *QueryFacesRequest) (any, error) {
+		f, ok := h.b.(FaceBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		page, size := 0, 0
+		if r.CurrentPage != nil {
+			page = int(*r.CurrentPage)
+			size = 200
+			if r.PageSize != nil {
+				size = int(*r.PageSize)
+			}
+		}
+		return f.QueryFaces(ctx, page, size)
+	}))
+	for path, ble := range map[string]bool{PathCardSync: false, PathBLESync: true} {
+		route(path, serve(h, func(ctx context.Context, r *PermissionsRequest) (any, error) {
+			p, ok := h.b.(PermissionBackend)
+			if !ok {
+				return nil, errUnsupported
+			}
+			return nil, p.SyncPermissions(ctx, ble, r.Permissions)
+		}))
+	}
+	route(PathSyncSipNumber, serve(h, func(ctx context.Context, r *SipNumberRequest) (any, error) {
+		i, ok := h.b.(IntercomBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return nil, i.SyncSipNumber(ctx, *r)
+	}))
+	route(PathVerifyPhoneResult, serve(h, func(ctx context.Context, r *PhoneResultRequest) (any, error) {
+		i, ok := h.b.(IntercomBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return nil, i.PhoneResult(ctx, r.PhoneNumber, *r.Result == 0)
+	}))
+	elev := func(ctx context.Context) (ElevatorBackend, error) {
+		e, ok := h.b.(ElevatorBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return e, nil
+	}
+	route(PathGetRunState, serve(h, func(ctx context.Context, r *GetRunStateRequest) (any, error) {
+		e, err := elev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cars, err := e.RunState(ctx, r.IDs())
+		if cars == nil {
+			cars = []CarState{}
+		}
+		return cars, err
+	}))
+	route(PathReleaseFloors, serve(h, func(ctx context.Context, r *ReleaseFloorsRequest) (any, error) {
+		e, err := elev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.ReleaseFloors(ctx, *r)
+	}))
+	route(PathActivateFloor, serve(h, func(ctx context.Context, r *ActivateFloorRequest) (any, error) {
+		e, err := elev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.ActivateFloor(ctx, *r)
+	}))
+	route(PathCallElevator, serve(h, func(ctx context.Context, r *CallRequest) (any, error) {
+		e, err := elev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.Call(ctx, *r)
+	}))
+	route(PathElevatorInfo, serve(h, func(ctx context.Context, r *ElevatorHeader) (any, error) {
+		e, err := elev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return e.Info(ctx)
+	}))
+	rules := func() (RuleBackend, error) {
+		rb, ok := h.b.(RuleBackend)
+		if !ok {
+			return nil, errUnsupported
+		}
+		return rb, nil
+	}
+	route(PathRuleSync, serve(h, func(ctx context.Context, r *RuleSyncRequest) (any, error) {
+		rb, err := rules()
+		if err != nil {
+			return nil, err
+		}
+		return nil, rb.SyncRules(ctx, r.Rules)
+	}))
+	route(PathRuleGet, serve(h, func(ctx context.Context, r *RuleGetRequest) (any, error) {
+		rb, err := rules()
+		if err != nil {
+			return nil, err
+		}
+		page, size := 0, 0
+		if r.CurrentPage != nil {
+			page, size = int(*r.CurrentPage), 200
+			if r.PageSize != nil {
+				size = int(*r.PageSize)
+			}
+		}
+		return rb.Rules(ctx, page, size)
+	}))
+	route(PathSetAvailability, serve(h, func(ctx context.Context, r *AvailabilityRequest) (any, error) {
+		rb, err := rules()
+		if err != nil {
+			return nil, err
+		}
+		return nil, rb.SetAvailability(ctx, r.Availability == AvailabilityEnable)
+	}))
+	route(PathGetAvailability, serve(h, func(ctx context.Context, r *ElevatorHeader) (any, error) {
+		rb, err := rules()
+		if err != nil {
+			return nil, err
+		}
+		on, err := rb.Availability(ctx)
+		a := AvailabilityDisable
+		if on {
+			a = AvailabilityEnable
+		}
+		return AvailabilityData{a}, err
+	}))
+	return h
+}
+
+var errUnsupported = &CodeError{Code: CodeOther, Message: MsgUnsupported}
+
+// ServeHTTP implements http.Handler.
+func (h *TerminalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.requests.Add(1)
+	h.mux.ServeHTTP(w, r)
+}
+
+// Invalidate drops every token, as a reboot does: the edge gets code 4 and
+// connects again.
+func (h *TerminalHandler) Invalidate() {
+	h.tokens.expireAll()
+}
+
+// Connects counts accepted /connect requests.
+func (h *TerminalHandler) Connects() uint64 { return h.connects.Load() }
+
+func (h *TerminalHandler) connect(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, h.maxJSON)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	req, err := Decode[ConnectRequest](body)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	if err := VerifySign(req); err != nil {
+		if err == ErrBadSign {
+			err = &CodeError{Code: CodeBadSign, Message: MsgBadSign}
+		}
+		h.refuse(w, err)
+		return
+	}
+	if h.edgeIP != "" && req.IP != h.edgeIP {
+		h.refuse(w, &CodeError{Code: CodeIllegalDevice, Message: MsgIllegal})
+		return
+	}
+	ka := time.Duration(min(max(int64(req.Keepalive), MinKeepalive), MaxKeepalive)) * time.Second
+	// One edge per terminal is the rule; key by the edge's sn.
+	tok := h.tokens.issue(req.SN, req.IP, ka)
+	h.connects.Add(1)
+	writeResp(w, CodeOK, MsgSuccess, ConnectData{Token: tok})
+}
+
+func (h *TerminalHandler) refuse(w http.ResponseWriter, err error) {
+	h.refused.Add(1)
+	writeErr(w, err)
+}
+
+// tokenOf reads the token of any request type.
+type tokened interface{ tokenValue() string }
+
+func (r *TokenRequest) tokenValue() string       { return r.Token }
+func (r *SetKeepOpenRequest) tokenValue() string { return r.Token }
+func (r *SetTempRuleRequest) tokenValue() string { return r.Token }
+func (r *SyncFacesRequest) tokenValue() string   { return r.Token }
+func (r *QueryFacesRequest) tokenValue() string  { return r.Token }
+func (r *PermissionsRequest) tokenValue() string { return r.Token }
+func (r *SipNumberRequest) tokenValue() string   { return r.Token }
+func (r *PhoneResultRequest) tokenValue() string { return r.Token }
+func (h *ElevatorHeader) tokenValue() string     { return h.Token }
+
+// serve is the shape of every device-side interface: decode, check the
+// token (4), validate (5), run, answer.
+func serve[T any, P interface {
+	*T
+	Validator
+	tokened
+}](h *TerminalHandler, run func(ctx context.Context, r P) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r, h.maxJSON)
+		if err != nil {
+			h.refuse(w, err)
+			return
+		}
+		req := P(new(T))
+		if _, err := decodeJSON(body, req); err != nil {
+			h.refuse(w, err)
+			return
+		}
+		if _, ok := h.tokens.check(req.tokenValue()); !ok {
+			h.refuse(w, &CodeError{Code: CodeTokenInvalid, Message: MsgOffline})
+			return
+		}
+		if err := req.Validate(); err != nil {
+			h.refuse(w, err)
+			return
+		}
+		data, err := run(r.Context(), req)
+		if err != nil {
+			h.refuse(w, err)
+			return
+		}
+		writeResp(w, CodeOK, MsgSuccess, data)
+	}
+}

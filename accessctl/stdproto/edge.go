@@ -1,0 +1,773 @@
+package stdproto
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/backoff"
+)
+
+// Platform is the DeviceRef.Platform and Event.Platform of this driver.
+const Platform = "stdproto"
+
+// KindElevatorState is the kind of the events that carry an elevator
+// controller's car states (/elevator/reportRunState). The core has no kind
+// for them; the typed states are in Event.Raw and in ElevatorStates.
+const KindElevatorState accessctl.EventKind = "elevator_state"
+
+// TerminalConfig provisions a terminal on the edge: who may connect and
+// where to call it back (spec B.3 rule 1).
+type TerminalConfig struct {
+	SN   string // the terminal's sn
+	Addr string // "ip:port" of the terminal's own server, for edge → terminal calls
+	// IP is the ip the terminal must state in /connect; default: Addr's host.
+	IP   string
+	Name string
+	Site accessctl.SiteRef
+	Direction accessctl.Direction
+}
+
+// FeatureExtractor turns a face photo into the feature vector a terminal
+// compares with "the same algorithm model as the edge" (B.1). The protocol
+// syncs features, never photos; without an extractor PutGrant cannot send
+// a face and fails with ErrUnsupported.
+type FeatureExtractor func(ctx context.Context, face accessctl.Image) ([]float64, error)
+
+// IntercomHandler answers a terminal's intercom questions (B.10.2–3). A nil
+// handler answers "unsupported".
+type IntercomHandler interface {
+	// GroupID maps a room to the SIP group to call.
+	GroupID(ctx context.Context, sn, roomID string) (string, error)
+	// CheckPhone takes a phone number to verify; the verdict goes back
+	// later with Terminal.Client().VerifyPhoneResult.
+	CheckPhone(ctx context.Context, sn, phone string) error
+}
+
+// EdgeStats counts what an Edge did.
+type EdgeStats struct {
+	Requests     uint64            // requests routed
+	Connects     uint64            // accepted /connect
+	Refused      map[int]uint64    // answers with a non-zero code, by code
+	Events       uint64            // events the sink accepted
+	SinkErrors   uint64            // events the sink refused (the terminal was told to resend, where it can)
+	Repaired     uint64            // bodies that needed the lenient decoder
+	Decisions    uint64            // /recognize and /qrcode answered
+	Online       int               // terminals online now
+	Links        map[string]LinkStats // edge → terminal, by sn
+}
+
+type options struct {
+	sink         accessctl.EventSink
+	recognizer   accessctl.Decider
+	qrDecider    accessctl.Decider
+	intercom     IntercomHandler
+	extractor    FeatureExtractor
+	identity     Identity
+	hc           *http.Client
+	skew         time.Duration
+	offlineAfter time.Duration
+	sweep        time.Duration
+	tokenGen     func(sn, ip string) string
+	status       func(sn string, online bool)
+	onError      func(sn string, err error)
+	sip          func(sn string) (SipNumberRequest, bool)
+	maxJSON      int64
+	maxForm      int64
+	maxPhoto     int64
+	retry        backoff.Policy
+	resync       bool
+	log          *slog.Logger
+	platform     string
+	decideTO     time.Duration
+	eventTO      time.Duration
+}
+
+// Option configures an Edge.
+type Option func(*options)
+
+// WithSink delivers events (pass, alarm, online, offline, elevator state)
+// to s. The terminal is answered success only after s accepted the event.
+func WithSink(s accessctl.EventSink) Option { return func(o *options) { o.sink = s } }
+
+// WithRecognizer answers /recognize (edge-side face comparison) with d. The
+// request's Credential is a CredFace with the photo.
+func WithRecognizer(d accessctl.Decider) Option { return func(o *options) { o.recognizer = d } }
+
+// WithQRDecider answers /qrcode with d. The request's Credential is a
+// CredQRCode with the scanned text in Value.
+func WithQRDecider(d accessctl.Decider) Option { return func(o *options) { o.qrDecider = d } }
+
+// WithIntercom answers getGroupId and checkPhoneNumber with h.
+func WithIntercom(h IntercomHandler) Option { return func(o *options) { o.intercom = h } }
+
+// WithFeatureExtractor lets PutGrant sync faces.
+func WithFeatureExtractor(f FeatureExtractor) Option { return func(o *options) { o.extractor = f } }
+
+// WithIdentity is what the edge says in its own /connect to terminals
+// (default sn "menjin-edge", the local IP routing to the terminal, a zero
+// MAC, keepalive 30 s, md5).
+func WithIdentity(id Identity) Option { return func(o *options) { o.identity = id } }
+
+// WithHTTPClient replaces the client used for edge → terminal calls.
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
+
+// WithClockSkew refuses a /connect whose time is further than d from the
+// edge's clock, with code 5. Off by default (spec D.12: terminals boot with
+// wrong clocks, and the sign has no secret to protect).
+func WithClockSkew(d time.Duration) Option { return func(o *options) { o.skew = d } }
+
+// WithOfflineAfter fixes the silence after which a terminal is offline and
+// its token invalid. Default: 3 × the keepalive it promised (B.3).
+func WithOfflineAfter(d time.Duration) Option { return func(o *options) { o.offlineAfter = d } }
+
+// WithSweepInterval sets how often silence is checked (default 1 s).
+func WithSweepInterval(d time.Duration) Option { return func(o *options) { o.sweep = d } }
+
+// WithTokenGenerator replaces the random token generator (tests that replay
+// the source's examples use the example's token).
+func WithTokenGenerator(f func(sn, ip string) string) Option { return func(o *options) { o.tokenGen = f } }
+
+// WithStatusHandler is called when a terminal goes online or offline.
+func WithStatusHandler(f func(sn string, online bool)) Option { return func(o *options) { o.status = f } }
+
+// WithErrorHandler is told what cannot be reported to a terminal: a sink
+// refusing an online event or a decision's pass record, a failed
+// connect-back or resync.
+func WithErrorHandler(f func(sn string, err error)) Option { return func(o *options) { o.onError = f } }
+
+// WithSipAccount gives the SIP account to push after every link set-up
+// (B.10.1); ok false: none.
+func WithSipAccount(f func(sn string) (SipNumberRequest, bool)) Option { return func(o *options) { o.sip = f } }
+
+// WithBodyLimits sets the largest JSON body, multipart body and photo
+// accepted (defaults 8 MiB, 4 MiB, 1 MiB).
+func WithBodyLimits(json, multipart, photo int64) Option {
+	return func(o *options) { o.maxJSON, o.maxForm, o.maxPhoto = json, multipart, photo }
+}
+
+// WithReconnectBackoff sets the connect-back retry delays (default 1 s
+// doubling to 60 s, ±20 %).
+func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
+	return func(o *options) { o.retry = backoff.Policy{Min: minDelay, Max: maxDelay, Factor: 2, Jitter: 0.2} }
+}
+
+// WithFaceResync turns the face-library query after every link set-up
+// (B.3 rule 4) on or off (default on).
+func WithFaceResync(on bool) Option { return func(o *options) { o.resync = on } }
+
+// WithLogger logs to l (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDecisionTimeout bounds a Decider call (default 3 s, B.3).
+func WithDecisionTimeout(d time.Duration) Option { return func(o *options) { o.decideTO = d } }
+
+// Edge is the edge server of the standard protocol: an http.Handler for
+// every terminal → edge interface, the registry of provisioned terminals
+// and their sessions, and an accessctl.Driver that hands out Terminal
+// handles. Serve it on port 10000 with NewServer.
+type Edge struct {
+	o      options
+	mux    *http.ServeMux
+	tokens *tokenTable
+
+	mu    sync.RWMutex
+	terms map[string]*terminalState
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	seq    atomic.Uint64
+
+	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
+	refusedMu sync.Mutex
+	refused   map[int]uint64
+}
+
+// terminalState is the edge's view of one provisioned terminal.
+type terminalState struct {
+	cfg    TerminalConfig
+	client *Client
+	kick   chan struct{} // connect back now
+
+	mu        sync.Mutex
+	online    bool
+	since     time.Time
+	ip, mac   string
+	keepalive time.Duration
+	looping   bool
+	states    []CarState
+
+	syncMu sync.Mutex // one grant sync at a time, in order (D.14)
+	faces  map[string]FaceInfo // what the terminal holds, from queryFaces and our pushes
+	cards  map[string]map[string]string // person → card key → kind path
+	owners map[string]string            // kind path + card key → person
+	names  map[string]string            // person → name
+}
+
+// NewEdge returns an edge. Serve it with NewServer(":10000", edge) or mount
+// it in a mux; provision terminals with Provision or Open.
+func NewEdge(opts ...Option) *Edge {
+	o := options{
+		sink:     accessctl.Discard,
+		sweep:    time.Second,
+		maxJSON:  DefaultMaxJSONBytes,
+		maxForm:  DefaultMaxMultipartBytes,
+		maxPhoto: DefaultMaxPhotoBytes,
+		retry:    backoff.Default,
+		resync:   true,
+		log:      slog.Default(),
+		decideTO: DefaultDecideTimeout,
+		eventTO:  5 * time.Second,
+		identity: Identity{SN: "menjin-edge", MAC: "00-00-00-00-00-00", Keepalive: 30 * time.Second},
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.hc == nil {
+		o.hc = NewHTTPClient()
+	}
+	e := &Edge{o: o, terms: map[string]*terminalState{}, refused: map[int]uint64{}}
+	var expiry func(time.Duration) time.Duration
+	if o.offlineAfter > 0 {
+		expiry = func(time.Duration) time.Duration { return o.offlineAfter }
+	}
+	e.tokens = newTokenTable(o.tokenGen, expiry)
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.mux = http.NewServeMux()
+	for path, h := range map[string]http.HandlerFunc{
+		PathConnect:           e.handleConnect,
+		PathKeepalive:         e.handleKeepalive,
+		PathAlarmEvent:        e.handleAlarm,
+		PathRecognize:         e.handleRecognize,
+		PathFacePassEvent:     e.handleFacePass,
+		PathQRCode:            e.handleQRCode,
+		PathCardPassEvent:     e.handleCardPass(accessctl.MethodCard),
+		PathBLEPassEvent:      e.handleCardPass(accessctl.MethodBLECard),
+		PathGetGroupID:        e.handleGroupID,
+		PathCheckPhoneNumber:  e.handleCheckPhone,
+		PathReportOpenDoor:    e.handleOpenDoorReport,
+		PathReportRunState:    e.handleRunState,
+		PathRuleReport:        e.handleRuleReport,
+	} {
+		e.mux.HandleFunc(path, postOnly(h))
+	}
+	e.wg.Add(1)
+	go e.sweeper()
+	return e
+}
+
+// ServeHTTP implements http.Handler.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.requests.Add(1)
+	e.mux.ServeHTTP(w, r)
+}
+
+// Provision allows a terminal to connect and tells where to call it back.
+// Provisioning an SN again updates its addresses.
+func (e *Edge) Provision(cfg TerminalConfig) error {
+	if !ValidSN(cfg.SN) {
+		return fmt.Errorf("%w: sn %q is not 4–32 of [A-Za-z0-9_-@.:]", accessctl.ErrInvalid, cfg.SN)
+	}
+	if cfg.Addr == "" {
+		return fmt.Errorf("%w: terminal %s has no callback address", accessctl.ErrInvalid, cfg.SN)
+	}
+	if cfg.IP == "" {
+		cfg.IP = hostOnly(cfg.Addr)
+	}
+	if e.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if st := e.terms[cfg.SN]; st != nil {
+		st.mu.Lock()
+		same := st.cfg.Addr == cfg.Addr
+		st.cfg = cfg
+		st.mu.Unlock()
+		if same {
+			return nil
+		}
+		st.client = NewClient(cfg.Addr, e.o.identity, e.o.hc)
+		return nil
+	}
+	e.terms[cfg.SN] = &terminalState{
+		cfg:    cfg,
+		client: NewClient(cfg.Addr, e.o.identity, e.o.hc),
+		kick:   make(chan struct{}, 1),
+		faces:  map[string]FaceInfo{},
+		cards:  map[string]map[string]string{},
+		owners: map[string]string{},
+		names:  map[string]string{},
+	}
+	return nil
+}
+
+// Unprovision forgets a terminal: its token becomes invalid, its next
+// /connect is refused with code 7.
+func (e *Edge) Unprovision(sn string) {
+	e.mu.Lock()
+	st := e.terms[sn]
+	delete(e.terms, sn)
+	e.mu.Unlock()
+	e.tokens.drop(sn)
+	if st != nil {
+		e.setOnline(st, false, "unprovisioned")
+	}
+}
+
+// Invalidate drops a terminal's token, as an edge restart does: its next
+// request is answered code 4 and it must /connect again.
+func (e *Edge) Invalidate(sn string) { e.tokens.drop(sn) }
+
+func (e *Edge) state(sn string) *terminalState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.terms[sn]
+}
+
+// Terminal returns a handle for a provisioned terminal, online or not.
+func (e *Edge) Terminal(sn string) (*Terminal, error) {
+	st := e.state(sn)
+	if st == nil {
+		return nil, fmt.Errorf("%w: terminal %q is not provisioned", accessctl.ErrNotFound, sn)
+	}
+	return &Terminal{e: e, st: st}, nil
+}
+
+// Open implements accessctl.Driver: cfg.ID is the terminal's sn, cfg.Addr
+// its "ip:port". A terminal already provisioned keeps its address when
+// cfg.Addr is empty.
+func (e *Edge) Open(ctx context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Addr != "" {
+		tc := TerminalConfig{SN: cfg.ID, Addr: cfg.Addr, IP: cfg.Params["ip"], Name: cfg.Name, Site: cfg.Site, Direction: cfg.Direction}
+		if err := e.Provision(tc); err != nil {
+			return nil, err
+		}
+	}
+	return e.Terminal(cfg.ID)
+}
+
+// SNs lists the provisioned terminals.
+func (e *Edge) SNs() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]string, 0, len(e.terms))
+	for sn := range e.terms {
+		out = append(out, sn)
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (e *Edge) Stats() EdgeStats {
+	s := EdgeStats{Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
+		SinkErrors: e.sinkErrors.Load(), Repaired: e.repaired.Load(), Decisions: e.decisions.Load(),
+		Refused: map[int]uint64{}, Links: map[string]LinkStats{}}
+	e.refusedMu.Lock()
+	for k, v := range e.refused {
+		s.Refused[k] = v
+	}
+	e.refusedMu.Unlock()
+	e.mu.RLock()
+	for sn, st := range e.terms {
+		st.mu.Lock()
+		if st.online {
+			s.Online++
+		}
+		st.mu.Unlock()
+		s.Links[sn] = st.client.link.Stats()
+	}
+	e.mu.RUnlock()
+	return s
+}
+
+// Close stops the edge's goroutines; it does not close the http.Server
+// serving it. Terminals are reported offline.
+func (e *Edge) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	e.cancel()
+	e.wg.Wait()
+	e.mu.RLock()
+	sts := make([]*terminalState, 0, len(e.terms))
+	for _, st := range e.terms {
+		sts = append(sts, st)
+	}
+	e.mu.RUnlock()
+	for _, st := range sts {
+		e.setOnline(st, false, "edge closed")
+	}
+	return nil
+}
+
+func (e *Edge) refuse(w http.ResponseWriter, code int, msg string) {
+	e.refusedMu.Lock()
+	e.refused[code]++
+	e.refusedMu.Unlock()
+	writeResp(w, code, msg, nil)
+}
+
+func (e *Edge) fail(w http.ResponseWriter, err error) {
+	var ce *CodeError
+	var pe *paramError
+	switch {
+	case errors.As(err, &ce):
+		e.refuse(w, ce.Code, ce.Message)
+	case errors.As(err, &pe):
+		e.refuse(w, CodeBadParam, pe.msg)
+	default:
+		e.refuse(w, CodeOther, err.Error())
+	}
+}
+
+func (e *Edge) reportErr(sn string, err error) {
+	if e.o.onError != nil {
+		e.o.onError(sn, err)
+		return
+	}
+	e.o.log.Warn("stdproto edge", "sn", sn, "err", err)
+}
+
+// ---- /connect and liveness -------------------------------------------------
+
+func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, e.o.maxJSON)
+	if err != nil {
+		e.fail(w, err)
+		return
+	}
+	var req ConnectRequest
+	repaired, err := decodeJSON(body, &req)
+	if err == nil {
+		err = req.Validate()
+	}
+	if err != nil {
+		e.fail(w, err)
+		return
+	}
+	if repaired {
+		e.repaired.Add(1)
+	}
+	if err := VerifySign(&req); err != nil {
+		if errors.Is(err, ErrBadSign) {
+			e.refuse(w, CodeBadSign, MsgBadSign)
+		} else {
+			e.fail(w, err)
+		}
+		return
+	}
+	now := time.Now()
+	if e.o.skew > 0 {
+		if d := now.Sub(time.Unix(req.Time.Int64(), 0)); d > e.o.skew || d < -e.o.skew {
+			e.refuse(w, CodeBadParam, fmt.Sprintf("time %s is %v away from the edge's clock (window ±%v)", req.Time, d.Round(time.Second), e.o.skew))
+			return
+		}
+	}
+	st := e.state(req.SN)
+	if st == nil {
+		e.refuse(w, CodeIllegalDevice, MsgIllegal)
+		e.o.log.Info("stdproto: /connect from an unprovisioned terminal", "sn", req.SN, "ip", req.IP)
+		return
+	}
+	st.mu.Lock()
+	wantIP := st.cfg.IP
+	st.mu.Unlock()
+	if req.IP != wantIP {
+		e.refuse(w, CodeIllegalDevice, MsgIllegal)
+		e.o.log.Info("stdproto: /connect ip differs from the provisioned one", "sn", req.SN, "ip", req.IP, "want", wantIP)
+		return
+	}
+	ka := time.Duration(min(max(int64(req.Keepalive), MinKeepalive), MaxKeepalive)) * time.Second
+	tok := e.tokens.issue(req.SN, req.IP, ka)
+	st.mu.Lock()
+	st.ip, st.mac, st.keepalive = req.IP, req.MAC, ka
+	st.mu.Unlock()
+	e.connects.Add(1)
+	writeResp(w, CodeOK, MsgSuccess, ConnectData{Token: tok})
+	// The terminal may have rebooted and lost the edge's token: connect back.
+	st.client.link.Invalidate()
+	e.setOnline(st, true, "connect")
+	e.startLink(st)
+}
+
+// auth checks a token; on failure it answers code 4.
+func (e *Edge) auth(w http.ResponseWriter, tok string) *terminalState {
+	sn, ok := e.tokens.check(tok)
+	var st *terminalState
+	if ok {
+		st = e.state(sn)
+	}
+	if st == nil {
+		e.refuse(w, CodeTokenInvalid, MsgOffline)
+		return nil
+	}
+	return st
+}
+
+func (e *Edge) handleKeepalive(w http.ResponseWriter, r *http.Request) {
+	var req TokenRequest
+	st, _ := e.decodeAuthed(w, r, &req, func() string { return req.Token })
+	if st == nil {
+		return
+	}
+	writeResp(w, CodeOK, "", nil)
+}
+
+// decodeAuthed reads, decodes, authenticates and validates a JSON request.
+// It answers the terminal itself and returns nil on any failure.
+func (e *Edge) decodeAuthed(w http.ResponseWriter, r *http.Request, v Validator, token func() string) (*terminalState, []byte) {
+	body, err := readBody(w, r, e.o.maxJSON)
+	if err != nil {
+		e.fail(w, err)
+		return nil, nil
+	}
+	repaired, err := decodeJSON(body, v)
+	if err != nil {
+		e.fail(w, err)
+		return nil, nil
+	}
+	if repaired {
+		e.repaired.Add(1)
+	}
+	st := e.auth(w, token())
+	if st == nil {
+		return nil, nil
+	}
+	if err := v.Validate(); err != nil {
+		e.fail(w, err)
+		return nil, nil
+	}
+	if !json.Valid(body) {
+		body = nil // Event.Raw must be JSON; the repaired form is in the typed fields
+	}
+	return st, body
+}
+
+func (e *Edge) setOnline(st *terminalState, online bool, why string) {
+	now := time.Now()
+	st.mu.Lock()
+	changed := st.online != online
+	st.online = online
+	if changed {
+		st.since = now
+	}
+	st.mu.Unlock()
+	if !changed {
+		return
+	}
+	if !online {
+		st.client.link.Invalidate()
+	}
+	if e.o.status != nil {
+		e.o.status(st.cfg.SN, online)
+	}
+	kind := accessctl.KindOnline
+	if !online {
+		kind = accessctl.KindOffline
+	}
+	ev := e.event(st, kind, now, nil)
+	status, _ := (&Terminal{e: e, st: st}).Status(context.Background())
+	ev.Status = &status
+	ctx, cancel := context.WithTimeout(context.Background(), e.o.eventTO)
+	defer cancel()
+	if err := e.deliver(ctx, ev); err != nil {
+		e.reportErr(st.cfg.SN, fmt.Errorf("%s event (%s) not accepted by the sink: %w", kind, why, err))
+	}
+}
+
+// sweeper turns silent terminals offline (B.3: 3 × keepalive).
+func (e *Edge) sweeper() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.o.sweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, sn := range e.tokens.expire() {
+			if st := e.state(sn); st != nil {
+				e.setOnline(st, false, "keepalive silence")
+			}
+		}
+	}
+}
+
+// startLink runs the edge → terminal side of st: connect back (with
+// back-off), push the SIP account, query the face library, keep alive.
+func (e *Edge) startLink(st *terminalState) {
+	select {
+	case st.kick <- struct{}{}:
+	default:
+	}
+	st.mu.Lock()
+	if st.looping || e.closed.Load() {
+		st.mu.Unlock()
+		return
+	}
+	st.looping = true
+	st.mu.Unlock()
+	e.wg.Add(1)
+	go e.linkLoop(st)
+}
+
+func (e *Edge) linkLoop(st *terminalState) {
+	defer e.wg.Done()
+	defer func() {
+		st.mu.Lock()
+		st.looping = false
+		st.mu.Unlock()
+	}()
+	attempt := 0
+	for {
+		st.mu.Lock()
+		online, ka := st.online, st.keepalive
+		st.mu.Unlock()
+		if !online || e.ctx.Err() != nil {
+			return
+		}
+		link := st.client.link
+		var wait time.Duration
+		if !link.Connected() {
+			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
+			err := link.Connect(ctx)
+			cancel()
+			if err != nil {
+				wait = e.o.retry.Delay(attempt)
+				attempt++
+				e.reportErr(st.cfg.SN, fmt.Errorf("connect back to %s: %w", st.cfg.Addr, err))
+			} else {
+				attempt = 0
+				e.afterLink(st)
+				wait = e.o.identity.Keepalive
+			}
+		} else {
+			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
+			if err := link.Keepalive(ctx); err != nil && e.ctx.Err() == nil {
+				e.reportErr(st.cfg.SN, fmt.Errorf("keepalive to terminal: %w", err))
+			}
+			cancel()
+			wait = e.o.identity.Keepalive
+		}
+		if wait <= 0 {
+			wait = min(ka, 30*time.Second)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-e.ctx.Done():
+			t.Stop()
+			return
+		case <-st.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// afterLink runs B.3 rule 4 after the edge's /connect succeeded.
+func (e *Edge) afterLink(st *terminalState) {
+	sn := st.cfg.SN
+	if e.o.sip != nil {
+		if acct, ok := e.o.sip(sn); ok {
+			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
+			if err := st.client.SyncSipNumber(ctx, acct); err != nil {
+				e.reportErr(sn, fmt.Errorf("pushing the SIP account: %w", err))
+			}
+			cancel()
+		}
+	}
+	if e.o.resync {
+		ctx, cancel := context.WithTimeout(e.ctx, 4*DefaultFaceTimeout)
+		faces, err := st.client.AllFaces(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, accessctl.ErrUnsupported):
+		case err != nil:
+			e.reportErr(sn, fmt.Errorf("querying the face library: %w", err))
+		default:
+			st.syncMu.Lock()
+			st.faces = make(map[string]FaceInfo, len(faces))
+			for _, f := range faces {
+				st.faces[f.FaceID] = f
+			}
+			st.syncMu.Unlock()
+		}
+	}
+}
+
+// ---- events ---------------------------------------------------------------
+
+func (e *Edge) event(st *terminalState, kind accessctl.EventKind, now time.Time, raw []byte) accessctl.Event {
+	return accessctl.Event{
+		ID:         st.cfg.SN + "-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(e.seq.Add(1), 36),
+		Kind:       kind,
+		Platform:   Platform,
+		Site:       st.cfg.Site,
+		Device:     accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
+		OccurredAt: now,
+		TimeSource: accessctl.TimeReceipt, // the protocol's events carry no time (C.B.21)
+		ReceivedAt: now,
+		Raw:        raw,
+	}
+}
+
+func (e *Edge) deliver(ctx context.Context, ev accessctl.Event) error {
+	if err := e.o.sink.Handle(ctx, ev); err != nil {
+		e.sinkErrors.Add(1)
+		return err
+	}
+	e.events.Add(1)
+	return nil
+}
+
+// deliverOrRefuse delivers a terminal's report; if the sink refuses it the
+// terminal is answered 99 so that it reports again (never lose an event).
+func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev accessctl.Event, data any) {
+	ctx, cancel := context.WithTimeout(r.Context(), e.o.eventTO)
+	defer cancel()
+	if err := e.deliver(ctx, ev); err != nil {
+		e.refuse(w, CodeOther, "event not accepted, send it again: "+err.Error())
+		return
+	}
+	writeResp(w, CodeOK, MsgSuccess, data)
+}
+
+func (e *Edge) passEvent(st *terminalState, raw []byte, p accessctl.PassEvent) accessctl.Event {
+	ev := e.event(st, accessctl.KindPass, time.Now(), raw)
+	st.mu.Lock()
+	p.Direction = st.cfg.Direction
+	st.mu.Unlock()
+	ev.Pass = &p
+	return ev
+}
+
+func (e *Edge) handleAlarm(w http.ResponseWriter, r *http.Request) {
+	var req AlarmRequest
+	st, raw := e.decodeAuthed(w, r, &req, func() string { return req.Token })
+	if st == nil {
+		return
+	}
+	t := int(*req.AlarmType)
+	msg := AlarmName(t)
+	if req.CardID != "" {
+		msg += ": card " + req.CardID
+	}
+	ev := e.event(st, accessctl.KindAlarm, time.Now(), raw)
+	ev.Alarm = &accessctl.Alarm{Type: strconv.Itoa(t), Message: msg}
+	e.deliverOrRefuse(w, r, ev, nil)
+}

@@ -1,0 +1,204 @@
+package stdproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Int is an integer that also arrives as a numeric string ("01", "200"),
+// as the source's own examples do (spec D.2). It is sent as a number.
+type Int int64
+
+// UnmarshalJSON accepts 8, "8", "08" and null (left unchanged).
+func (n *Int) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(str)
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// 8.0 is an integer written by a float-only JSON library.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return badParam("want an integer, got %.40s", s)
+		}
+		v = int64(f)
+	}
+	*n = Int(v)
+	return nil
+}
+
+// Text is a string that also arrives as a JSON number ("targetFloor": 8,
+// "sipServerPort": 6050, thresholds as 37.5). It is sent as a string.
+type Text string
+
+// UnmarshalJSON accepts a string, a number (kept as written) and null.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = Text(s)
+		return nil
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		if !json.Valid(b) {
+			return badParam("bad number %.40s", b)
+		}
+		*t = Text(b)
+		return nil
+	}
+	return badParam("want a string, got %.40s", b)
+}
+
+// Bool is a boolean that also arrives as "true", 1 or "1".
+type Bool bool
+
+// UnmarshalJSON accepts true, false, "true", "false", 1, 0, "1", "0", null.
+func (v *Bool) UnmarshalJSON(b []byte) error {
+	switch strings.Trim(string(bytes.TrimSpace(b)), `"`) {
+	case "null":
+		return nil
+	case "true", "1", "True", "TRUE":
+		*v = true
+	case "false", "0", "False", "FALSE", "":
+		*v = false
+	default:
+		return badParam("want a boolean, got %.40s", b)
+	}
+	return nil
+}
+
+// Epoch is an integer timestamp kept exactly as sent (digits only), because
+// the /connect sign covers the text the sender wrote.
+type Epoch string
+
+// UnmarshalJSON accepts 1589472000 and "1589472000".
+func (e *Epoch) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	if s == "" || len(s) > 20 {
+		return badParam("bad time %.40q", s)
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return badParam("bad time %.40q", s)
+		}
+	}
+	*e = Epoch(s)
+	return nil
+}
+
+// MarshalJSON sends the digits as a JSON number.
+func (e Epoch) MarshalJSON() ([]byte, error) {
+	if e == "" {
+		return []byte("0"), nil
+	}
+	return []byte(e), nil
+}
+
+// Int64 is the value (0 when it does not fit).
+func (e Epoch) Int64() int64 { v, _ := strconv.ParseInt(string(e), 10, 64); return v }
+
+// decodeJSON decodes strictly and, only when the text is not JSON, once more
+// after repairing what the source's own examples get wrong: comments,
+// trailing commas, a BOM (spec D.1). repaired reports the second path.
+func decodeJSON(data []byte, v any) (repaired bool, err error) {
+	err = json.Unmarshal(data, v)
+	if err == nil {
+		return false, nil
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		fixed := repairJSON(data)
+		if err2 := json.Unmarshal(fixed, v); err2 == nil {
+			return true, nil
+		}
+		return false, badParam("not JSON: %v", err)
+	}
+	var pe *paramError
+	if errors.As(err, &pe) {
+		return false, pe
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return false, badParam("field %q: want %s, got %s", te.Field, te.Type, te.Value)
+	}
+	return false, badParam("%v", err)
+}
+
+// repairJSON strips a UTF-8 BOM, // and /* */ comments outside strings and
+// commas before a closing bracket. It never grows the input.
+func repairJSON(in []byte) []byte {
+	in = bytes.TrimPrefix(in, []byte("\xef\xbb\xbf"))
+	out := make([]byte, 0, len(in))
+	inStr, esc := false, false
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if inStr {
+			out = append(out, c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inStr = true
+			out = append(out, c)
+		case c == '/' && i+1 < len(in) && in[i+1] == '/':
+			for i < len(in) && in[i] != '\n' {
+				i++
+			}
+			if i < len(in) {
+				out = append(out, '\n')
+			}
+		case c == '/' && i+1 < len(in) && in[i+1] == '*':
+			end := bytes.Index(in[i+2:], []byte("*/"))
+			if end < 0 {
+				i = len(in)
+			} else {
+				i += end + 3
+			}
+		case c == '}' || c == ']':
+			// drop a trailing comma (and the blanks after it)
+			j := len(out) - 1
+			for j >= 0 && (out[j] == ' ' || out[j] == '\n' || out[j] == '\r' || out[j] == '\t') {
+				j--
+			}
+			if j >= 0 && out[j] == ',' {
+				out = append(out[:j], out[j+1:]...)
+			}
+			out = append(out, c)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -406,3 +406,24 @@ func (m *Memory) Commands() []string {
 	defer m.mu.Unlock()
 	return append([]string(nil), m.commands...)
 }
+
+// SetCars replaces the cars' run state.
+func (m *Memory) SetCars(cars []stdproto.CarState) {
+	m.mu.Lock()
+	m.cars = append([]stdproto.CarState(nil), cars...)
+	m.mu.Unlock()
+}
+
+// SetElevatorInfo replaces the controller's topology.
+func (m *Memory) SetElevatorInfo(info stdproto.ElevatorInfo) { m.mu.Lock(); m.info = info; m.mu.Unlock() }
+
+// KeepOpenState is the "door held open" mode.
+func (m *Memory) KeepOpenState() bool { m.mu.Lock(); defer m.mu.Unlock(); return m.keepOpen }
+
+// Rule returns a stored elevator rule.
+func (m *Memory) Rule(id string) (stdproto.Rule, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rules[id]
+	return r, ok
+}

@@ -43,7 +43,7 @@ func decode[T any, P interface {
 		return nil, false, badParam("empty body")
 	}
 	v := new(T)
-	repaired, err := decodeJSON(body, v)
+	repaired, err := decodeObject(body, v)
 	if err != nil {
 		return nil, false, err
 	}

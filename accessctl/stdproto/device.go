@@ -359,7 +359,7 @@ func serve[T any, P interface {
 			return
 		}
 		req := P(new(T))
-		if _, err := decodeJSON(body, req); err != nil {
+		if _, err := decodeObject(body, req); err != nil {
 			h.refuse(w, err)
 			return
 		}

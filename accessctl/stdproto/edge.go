@@ -451,7 +451,7 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req ConnectRequest
-	repaired, err := decodeJSON(body, &req)
+	repaired, err := decodeObject(body, &req)
 	if err == nil {
 		err = req.Validate()
 	}
@@ -535,7 +535,7 @@ func (e *Edge) decodeAuthed(w http.ResponseWriter, r *http.Request, v Validator,
 		e.fail(w, err)
 		return nil, nil
 	}
-	repaired, err := decodeJSON(body, v)
+	repaired, err := decodeObject(body, v)
 	if err != nil {
 		e.fail(w, err)
 		return nil, nil

@@ -148,6 +148,15 @@ func decodeJSON(data []byte, v any) (repaired bool, err error) {
 	return false, badParam("%v", err)
 }
 
+// decodeObject is decodeJSON for a request body, which must be an object.
+func decodeObject(data []byte, v any) (bool, error) {
+	t := bytes.TrimLeft(bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(t) == 0 || (t[0] != '{' && t[0] != '/') {
+		return false, badParam("body is not a JSON object")
+	}
+	return decodeJSON(data, v)
+}
+
 // repairJSON strips a UTF-8 BOM, // and /* */ comments outside strings and
 // commas before a closing bracket. It never grows the input.
 func repairJSON(in []byte) []byte {

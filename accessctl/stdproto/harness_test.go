@@ -2,7 +2,10 @@ package stdproto_test
 
 import (
 	"context"
+	"log/slog"
+	"net"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +79,7 @@ func fastEdgeOptions(sink accessctl.EventSink) []stdproto.Option {
 		stdproto.WithIdentity(stdproto.Identity{SN: "edge-test", IP: "127.0.0.1", MAC: "00-00-00-00-00-01", Keepalive: 100 * time.Millisecond}),
 		stdproto.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
 		stdproto.WithErrorHandler(func(string, error) {}),
+		stdproto.WithLogger(slog.New(slog.DiscardHandler)),
 	}
 }
 
@@ -123,3 +127,7 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func itoa(i int) string { return strconv.Itoa(i) }

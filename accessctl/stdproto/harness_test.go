@@ -2,6 +2,7 @@ package stdproto_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -131,3 +132,6 @@ func ctxT(t *testing.T) context.Context {
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// unmarshalLenient decodes data as clients do, ignoring the outcome's type.
+func unmarshalLenient(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -135,3 +135,5 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 // unmarshalLenient decodes data as clients do, ignoring the outcome's type.
 func unmarshalLenient(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+func stdprotoMemory() *stdprototest.Memory { return stdprototest.NewMemory() }

@@ -1,0 +1,46 @@
+// Package stdproto speaks the edge "standard protocol" between door or
+// intercom terminals and an edge server (门禁一体机标准协议, spec
+// door-terminals.md Part B): both sides are HTTP servers that POST JSON to
+// each other, after an MD5/SHA-signed /connect that issues a token.
+//
+// The edge side is an [Edge]: an http.Handler for every terminal → edge
+// interface (/connect, /keepalive, pass events, alarms, /recognize and
+// /qrcode decisions, intercom and elevator reports), the list of
+// provisioned terminals (sn → ip:port to call back; others are refused with
+// code 7), token issue and expiry after 3 × keepalive of silence, and an
+// accessctl.Driver. Its [Terminal] handles implement accessctl.Device
+// (OpenDoor = /remoteOpen), KeepOpener, PermissionSync (faces via
+// /faceAC/syncFaces, cards and Bluetooth cards via their syncPermissions,
+// in batches of 50 and 200), GrantLister and GrantGetter. A [Client] gives
+// every edge → terminal interface, elevator and intercom included.
+//
+//	edge := stdproto.NewEdge(
+//		stdproto.WithSink(sink),                       // pass, alarm, online, offline
+//		stdproto.WithQRDecider(qrDecider),             // answers /qrcode
+//		stdproto.WithFeatureExtractor(faceModel),      // faces are synced as features
+//	)
+//	_ = edge.Provision(stdproto.TerminalConfig{SN: "T-0001", Addr: "192.168.1.128:8080"})
+//	go stdproto.NewServer(":10000", edge).ListenAndServe()
+//	dev, _ := edge.Terminal("T-0001")
+//	err := dev.OpenDoor(ctx, accessctl.OpenRequest{})
+//
+// The device side is an [Agent] over a [Backend] (plus optional capability
+// interfaces such as [FaceBackend]) served by a [TerminalHandler]: what a
+// vendor needs to make a terminal speak the protocol. Package stdprototest
+// builds a simulated terminal on it.
+//
+// On the wire the package is liberal in what it accepts and strict,
+// example-shaped, in what it sends (spec Part C.B): the sign is verified
+// over both readings of the source, numbers may arrive as strings, comments
+// and trailing commas are repaired. Every failure is typed: a non-zero code
+// is a *CodeError (errors.Is accessctl.ErrRejected; code 4 is
+// ErrTokenInvalid and makes the caller /connect again and retry once);
+// timeouts are accessctl.ErrTimeout, an unreachable or disconnected
+// terminal accessctl.ErrOffline, HTTP 404 or code 99 "unsupported"
+// accessctl.ErrUnsupported.
+//
+// Security: the /connect sign has no secret (C.B.3); the real gate is the
+// edge's list of provisioned terminals. Run the protocol on an isolated
+// network. The clock-skew window is off by default (D.12); WithClockSkew
+// turns it on.
+package stdproto

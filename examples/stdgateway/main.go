@@ -1,0 +1,208 @@
+// Command stdgateway is an edge server of the door terminals' HTTP
+// "standard protocol" (package accessctl/stdproto) with a small admin API.
+//
+//	stdgateway -listen :10000 -api 127.0.0.1:8080 -terminal T-0001=192.168.1.128:8080
+//
+// Terminals connect to -listen (the protocol's port is 10000); only those
+// given with -terminal SN=IP:PORT are accepted, and IP:PORT is where the
+// edge calls them back. Events are printed on stdout as JSON lines with at
+// least "kind" and "device". The admin API on -api:
+//
+//	GET    /devices                      [{"sn","ip","mac","type","online"}]
+//	POST   /devices/{sn}/users           user object {"user","userId","pwd","name","role","img"}
+//	PUT    /devices/{sn}/users/{userId}  user object
+//	DELETE /devices/{sn}/users/{userId}
+//	GET    /devices/{sn}/users[?userId=]
+//	POST   /devices/{sn}/open            remote open (/remoteOpen)
+//
+// Statuses: 200 with the device's answer, 404 unknown or offline device,
+// 504 no answer in time, 400 bad body.
+//
+// Faces are synced to terminals as feature vectors; this example uses
+// stdprototest.Features, a stand-in that is NOT a face model.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/stdproto"
+	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "stdgateway:", err)
+		os.Exit(1)
+	}
+}
+
+// terminals is the repeatable -terminal SN=IP:PORT flag.
+type terminals map[string]string
+
+func (t terminals) String() string { return fmt.Sprint(map[string]string(t)) }
+
+func (t terminals) Set(v string) error {
+	sn, addr, ok := strings.Cut(v, "=")
+	if !ok || !stdproto.ValidSN(sn) {
+		return fmt.Errorf("want SN=IP:PORT with a 4–32 character sn, got %q", v)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("terminal %s: %v", sn, err)
+	}
+	t[sn] = addr
+	return nil
+}
+
+// fleet is the gateway's devices, opened through the accessctl registry.
+type fleet struct {
+	mu   sync.Mutex
+	devs map[string]accessctl.Device
+}
+
+func (f *fleet) Device(id string) (accessctl.Device, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.devs[id]
+	return d, ok
+}
+
+func (f *fleet) Devices() []accessctl.Device {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]accessctl.Device, 0, len(f.devs))
+	for _, d := range f.devs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}
+
+// eventLine is one line of stdout.
+type eventLine struct {
+	Kind       string   `json:"kind"`
+	Device     string   `json:"device"`
+	ID         string   `json:"id"`
+	Time       string   `json:"time"`
+	Method     string   `json:"method,omitempty"`
+	Person     string   `json:"person,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+	Granted    *bool    `json:"granted,omitempty"`
+	Similarity *float64 `json:"similarity,omitempty"`
+	Alarm      string   `json:"alarm,omitempty"`
+	Message    string   `json:"message,omitempty"`
+}
+
+func printer(w io.Writer) accessctl.EventSink {
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	return accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error {
+		l := eventLine{Kind: string(e.Kind), Device: e.Device.ID, ID: e.ID, Time: e.OccurredAt.UTC().Format(time.RFC3339Nano)}
+		if p := e.Pass; p != nil {
+			l.Method, l.Credential, l.Name, l.Similarity = string(p.Method), p.Credential, p.PersonName, p.Similarity
+			g := p.Result.Granted
+			l.Granted = &g
+			if p.Person != nil {
+				l.Person = p.Person.ID
+			}
+			if p.Method == accessctl.MethodPassword {
+				l.Credential = "***"
+			}
+		}
+		if a := e.Alarm; a != nil {
+			l.Alarm, l.Message = a.Type, a.Message
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return enc.Encode(l) // a failed write is refused, so the terminal resends
+	})
+}
+
+// ready, when not nil, receives the bound addresses (tests use ":0").
+type ready func(edgeAddr, apiAddr string)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady ready) error {
+	fs := flag.NewFlagSet("stdgateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", ":10000", "address for terminals (the edge endpoints)")
+	api := fs.String("api", "127.0.0.1:8080", "address of the admin HTTP API")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long the admin API waits for a terminal")
+	keepalive := fs.Duration("keepalive", 30*time.Second, "the edge's own heartbeat period towards terminals")
+	offlineAfter := fs.Duration("offline-after", 0, "silence after which a terminal is offline (0: 3 × the keepalive it promised)")
+	terms := terminals{}
+	fs.Var(terms, "terminal", "SN=IP:PORT of a terminal allowed to connect, and where to call it back (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	edge := stdproto.NewEdge(
+		stdproto.WithSink(printer(stdout)),
+		stdproto.WithFeatureExtractor(stdprototest.Features),
+		stdproto.WithLogger(log),
+		stdproto.WithIdentity(stdproto.Identity{SN: "menjin-stdgateway", MAC: "00-00-00-00-00-00", Keepalive: *keepalive}),
+		stdproto.WithErrorHandler(func(sn string, err error) { log.Warn("terminal", "sn", sn, "err", err) }),
+		stdproto.WithOfflineAfter(*offlineAfter),
+	)
+	defer edge.Close()
+
+	// Open every terminal through the driver registry, as a host would.
+	reg := &accessctl.Registry{}
+	reg.Register("stdproto", edge)
+	f := &fleet{devs: map[string]accessctl.Device{}}
+	for sn, addr := range terms {
+		d, err := reg.Open(ctx, "stdproto", accessctl.DeviceConfig{ID: sn, Addr: addr})
+		if err != nil {
+			return err
+		}
+		f.devs[sn] = d
+	}
+
+	edgeLn, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("tcp", *api)
+	if err != nil {
+		edgeLn.Close()
+		return err
+	}
+	edgeSrv := stdproto.NewServer(*listen, edge)
+	apiSrv := &http.Server{Handler: adminHandler(f, "stdproto", *timeout), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- edgeSrv.Serve(edgeLn) }()
+	go func() { errc <- apiSrv.Serve(apiLn) }()
+	log.Info("stdgateway ready", "listen", edgeLn.Addr().String(), "api", apiLn.Addr().String(), "terminals", len(terms))
+	if onReady != nil {
+		onReady(edgeLn.Addr().String(), apiLn.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = apiSrv.Shutdown(sctx)
+	_ = edgeSrv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -30,9 +30,9 @@ type TerminalConfig struct {
 	SN   string // the terminal's sn
 	Addr string // "ip:port" of the terminal's own server, for edge → terminal calls
 	// IP is the ip the terminal must state in /connect; default: Addr's host.
-	IP   string
-	Name string
-	Site accessctl.SiteRef
+	IP        string
+	Name      string
+	Site      accessctl.SiteRef
 	Direction accessctl.Direction
 }
 
@@ -54,15 +54,15 @@ type IntercomHandler interface {
 
 // EdgeStats counts what an Edge did.
 type EdgeStats struct {
-	Requests     uint64            // requests routed
-	Connects     uint64            // accepted /connect
-	Refused      map[int]uint64    // answers with a non-zero code, by code
-	Events       uint64            // events the sink accepted
-	SinkErrors   uint64            // events the sink refused (the terminal was told to resend, where it can)
-	Repaired     uint64            // bodies that needed the lenient decoder
-	Decisions    uint64            // /recognize and /qrcode answered
-	Online       int               // terminals online now
-	Links        map[string]LinkStats // edge → terminal, by sn
+	Requests   uint64               // requests routed
+	Connects   uint64               // accepted /connect
+	Refused    map[int]uint64       // answers with a non-zero code, by code
+	Events     uint64               // events the sink accepted
+	SinkErrors uint64               // events the sink refused (the terminal was told to resend, where it can)
+	Repaired   uint64               // bodies that needed the lenient decoder
+	Decisions  uint64               // /recognize and /qrcode answered
+	Online     int                  // terminals online now
+	Links      map[string]LinkStats // edge → terminal, by sn
 }
 
 type options struct {
@@ -134,10 +134,14 @@ func WithSweepInterval(d time.Duration) Option { return func(o *options) { o.swe
 
 // WithTokenGenerator replaces the random token generator (tests that replay
 // the source's examples use the example's token).
-func WithTokenGenerator(f func(sn, ip string) string) Option { return func(o *options) { o.tokenGen = f } }
+func WithTokenGenerator(f func(sn, ip string) string) Option {
+	return func(o *options) { o.tokenGen = f }
+}
 
 // WithStatusHandler is called when a terminal goes online or offline.
-func WithStatusHandler(f func(sn string, online bool)) Option { return func(o *options) { o.status = f } }
+func WithStatusHandler(f func(sn string, online bool)) Option {
+	return func(o *options) { o.status = f }
+}
 
 // WithErrorHandler is told what cannot be reported to a terminal: a sink
 // refusing an online event or a decision's pass record, a failed
@@ -146,7 +150,9 @@ func WithErrorHandler(f func(sn string, err error)) Option { return func(o *opti
 
 // WithSipAccount gives the SIP account to push after every link set-up
 // (B.10.1); ok false: none.
-func WithSipAccount(f func(sn string) (SipNumberRequest, bool)) Option { return func(o *options) { o.sip = f } }
+func WithSipAccount(f func(sn string) (SipNumberRequest, bool)) Option {
+	return func(o *options) { o.sip = f }
+}
 
 // WithBodyLimits sets the largest JSON body, multipart body and photo
 // accepted (defaults 8 MiB, 4 MiB, 1 MiB).
@@ -189,8 +195,8 @@ type Edge struct {
 	seq    atomic.Uint64
 
 	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
-	refusedMu sync.Mutex
-	refused   map[int]uint64
+	refusedMu                                                   sync.Mutex
+	refused                                                     map[int]uint64
 }
 
 // terminalState is the edge's view of one provisioned terminal.
@@ -207,8 +213,8 @@ type terminalState struct {
 	looping   bool
 	states    []CarState
 
-	syncMu sync.Mutex // one grant sync at a time, in order (D.14)
-	faces  map[string]FaceInfo // what the terminal holds, from queryFaces and our pushes
+	syncMu sync.Mutex                   // one grant sync at a time, in order (D.14)
+	faces  map[string]FaceInfo          // what the terminal holds, from queryFaces and our pushes
 	cards  map[string]map[string]string // person → card key → kind path
 	owners map[string]string            // kind path + card key → person
 	names  map[string]string            // person → name
@@ -245,19 +251,19 @@ func NewEdge(opts ...Option) *Edge {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.mux = http.NewServeMux()
 	for path, h := range map[string]http.HandlerFunc{
-		PathConnect:           e.handleConnect,
-		PathKeepalive:         e.handleKeepalive,
-		PathAlarmEvent:        e.handleAlarm,
-		PathRecognize:         e.handleRecognize,
-		PathFacePassEvent:     e.handleFacePass,
-		PathQRCode:            e.handleQRCode,
-		PathCardPassEvent:     e.handleCardPass(accessctl.MethodCard),
-		PathBLEPassEvent:      e.handleCardPass(accessctl.MethodBLECard),
-		PathGetGroupID:        e.handleGroupID,
-		PathCheckPhoneNumber:  e.handleCheckPhone,
-		PathReportOpenDoor:    e.handleOpenDoorReport,
-		PathReportRunState:    e.handleRunState,
-		PathRuleReport:        e.handleRuleReport,
+		PathConnect:          e.handleConnect,
+		PathKeepalive:        e.handleKeepalive,
+		PathAlarmEvent:       e.handleAlarm,
+		PathRecognize:        e.handleRecognize,
+		PathFacePassEvent:    e.handleFacePass,
+		PathQRCode:           e.handleQRCode,
+		PathCardPassEvent:    e.handleCardPass(accessctl.MethodCard),
+		PathBLEPassEvent:     e.handleCardPass(accessctl.MethodBLECard),
+		PathGetGroupID:       e.handleGroupID,
+		PathCheckPhoneNumber: e.handleCheckPhone,
+		PathReportOpenDoor:   e.handleOpenDoorReport,
+		PathReportRunState:   e.handleRunState,
+		PathRuleReport:       e.handleRuleReport,
 	} {
 		e.mux.HandleFunc(path, postOnly(h))
 	}

@@ -172,4 +172,3 @@ func FuzzDecodeFacePass(f *testing.F) {
 		return err
 	}, [][2]string{{"token", exampleToken}, {"faceId", "ac4af1c2-31a7-4206-9c8d-2a69cdaac066"}, {"similarity", "0.78654"}})
 }
-

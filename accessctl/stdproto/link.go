@@ -110,9 +110,9 @@ func NewLink(addr string, id Identity, hc *http.Client) *Link {
 // connections, bounded connect time. Call timeouts come from contexts.
 func NewHTTPClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		DisableKeepAlives:     true,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 15 * time.Second,
+		DisableKeepAlives:      true,
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		ResponseHeaderTimeout:  15 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 	}}
 }

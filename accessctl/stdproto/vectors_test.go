@@ -302,7 +302,9 @@ func TestTerminalAnswersSpecExamples(t *testing.T) {
 
 	// rule/get with the example's "01" paging strings returns the synced rule.
 	got = post(t, h, "/elevator/rule/get", js, vec(t, "B.11.8_*_0.json"))
-	var wantRules struct{ Data struct{ UserData []json.RawMessage } }
+	var wantRules struct {
+		Data struct{ UserData []json.RawMessage }
+	}
 	require.NoError(t, json.Unmarshal(vec(t, "B.11.8_*_1.json"), &wantRules))
 	assert.JSONEq(t, string(wantRules.Data.UserData[0]), asJSON(t, got["data"].(map[string]any)["userData"].([]any)[0]))
 

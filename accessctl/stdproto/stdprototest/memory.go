@@ -415,7 +415,11 @@ func (m *Memory) SetCars(cars []stdproto.CarState) {
 }
 
 // SetElevatorInfo replaces the controller's topology.
-func (m *Memory) SetElevatorInfo(info stdproto.ElevatorInfo) { m.mu.Lock(); m.info = info; m.mu.Unlock() }
+func (m *Memory) SetElevatorInfo(info stdproto.ElevatorInfo) {
+	m.mu.Lock()
+	m.info = info
+	m.mu.Unlock()
+}
 
 // KeepOpenState is the "door held open" mode.
 func (m *Memory) KeepOpenState() bool { m.mu.Lock(); defer m.mu.Unlock(); return m.keepOpen }

@@ -433,3 +433,23 @@ func TestBatchLimits(t *testing.T) {
 	_, err = stdproto.Decode[stdproto.SyncFacesRequest](big)
 	assert.ErrorIs(t, err, stdproto.ErrBadRequest)
 }
+
+// TestReprovisionedAddress: a terminal that moved to another port is
+// called back at the new address after Provision.
+func TestReprovisionedAddress(t *testing.T) {
+	r := newRig(t)
+	old, dev := r.terminal(t, "T-MOVE-01")
+	require.NoError(t, old.Pause())
+	sim, err := stdprototest.Start(stdprototest.Config{SN: "T-MOVE-01", Edge: r.addr(), Keepalive: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer sim.Close()
+	require.NoError(t, r.edge.Provision(stdproto.TerminalConfig{SN: "T-MOVE-01", Addr: sim.Addr()}))
+	ctx := ctxT(t)
+	require.NoError(t, sim.WaitConnected(ctx))
+	require.Eventually(t, func() bool { return dev.OpenDoor(ctx, accessctl.OpenRequest{}) == nil }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, sim.DoorOpens())
+	assert.Equal(t, 0, old.DoorOpens())
+	st, err := dev.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sim.Addr(), st.Info.Extra["addr"])
+}

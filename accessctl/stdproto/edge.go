@@ -201,8 +201,8 @@ type Edge struct {
 
 // terminalState is the edge's view of one provisioned terminal.
 type terminalState struct {
-	cfg    TerminalConfig
-	client *Client
+	cfg    TerminalConfig // SN is immutable; the rest is guarded by mu
+	client atomic.Pointer[Client]
 	kick   chan struct{} // connect back now
 
 	mu        sync.Mutex
@@ -218,6 +218,16 @@ type terminalState struct {
 	cards  map[string]map[string]string // person → card key → kind path
 	owners map[string]string            // kind path + card key → person
 	names  map[string]string            // person → name
+}
+
+// cli is the current edge → terminal client.
+func (st *terminalState) cli() *Client { return st.client.Load() }
+
+// config is a copy of the provisioning.
+func (st *terminalState) config() TerminalConfig {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.cfg
 }
 
 // NewEdge returns an edge. Serve it with NewServer(":10000", edge) or mount
@@ -298,23 +308,23 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 	if st := e.terms[cfg.SN]; st != nil {
 		st.mu.Lock()
 		same := st.cfg.Addr == cfg.Addr
-		st.cfg = cfg
+		st.cfg.Addr, st.cfg.IP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.Name, cfg.Site, cfg.Direction
 		st.mu.Unlock()
-		if same {
-			return nil
+		if !same {
+			st.client.Store(NewClient(cfg.Addr, e.o.identity, e.o.hc))
 		}
-		st.client = NewClient(cfg.Addr, e.o.identity, e.o.hc)
 		return nil
 	}
-	e.terms[cfg.SN] = &terminalState{
+	st := &terminalState{
 		cfg:    cfg,
-		client: NewClient(cfg.Addr, e.o.identity, e.o.hc),
 		kick:   make(chan struct{}, 1),
 		faces:  map[string]FaceInfo{},
 		cards:  map[string]map[string]string{},
 		owners: map[string]string{},
 		names:  map[string]string{},
 	}
+	st.client.Store(NewClient(cfg.Addr, e.o.identity, e.o.hc))
+	e.terms[cfg.SN] = st
 	return nil
 }
 
@@ -394,7 +404,7 @@ func (e *Edge) Stats() EdgeStats {
 			s.Online++
 		}
 		st.mu.Unlock()
-		s.Links[sn] = st.client.link.Stats()
+		s.Links[sn] = st.cli().link.Stats()
 	}
 	e.mu.RUnlock()
 	return s
@@ -505,7 +515,7 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 	e.connects.Add(1)
 	writeResp(w, CodeOK, MsgSuccess, ConnectData{Token: tok})
 	// The terminal may have rebooted and lost the edge's token: connect back.
-	st.client.link.Invalidate()
+	st.cli().link.Invalidate()
 	e.setOnline(st, true, "connect")
 	e.startLink(st)
 }
@@ -576,7 +586,7 @@ func (e *Edge) setOnline(st *terminalState, online bool, why string) {
 		return
 	}
 	if !online {
-		st.client.link.Invalidate()
+		st.cli().link.Invalidate()
 	}
 	if e.o.status != nil {
 		e.o.status(st.cfg.SN, online)
@@ -634,20 +644,19 @@ func (e *Edge) startLink(st *terminalState) {
 
 func (e *Edge) linkLoop(st *terminalState) {
 	defer e.wg.Done()
-	defer func() {
-		st.mu.Lock()
-		st.looping = false
-		st.mu.Unlock()
-	}()
 	attempt := 0
 	for {
+		// Deciding to stop and clearing looping under one lock: a connect
+		// racing with the exit starts a new loop (startLink).
 		st.mu.Lock()
-		online, ka := st.online, st.keepalive
-		st.mu.Unlock()
-		if !online || e.ctx.Err() != nil {
+		ka := st.keepalive
+		if !st.online || e.ctx.Err() != nil {
+			st.looping = false
+			st.mu.Unlock()
 			return
 		}
-		link := st.client.link
+		st.mu.Unlock()
+		link := st.cli().link
 		var wait time.Duration
 		if !link.Connected() {
 			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
@@ -656,7 +665,7 @@ func (e *Edge) linkLoop(st *terminalState) {
 			if err != nil {
 				wait = e.o.retry.Delay(attempt)
 				attempt++
-				e.reportErr(st.cfg.SN, fmt.Errorf("connect back to %s: %w", st.cfg.Addr, err))
+				e.reportErr(st.cfg.SN, fmt.Errorf("connect back to %s: %w", st.config().Addr, err))
 			} else {
 				attempt = 0
 				e.afterLink(st)
@@ -677,7 +686,6 @@ func (e *Edge) linkLoop(st *terminalState) {
 		select {
 		case <-e.ctx.Done():
 			t.Stop()
-			return
 		case <-st.kick:
 			t.Stop()
 		case <-t.C:
@@ -691,7 +699,7 @@ func (e *Edge) afterLink(st *terminalState) {
 	if e.o.sip != nil {
 		if acct, ok := e.o.sip(sn); ok {
 			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
-			if err := st.client.SyncSipNumber(ctx, acct); err != nil {
+			if err := st.cli().SyncSipNumber(ctx, acct); err != nil {
 				e.reportErr(sn, fmt.Errorf("pushing the SIP account: %w", err))
 			}
 			cancel()
@@ -699,7 +707,7 @@ func (e *Edge) afterLink(st *terminalState) {
 	}
 	if e.o.resync {
 		ctx, cancel := context.WithTimeout(e.ctx, 4*DefaultFaceTimeout)
-		faces, err := st.client.AllFaces(ctx)
+		faces, err := st.cli().AllFaces(ctx)
 		cancel()
 		switch {
 		case errors.Is(err, accessctl.ErrUnsupported):
@@ -723,7 +731,7 @@ func (e *Edge) event(st *terminalState, kind accessctl.EventKind, now time.Time,
 		ID:         st.cfg.SN + "-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(e.seq.Add(1), 36),
 		Kind:       kind,
 		Platform:   Platform,
-		Site:       st.cfg.Site,
+		Site:       st.config().Site,
 		Device:     accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
 		OccurredAt: now,
 		TimeSource: accessctl.TimeReceipt, // the protocol's events carry no time (C.B.21)
@@ -755,9 +763,7 @@ func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev access
 
 func (e *Edge) passEvent(st *terminalState, raw []byte, p accessctl.PassEvent) accessctl.Event {
 	ev := e.event(st, accessctl.KindPass, time.Now(), raw)
-	st.mu.Lock()
-	p.Direction = st.cfg.Direction
-	st.mu.Unlock()
+	p.Direction = st.config().Direction
 	ev.Pass = &p
 	return ev
 }

@@ -83,9 +83,7 @@ func (e *Edge) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		fields["disableEdgeDetectFace"] = "1"
 	}
 	raw := formRaw(fields)
-	st.mu.Lock()
-	dir := st.cfg.Direction
-	st.mu.Unlock()
+	dir := st.config().Direction
 	dec, err := e.decide(r, e.o.recognizer, accessctl.DecisionRequest{
 		Device:     accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
 		Credential: accessctl.Credential{Kind: accessctl.CredFace, Face: img},
@@ -113,9 +111,7 @@ func (e *Edge) handleQRCode(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, CodeOther, MsgUnsupported)
 		return
 	}
-	st.mu.Lock()
-	dir := st.cfg.Direction
-	st.mu.Unlock()
+	dir := st.config().Direction
 	dec, err := e.decide(r, e.o.qrDecider, accessctl.DecisionRequest{
 		Device:     accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
 		Credential: accessctl.Credential{Kind: accessctl.CredQRCode, Value: req.QRCode},

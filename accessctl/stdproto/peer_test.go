@@ -136,15 +136,30 @@ func TestPythonTerminalReceivesRemoteOpenAndSyncFaces(t *testing.T) {
 		for range lines {
 		}
 	})
+	// next returns the first line with key (and path); lines may arrive in
+	// any order (the edge connects back while python prints), so the
+	// others are kept for later calls.
+	var pending []map[string]any
+	match := func(m map[string]any, key, path string) bool {
+		_, has := m[key]
+		return has && (path == "" || m["path"] == path)
+	}
 	next := func(key, path string) map[string]any {
 		t.Helper()
+		for i, m := range pending {
+			if match(m, key, path) {
+				pending = append(pending[:i], pending[i+1:]...)
+				return m
+			}
+		}
 		for {
 			select {
 			case m, ok := <-lines:
 				require.True(t, ok, "python terminal exited")
-				if _, has := m[key]; has && (path == "" || m["path"] == path) {
+				if match(m, key, path) {
 					return m
 				}
+				pending = append(pending, m)
 			case <-ctx.Done():
 				t.Fatalf("python terminal: no %s %s", key, path)
 			}

@@ -44,21 +44,22 @@ func (t *Terminal) ID() string { return t.st.cfg.SN }
 // Client calls the terminal's interfaces directly (temperature rule, SIP
 // account, elevator, raw syncs). It does not check that the terminal is
 // online.
-func (t *Terminal) Client() *Client { return t.st.client }
+func (t *Terminal) Client() *Client { return t.st.cli() }
 
 // Status reports whether the terminal's link to the edge is alive.
 func (t *Terminal) Status(ctx context.Context) (accessctl.Status, error) {
 	st := t.st
+	cfg := st.config()
 	st.mu.Lock()
 	s := accessctl.Status{
 		Device: accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
 		Online: st.online,
 		Since:  st.since,
 		Info: accessctl.DeviceInfo{Serial: st.cfg.SN, IP: st.ip, MAC: st.mac,
-			Extra: map[string]string{"addr": st.cfg.Addr, "keepalive": st.keepalive.String()}},
+			Extra: map[string]string{"addr": cfg.Addr, "keepalive": st.keepalive.String()}},
 	}
 	if s.Info.IP == "" {
-		s.Info.IP = st.cfg.IP
+		s.Info.IP = cfg.IP
 	}
 	st.mu.Unlock()
 	if seen, ok := t.e.tokens.lastSeen(st.cfg.SN); ok {
@@ -109,7 +110,7 @@ func (t *Terminal) OpenDoor(ctx context.Context, req accessctl.OpenRequest) erro
 	if err := checkDoor(req.Door); err != nil {
 		return err
 	}
-	return t.st.client.RemoteOpen(ctx)
+	return t.st.cli().RemoteOpen(ctx)
 }
 
 // SetKeepOpen implements accessctl.KeepOpener with /setKeepOpen.
@@ -120,7 +121,7 @@ func (t *Terminal) SetKeepOpen(ctx context.Context, door int, open bool) error {
 	if err := checkDoor(door); err != nil {
 		return err
 	}
-	return t.st.client.SetKeepOpen(ctx, open)
+	return t.st.cli().SetKeepOpen(ctx, open)
 }
 
 // KeepOpen implements accessctl.KeepOpener with /getKeepOpen.
@@ -131,7 +132,7 @@ func (t *Terminal) KeepOpen(ctx context.Context, door int) (bool, error) {
 	if err := checkDoor(door); err != nil {
 		return false, err
 	}
-	return t.st.client.KeepOpen(ctx)
+	return t.st.cli().KeepOpen(ctx)
 }
 
 // Close closes the handle. It is idempotent.
@@ -236,7 +237,7 @@ func (t *Terminal) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	if _, known := st.faces[op.FaceID]; known {
 		op.Type = FaceUpdate
 	}
-	_, err := st.client.SyncFaces(ctx, []FaceOp{op})
+	_, err := st.cli().SyncFaces(ctx, []FaceOp{op})
 	switch {
 	case err == nil:
 		prev := st.faces[op.FaceID]
@@ -245,8 +246,9 @@ func (t *Terminal) PutGrant(ctx context.Context, g accessctl.Grant) error {
 			fi.FeatureMd5 = prev.FeatureMd5 // an update without feature keeps it
 		}
 		st.faces[op.FaceID] = fi
-	case errors.Is(err, accessctl.ErrUnsupported) && !hasFace:
-		// no face library on this terminal: cards only
+	case !hasFace && (errors.Is(err, accessctl.ErrUnsupported) || errors.Is(err, accessctl.ErrRejected)):
+		// No face library, or one that wants a feature with every record:
+		// a person without a face goes on as cards only.
 	default:
 		return err
 	}
@@ -284,9 +286,9 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	}
 	var err error
 	if path == PathCardSync {
-		_, err = st.client.SyncCards(ctx, ops)
+		_, err = st.cli().SyncCards(ctx, ops)
 	} else {
-		_, err = st.client.SyncBLECards(ctx, ops)
+		_, err = st.cli().SyncBLECards(ctx, ops)
 	}
 	if err != nil {
 		return err
@@ -331,7 +333,7 @@ func (t *Terminal) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error
 	st := t.st
 	st.syncMu.Lock()
 	defer st.syncMu.Unlock()
-	_, err := st.client.SyncFaces(ctx, []FaceOp{{Type: FaceDelete, FaceID: p.ID}})
+	_, err := st.cli().SyncFaces(ctx, []FaceOp{{Type: FaceDelete, FaceID: p.ID}})
 	if err != nil && !errors.Is(err, accessctl.ErrUnsupported) {
 		return err
 	}
@@ -352,7 +354,7 @@ func (t *Terminal) ListGrants(ctx context.Context) ([]accessctl.PersonRef, error
 	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
-	faces, err := t.st.client.AllFaces(ctx)
+	faces, err := t.st.cli().AllFaces(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 )
@@ -60,7 +61,7 @@ func freeAddr(t *testing.T) string {
 func call(t *testing.T, method, url, body string) (int, string) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -161,3 +162,7 @@ func TestGateway(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

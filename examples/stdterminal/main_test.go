@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/stdproto"
@@ -55,3 +56,5 @@ func TestRun(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

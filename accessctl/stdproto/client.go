@@ -115,17 +115,23 @@ func batched[T any](ctx context.Context, items []T, size int, key func(*T) strin
 
 // SyncFaces pushes face operations in order, 50 per call (B.7.2).
 func (c *Client) SyncFaces(ctx context.Context, ops []FaceOp) ([]ItemResult, error) {
-	for i := range ops {
-		if err := ops[i].Validate(); err != nil {
-			return nil, fmt.Errorf("faces[%d]: %w", i, err)
+	return syncBatched(ctx, c.link, PathSyncFaces, ops, MaxFacesPerSync, func(f *FaceOp) string { return f.FaceID },
+		func(tok string, b []FaceOp) any { return &SyncFacesRequest{Token: tok, Faces: b} })
+}
+
+// syncBatched validates every entry, then sends them with batched.
+func syncBatched[T any, P interface {
+	*T
+	Validator
+}](ctx context.Context, l *Link, path string, items []T, size int, key func(P) string, body func(tok string, b []T) any) ([]ItemResult, error) {
+	for i := range items {
+		if err := P(&items[i]).Validate(); err != nil {
+			return nil, fmt.Errorf("%s entry %d: %w", path, i, err)
 		}
 	}
-	return batched(ctx, ops, MaxFacesPerSync, func(f *FaceOp) string { return f.FaceID },
-		func(ctx context.Context, b []FaceOp) error {
-			return c.link.Call(ctx, PathSyncFaces, func(tok string) any {
-				return &SyncFacesRequest{Token: tok, Faces: b}
-			}, nil)
-		})
+	return batched(ctx, items, size, func(v *T) string { return key(P(v)) }, func(ctx context.Context, b []T) error {
+		return l.Call(ctx, path, func(tok string) any { return body(tok, b) }, nil)
+	})
 }
 
 // QueryFaces reads one page of the terminal's face library (B.7.3); page 0
@@ -134,16 +140,22 @@ func (c *Client) QueryFaces(ctx context.Context, page, size int) (*QueryFacesDat
 	var d QueryFacesData
 	err := c.call(ctx, PathQueryFaces, nil, func(tok string) any {
 		r := &QueryFacesRequest{Token: tok}
-		if page > 0 {
-			p, s := Int(page), Int(size)
-			r.CurrentPage, r.PageSize = &p, &s
-		}
+		r.CurrentPage, r.PageSize = paging(page, size)
 		return r
 	}, &d)
 	if err != nil {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// paging is the request's page fields; page 0: none (a full query).
+func paging(page, size int) (*Int, *Int) {
+	if page <= 0 {
+		return nil, nil
+	}
+	p, s := Int(page), Int(size)
+	return &p, &s
 }
 
 // maxFacePages bounds paging against a terminal that lies about pageCount.
@@ -182,17 +194,8 @@ func (c *Client) SyncBLECards(ctx context.Context, perms []Permission) ([]ItemRe
 }
 
 func (c *Client) syncPerms(ctx context.Context, path string, perms []Permission) ([]ItemResult, error) {
-	for i := range perms {
-		if err := perms[i].Validate(); err != nil {
-			return nil, fmt.Errorf("permissions[%d]: %w", i, err)
-		}
-	}
-	return batched(ctx, perms, MaxPermsPerSync, func(p *Permission) string { return p.CardID },
-		func(ctx context.Context, b []Permission) error {
-			return c.link.Call(ctx, path, func(tok string) any {
-				return &PermissionsRequest{Token: tok, Permissions: b}
-			}, nil)
-		})
+	return syncBatched(ctx, c.link, path, perms, MaxPermsPerSync, func(p *Permission) string { return p.CardID },
+		func(tok string, b []Permission) any { return &PermissionsRequest{Token: tok, Permissions: b} })
 }
 
 // SyncSipNumber gives the terminal its SIP account (B.10.1).
@@ -274,16 +277,9 @@ func (c *Client) SyncRules(ctx context.Context, ops []RuleOp) ([]ItemResult, err
 			t := Int(RuleAdd)
 			ops[i].Type = &t
 		}
-		if err := ops[i].Validate(); err != nil {
-			return nil, fmt.Errorf("rules[%d]: %w", i, err)
-		}
 	}
-	return batched(ctx, ops, MaxRulesPerSync, func(r *RuleOp) string { return r.RuleID },
-		func(ctx context.Context, b []RuleOp) error {
-			return c.link.Call(ctx, PathRuleSync, func(tok string) any {
-				return &RuleSyncRequest{ElevatorHeader: hdr(tok), Rules: b}
-			}, nil)
-		})
+	return syncBatched(ctx, c.link, PathRuleSync, ops, MaxRulesPerSync, func(r *RuleOp) string { return r.RuleID },
+		func(tok string, b []RuleOp) any { return &RuleSyncRequest{ElevatorHeader: hdr(tok), Rules: b} })
 }
 
 // GetRules reads one page of rules (B.11.8); page 0: full query.
@@ -291,10 +287,7 @@ func (c *Client) GetRules(ctx context.Context, page, size int) (*RuleGetData, er
 	var d RuleGetData
 	err := c.call(ctx, PathRuleGet, nil, func(tok string) any {
 		r := &RuleGetRequest{ElevatorHeader: hdr(tok)}
-		if page > 0 {
-			p, s := Int(page), Int(size)
-			r.CurrentPage, r.PageSize = &p, &s
-		}
+		r.CurrentPage, r.PageSize = paging(page, size)
 		return r
 	}, &d)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -12,14 +13,19 @@ import (
 
 // formAuthed decodes a multipart request with the body limit, then
 // authenticates its token field. It answers the terminal itself on failure.
-func (e *Edge) formAuthed(w http.ResponseWriter, r *http.Request, decode func() (string, error)) *terminalState {
+func formAuthed[T any](e *Edge, w http.ResponseWriter, r *http.Request,
+	decode func(ct string, body io.Reader, maxPhoto int64) (*T, error), token func(*T) string) (*terminalState, *T) {
 	r.Body = http.MaxBytesReader(w, r.Body, e.o.maxForm)
-	tok, err := decode()
+	req, err := decode(r.Header.Get("Content-Type"), r.Body, e.o.maxPhoto)
 	if err != nil {
 		e.fail(w, err)
-		return nil
+		return nil, nil
 	}
-	return e.auth(w, tok)
+	st := e.auth(w, token(req))
+	if st == nil {
+		return nil, nil
+	}
+	return st, req
 }
 
 func formRaw(fields map[string]string) json.RawMessage {
@@ -61,15 +67,7 @@ func (e *Edge) recordDecision(r *http.Request, st *terminalState, raw json.RawMe
 }
 
 func (e *Edge) handleRecognize(w http.ResponseWriter, r *http.Request) {
-	var req *RecognizeRequest
-	st := e.formAuthed(w, r, func() (string, error) {
-		var err error
-		req, err = DecodeRecognize(r.Header.Get("Content-Type"), r.Body, e.o.maxPhoto)
-		if err != nil {
-			return "", err
-		}
-		return req.Token, nil
-	})
+	st, req := formAuthed(e, w, r, DecodeRecognize, func(r *RecognizeRequest) string { return r.Token })
 	if st == nil {
 		return
 	}
@@ -134,15 +132,7 @@ func (e *Edge) handleQRCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Edge) handleFacePass(w http.ResponseWriter, r *http.Request) {
-	var req *FacePassRequest
-	st := e.formAuthed(w, r, func() (string, error) {
-		var err error
-		req, err = DecodeFacePass(r.Header.Get("Content-Type"), r.Body, e.o.maxPhoto)
-		if err != nil {
-			return "", err
-		}
-		return req.Token, nil
-	})
+	st, req := formAuthed(e, w, r, DecodeFacePass, func(r *FacePassRequest) string { return r.Token })
 	if st == nil {
 		return
 	}
@@ -182,17 +172,27 @@ func (e *Edge) handleCardPass(m accessctl.Method) http.HandlerFunc {
 	}
 }
 
-func (e *Edge) handleGroupID(w http.ResponseWriter, r *http.Request) {
-	var req GroupIDRequest
-	st, _ := e.decodeAuthed(w, r, &req, func() string { return req.Token })
+// intercomAuthed is decodeAuthed for the intercom questions, which need
+// an IntercomHandler ("unsupported" without) and a bounded context.
+func (e *Edge) intercomAuthed(w http.ResponseWriter, r *http.Request, v Validator, token func() string) (*terminalState, context.Context, context.CancelFunc) {
+	st, _ := e.decodeAuthed(w, r, v, token)
 	if st == nil {
-		return
+		return nil, nil, nil
 	}
 	if e.o.intercom == nil {
 		e.refuse(w, CodeOther, MsgUnsupported)
-		return
+		return nil, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), DefaultCallTimeout)
+	return st, ctx, cancel
+}
+
+func (e *Edge) handleGroupID(w http.ResponseWriter, r *http.Request) {
+	var req GroupIDRequest
+	st, ctx, cancel := e.intercomAuthed(w, r, &req, func() string { return req.Token })
+	if st == nil {
+		return
+	}
 	defer cancel()
 	gid, err := e.o.intercom.GroupID(ctx, st.cfg.SN, req.RoomID)
 	if err != nil {
@@ -211,15 +211,10 @@ func (e *Edge) handleGroupID(w http.ResponseWriter, r *http.Request) {
 
 func (e *Edge) handleCheckPhone(w http.ResponseWriter, r *http.Request) {
 	var req PhoneRequest
-	st, _ := e.decodeAuthed(w, r, &req, func() string { return req.Token })
+	st, ctx, cancel := e.intercomAuthed(w, r, &req, func() string { return req.Token })
 	if st == nil {
 		return
 	}
-	if e.o.intercom == nil {
-		e.refuse(w, CodeOther, MsgUnsupported)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), DefaultCallTimeout)
 	defer cancel()
 	if err := e.o.intercom.CheckPhone(ctx, st.cfg.SN, req.PhoneNumber); err != nil {
 		e.fail(w, err)

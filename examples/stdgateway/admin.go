@@ -74,7 +74,7 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 		writeJSON(w, http.StatusOK, out)
 	})
 	put := func(w http.ResponseWriter, r *http.Request, pathID string) {
-		d, ok := device(w, r, f)
+		ps, ok := capability[accessctl.PermissionSync](w, r, f, "device cannot hold users")
 		if !ok {
 			return
 		}
@@ -95,11 +95,6 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 			writeJSON(w, http.StatusBadRequest, answer(1, err.Error()))
 			return
 		}
-		ps, ok := d.(accessctl.PermissionSync)
-		if !ok {
-			writeJSON(w, http.StatusNotImplemented, answer(99, "device cannot hold users"))
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		reply(w, ps.PutGrant(ctx, g))
@@ -107,13 +102,8 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 	mux.HandleFunc("POST /devices/{sn}/users", func(w http.ResponseWriter, r *http.Request) { put(w, r, "") })
 	mux.HandleFunc("PUT /devices/{sn}/users/{userId}", func(w http.ResponseWriter, r *http.Request) { put(w, r, r.PathValue("userId")) })
 	mux.HandleFunc("DELETE /devices/{sn}/users/{userId}", func(w http.ResponseWriter, r *http.Request) {
-		d, ok := device(w, r, f)
+		ps, ok := capability[accessctl.PermissionSync](w, r, f, "device cannot hold users")
 		if !ok {
-			return
-		}
-		ps, ok := d.(accessctl.PermissionSync)
-		if !ok {
-			writeJSON(w, http.StatusNotImplemented, answer(99, "device cannot hold users"))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -121,17 +111,12 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 		reply(w, ps.RemoveGrant(ctx, accessctl.PersonRef{ID: r.PathValue("userId")}))
 	})
 	mux.HandleFunc("GET /devices/{sn}/users", func(w http.ResponseWriter, r *http.Request) {
-		d, ok := device(w, r, f)
-		if !ok {
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		users := []User{}
 		if id := r.URL.Query().Get("userId"); id != "" {
-			getter, ok := d.(accessctl.GrantGetter)
+			getter, ok := capability[accessctl.GrantGetter](w, r, f, "device cannot be queried")
 			if !ok {
-				writeJSON(w, http.StatusNotImplemented, answer(99, "device cannot be queried"))
 				return
 			}
 			g, err := getter.GetGrant(ctx, accessctl.PersonRef{ID: id})
@@ -146,9 +131,8 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 			writeJSON(w, http.StatusOK, users)
 			return
 		}
-		lister, ok := d.(accessctl.GrantLister)
+		lister, ok := capability[accessctl.GrantLister](w, r, f, "device cannot be queried")
 		if !ok {
-			writeJSON(w, http.StatusNotImplemented, answer(99, "device cannot be queried"))
 			return
 		}
 		refs, err := lister.ListGrants(ctx)
@@ -162,7 +146,7 @@ func adminHandler(f Fleet, deviceType string, timeout time.Duration) http.Handle
 		writeJSON(w, http.StatusOK, users)
 	})
 	mux.HandleFunc("POST /devices/{sn}/open", func(w http.ResponseWriter, r *http.Request) {
-		d, ok := device(w, r, f)
+		d, ok := capability[accessctl.Device](w, r, f, "")
 		if !ok {
 			return
 		}
@@ -181,14 +165,21 @@ func userOf(g accessctl.Grant) User {
 	return u
 }
 
-// device finds the path's device; unknown devices are 404.
-func device(w http.ResponseWriter, r *http.Request, f Fleet) (accessctl.Device, bool) {
+// capability finds the path's device as a T: 404 for an unknown device,
+// 501 (with why) for one without the capability.
+func capability[T any](w http.ResponseWriter, r *http.Request, f Fleet, why string) (T, bool) {
+	var zero T
 	d, ok := f.Device(r.PathValue("sn"))
 	if !ok {
 		writeJSON(w, http.StatusNotFound, answer(4, "unknown device"))
-		return nil, false
+		return zero, false
 	}
-	return d, true
+	c, ok := d.(T)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, answer(99, why))
+		return zero, false
+	}
+	return c, true
 }
 
 func answer(code int, msg string) map[string]any { return map[string]any{"code": code, "message": msg} }

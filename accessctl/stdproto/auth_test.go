@@ -453,3 +453,30 @@ func TestReprovisionedAddress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sim.Addr(), st.Info.Extra["addr"])
 }
+
+// TestCardsRepushedAfterReconnect: a terminal that lost its whitelist gets
+// every card again when it reconnects (D.8; cards cannot be read back).
+func TestCardsRepushedAfterReconnect(t *testing.T) {
+	r := newRig(t)
+	sim, dev := r.terminal(t, "T-REPUSH-1")
+	ctx := ctxT(t)
+	require.NoError(t, dev.PutGrant(ctx, accessctl.Grant{Person: accessctl.PersonRef{ID: "u-9"}, Name: "n",
+		Credentials: []accessctl.Credential{{Kind: accessctl.CredCard, Value: "C-900"}, {Kind: accessctl.CredBLECard, Value: "B-900"}}}))
+	require.NoError(t, sim.Pause())
+	sim.Reset()
+	require.NoError(t, sim.Resume())
+	require.Eventually(t, func() bool {
+		_, c := sim.Card("C-900")
+		_, b := sim.BLECard("B-900")
+		return c && b
+	}, 5*time.Second, 20*time.Millisecond)
+	// Removed cards are not resurrected.
+	require.NoError(t, dev.RemoveGrant(ctx, accessctl.PersonRef{ID: "u-9"}))
+	require.NoError(t, sim.Pause())
+	require.NoError(t, sim.Resume())
+	require.NoError(t, sim.WaitConnected(ctx))
+	waitOnline(t, dev, true)
+	require.NoError(t, dev.OpenDoor(ctx, accessctl.OpenRequest{}), "the link is up again")
+	_, ok := sim.Card("C-900")
+	assert.False(t, ok)
+}

@@ -215,9 +215,22 @@ type terminalState struct {
 
 	syncMu sync.Mutex                   // one grant sync at a time, in order (D.14)
 	faces  map[string]FaceInfo          // what the terminal holds, from queryFaces and our pushes
-	cards  map[string]map[string]string // person → card key → kind path
+	cards  map[string]map[string]pushedCard // person → card key → what was pushed
 	owners map[string]string            // kind path + card key → person
 	names  map[string]string            // person → name
+}
+
+// newClient is a client for st whose every new token wakes st's link loop,
+// which then runs the after-connect duties (B.3 rule 4), whoever connected.
+func (e *Edge) newClient(st *terminalState, addr string) *Client {
+	c := NewClient(addr, e.o.identity, e.o.hc)
+	c.link.onConnect = func() {
+		select {
+		case st.kick <- struct{}{}:
+		default:
+		}
+	}
+	return c
 }
 
 // cli is the current edge → terminal client.
@@ -311,7 +324,7 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		st.cfg.Addr, st.cfg.IP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.Name, cfg.Site, cfg.Direction
 		st.mu.Unlock()
 		if !same {
-			st.client.Store(NewClient(cfg.Addr, e.o.identity, e.o.hc))
+			st.client.Store(e.newClient(st, cfg.Addr))
 		}
 		return nil
 	}
@@ -319,11 +332,11 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		cfg:    cfg,
 		kick:   make(chan struct{}, 1),
 		faces:  map[string]FaceInfo{},
-		cards:  map[string]map[string]string{},
+		cards:  map[string]map[string]pushedCard{},
 		owners: map[string]string{},
 		names:  map[string]string{},
 	}
-	st.client.Store(NewClient(cfg.Addr, e.o.identity, e.o.hc))
+	st.client.Store(e.newClient(st, cfg.Addr))
 	e.terms[cfg.SN] = st
 	return nil
 }
@@ -645,6 +658,10 @@ func (e *Edge) startLink(st *terminalState) {
 func (e *Edge) linkLoop(st *terminalState) {
 	defer e.wg.Done()
 	attempt := 0
+	var (
+		doneLink *Link  // the link and its connect count afterLink last ran for
+		done     uint64 // (a re-provisioned terminal gets a new link)
+	)
 	for {
 		// Deciding to stop and clearing looping under one lock: a connect
 		// racing with the exit starts a new loop (startLink).
@@ -668,8 +685,6 @@ func (e *Edge) linkLoop(st *terminalState) {
 				e.reportErr(st.cfg.SN, fmt.Errorf("connect back to %s: %w", st.config().Addr, err))
 			} else {
 				attempt = 0
-				e.afterLink(st)
-				wait = e.o.identity.Keepalive
 			}
 		} else {
 			ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
@@ -677,6 +692,14 @@ func (e *Edge) linkLoop(st *terminalState) {
 				e.reportErr(st.cfg.SN, fmt.Errorf("keepalive to terminal: %w", err))
 			}
 			cancel()
+		}
+		// A new token — ours, or one a call renewed after code 4 — means
+		// the terminal may have rebooted: push again what it may have lost.
+		if n := link.Stats().Connects; (n != done || link != doneLink) && link.Connected() {
+			done, doneLink = n, link
+			e.afterLink(st)
+		}
+		if wait <= 0 {
 			wait = e.o.identity.Keepalive
 		}
 		if wait <= 0 {
@@ -705,6 +728,11 @@ func (e *Edge) afterLink(st *terminalState) {
 			cancel()
 		}
 	}
+	// Cards cannot be read back (C.B.22): re-push every card the edge
+	// pushed, as upserts, in case the terminal lost them (D.8).
+	if err := e.repushCards(st); err != nil {
+		e.reportErr(sn, fmt.Errorf("re-pushing cards: %w", err))
+	}
 	if e.o.resync {
 		ctx, cancel := context.WithTimeout(e.ctx, 4*DefaultFaceTimeout)
 		faces, err := st.cli().AllFaces(ctx)
@@ -722,6 +750,32 @@ func (e *Edge) afterLink(st *terminalState) {
 			st.syncMu.Unlock()
 		}
 	}
+}
+
+// pushedCard is a whitelist entry the edge pushed to a terminal.
+type pushedCard struct {
+	path string // PathCardSync or PathBLESync
+	perm Permission
+}
+
+// repushCards sends the edge's record of st's cards and Bluetooth cards.
+func (e *Edge) repushCards(st *terminalState) error {
+	st.syncMu.Lock()
+	defer st.syncMu.Unlock()
+	lists := map[string][]Permission{}
+	for _, cards := range st.cards {
+		for _, c := range cards {
+			lists[c.path] = append(lists[c.path], c.perm)
+		}
+	}
+	var errs []error
+	for path, perms := range lists {
+		ctx, cancel := context.WithTimeout(e.ctx, time.Duration(len(perms)/MaxPermsPerSync+1)*DefaultCallTimeout)
+		_, err := st.cli().syncPerms(ctx, path, perms)
+		cancel()
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // ---- events ---------------------------------------------------------------

@@ -88,6 +88,9 @@ type Link struct {
 	paceAt time.Time
 
 	calls, failures, timeouts, connects, reconnects, repaired atomic.Uint64
+
+	// onConnect, when set, is told of every new token (without blocking).
+	onConnect func()
 }
 
 // NewLink returns a link to the peer at addr ("host:port" or a URL). hc may
@@ -194,6 +197,9 @@ func (l *Link) connect(ctx context.Context, gen uint64) error {
 	l.gen++
 	l.mu.Unlock()
 	l.connects.Add(1)
+	if l.onConnect != nil {
+		l.onConnect()
+	}
 	return nil
 }
 

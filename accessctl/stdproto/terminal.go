@@ -270,8 +270,8 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	st := t.st
 	had := st.cards[person]
 	var ops []Permission
-	for k, kp := range had {
-		if kp != path {
+	for k, c := range had {
+		if c.path != path {
 			continue
 		}
 		if _, keep := want[k]; !keep {
@@ -294,14 +294,15 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 		return err
 	}
 	if st.cards[person] == nil {
-		st.cards[person] = map[string]string{}
+		st.cards[person] = map[string]pushedCard{}
 	}
 	for _, p := range ops {
 		if p.Type == PermDelete {
 			delete(st.cards[person], p.CardID)
 			delete(st.owners, path+"|"+p.CardID)
 		} else {
-			st.cards[person][p.CardID] = path
+			p.Type = PermAdd // re-pushed later as an upsert
+			st.cards[person][p.CardID] = pushedCard{path: path, perm: p}
 			st.owners[path+"|"+p.CardID] = person
 		}
 	}
@@ -384,9 +385,9 @@ func (t *Terminal) GetGrant(ctx context.Context, p accessctl.PersonRef) (accessc
 		st.syncMu.Lock()
 		defer st.syncMu.Unlock()
 		g := accessctl.Grant{Person: accessctl.PersonRef{ID: p.ID}, Name: st.names[p.ID], Devices: []accessctl.DeviceRef{{Platform: Platform, ID: t.ID()}}}
-		for k, path := range st.cards[p.ID] {
+		for k, c := range st.cards[p.ID] {
 			kind := accessctl.CredCard
-			if path == PathBLESync {
+			if c.path == PathBLESync {
 				kind = accessctl.CredBLECard
 			}
 			g.Credentials = append(g.Credentials, accessctl.Credential{Kind: kind, Value: k})

@@ -431,3 +431,11 @@ func (m *Memory) Rule(id string) (stdproto.Rule, bool) {
 	r, ok := m.rules[id]
 	return r, ok
 }
+
+// Reset empties every store, as a factory reset.
+func (m *Memory) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.faces, m.cards, m.ble = map[string]*Face{}, map[string]stdproto.Permission{}, map[string]stdproto.Permission{}
+	m.rules, m.sip, m.temp, m.keepOpen = map[string]stdproto.Rule{}, nil, nil, false
+}

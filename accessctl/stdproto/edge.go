@@ -213,11 +213,11 @@ type terminalState struct {
 	looping   bool
 	states    []CarState
 
-	syncMu sync.Mutex                   // one grant sync at a time, in order (D.14)
-	faces  map[string]FaceInfo          // what the terminal holds, from queryFaces and our pushes
+	syncMu sync.Mutex                       // one grant sync at a time, in order (D.14)
+	faces  map[string]FaceInfo              // what the terminal holds, from queryFaces and our pushes
 	cards  map[string]map[string]pushedCard // person → card key → what was pushed
-	owners map[string]string            // kind path + card key → person
-	names  map[string]string            // person → name
+	owners map[string]string                // kind path + card key → person
+	names  map[string]string                // person → name
 }
 
 // newClient is a client for st whose every new token wakes st's link loop,

@@ -480,3 +480,21 @@ func TestCardsRepushedAfterReconnect(t *testing.T) {
 	_, ok := sim.Card("C-900")
 	assert.False(t, ok)
 }
+
+// TestRecognizeTemperatureRule: out of range is refused with code 1 and a
+// denied pass, before the recognizer is asked (B.7.1).
+func TestRecognizeTemperatureRule(t *testing.T) {
+	edge, sink, _ := exampleEdge(t, stdproto.WithTempCheckRule(stdproto.TempRule{IsCheck: 1, MaxThreshold: "37.3", MinThreshold: "35.5"}))
+	require.Equal(t, 0, code(t, post(t, edge, "/connect", "application/json", vec(t, "B.6.1_connect_0.json"))))
+	for temp, want := range map[string]int{"36.5": 0, "38.2": 1, "": 0, "hot": 1} {
+		fields := [][2]string{{"token", exampleToken}}
+		if temp != "" {
+			fields = append(fields, [2]string{"temperature", temp})
+		}
+		ct, body := multipartBody(t, fields, stdprototest.Photo("t"))
+		got := post(t, edge, "/recognize", ct, body)
+		assert.Equal(t, want, code(t, got), "temperature %q: %v", temp, got)
+		e := sink.next(t, accessctl.KindPass)
+		assert.Equal(t, want == 0, e.Pass.Result.Granted, temp)
+	}
+}

@@ -3,6 +3,7 @@ package stdproto
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -99,11 +100,42 @@ type TerminalHandler struct {
 	maxJSON int64
 
 	requests, refused, connects atomic.Uint64
+
+	rateMu sync.Mutex
+	rates  map[string]*bucket
+}
+
+// bucket is a token bucket of 100 requests per second (B.2, C.B.40).
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// allow takes a token for path when it is rate limited.
+func (h *TerminalHandler) allow(path string) bool {
+	if !rateLimited(path) {
+		return true
+	}
+	h.rateMu.Lock()
+	defer h.rateMu.Unlock()
+	now := time.Now()
+	b := h.rates[path]
+	if b == nil {
+		b = &bucket{tokens: 100, last: now}
+		h.rates[path] = b
+	}
+	b.tokens = min(100, b.tokens+now.Sub(b.last).Seconds()*100)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // NewTerminalHandler returns the handler for b.
 func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
-	h := &TerminalHandler{b: b, mux: http.NewServeMux(), maxJSON: DefaultMaxJSONBytes}
+	h := &TerminalHandler{b: b, mux: http.NewServeMux(), maxJSON: DefaultMaxJSONBytes, rates: map[string]*bucket{}}
 	for _, o := range opts {
 		o(h)
 	}
@@ -369,6 +401,10 @@ func serve[T any, P interface {
 		}
 		if err := req.Validate(); err != nil {
 			h.refuse(w, err)
+			return
+		}
+		if !h.allow(r.URL.Path) {
+			h.refuse(w, &CodeError{Code: CodeOther, Message: MsgRateLimited})
 			return
 		}
 		data, err := run(r.Context(), req)

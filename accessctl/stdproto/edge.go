@@ -89,6 +89,7 @@ type options struct {
 	platform     string
 	decideTO     time.Duration
 	eventTO      time.Duration
+	tempRule     *TempRule
 }
 
 // Option configures an Edge.
@@ -172,6 +173,12 @@ func WithFaceResync(on bool) Option { return func(o *options) { o.resync = on } 
 
 // WithLogger logs to l (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithTempCheckRule makes the edge refuse a /recognize whose temperature
+// is outside the rule's bounds (B.7.1), with code 1 and a denied pass,
+// before the recognizer is asked. A request without a temperature is
+// decided as usual.
+func WithTempCheckRule(r TempRule) Option { return func(o *options) { o.tempRule = &r } }
 
 // WithDecisionTimeout bounds a Decider call (default 3 s, B.3).
 func WithDecisionTimeout(d time.Duration) Option { return func(o *options) { o.decideTO = d } }

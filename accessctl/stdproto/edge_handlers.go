@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
@@ -82,6 +83,12 @@ func (e *Edge) handleRecognize(w http.ResponseWriter, r *http.Request) {
 	}
 	raw := formRaw(fields)
 	dir := st.config().Direction
+	if msg, ok := e.temperatureOK(req.Temperature); !ok {
+		dec := accessctl.Decision{Result: accessctl.Result{Code: CodeAuthFailed, Message: msg}}
+		e.recordDecision(r, st, raw, accessctl.MethodFace, "", img, dec)
+		e.refuse(w, CodeAuthFailed, msg)
+		return
+	}
 	dec, err := e.decide(r, e.o.recognizer, accessctl.DecisionRequest{
 		Device:     accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN},
 		Credential: accessctl.Credential{Kind: accessctl.CredFace, Face: img},
@@ -97,6 +104,21 @@ func (e *Edge) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResp(w, CodeOK, MsgSuccess, RecognizeData{FaceID: dec.Person.ID, Name: dec.Name, PhotoID: ev.ID, UserID: dec.Person.ID})
+}
+
+// temperatureOK applies WithTempCheckRule to a reported temperature.
+func (e *Edge) temperatureOK(temp string) (string, bool) {
+	rule := e.o.tempRule
+	if rule == nil || rule.IsCheck != 1 || temp == "" {
+		return "", true
+	}
+	v, err := strconv.ParseFloat(temp, 64)
+	lo, _ := strconv.ParseFloat(string(rule.MinThreshold), 64)
+	hi, _ := strconv.ParseFloat(string(rule.MaxThreshold), 64)
+	if err != nil || v < lo || v > hi {
+		return fmt.Sprintf("temperature %s outside [%s, %s]", temp, rule.MinThreshold, rule.MaxThreshold), false
+	}
+	return "", true
 }
 
 func (e *Edge) handleQRCode(w http.ResponseWriter, r *http.Request) {

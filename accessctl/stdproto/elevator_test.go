@@ -213,3 +213,27 @@ func TestMissingCapabilitiesAreUnsupported(t *testing.T) {
 	_, err = c.SyncCards(ctx, []stdproto.Permission{{Type: 1, CardID: "1"}})
 	assert.ErrorIs(t, err, accessctl.ErrUnsupported)
 }
+
+// TestTerminalRateLimit: over 100 requests/s an elevator interface answers
+// 99 "rate limited" (C.B.40); other interfaces are not limited.
+func TestTerminalRateLimit(t *testing.T) {
+	h := stdproto.NewTerminalHandler(stdprotoMemory(), stdproto.WithHandlerTokens(func(string, string) string { return exampleToken }, 0))
+	js := "application/json"
+	require.Equal(t, 0, code(t, post(t, h, "/connect", js, vec(t, "B.6.1_connect_0.json"))))
+	body := vec(t, "B.11.2_*_0.json")
+	ok, limited := 0, 0
+	for i := 0; i < 2000 && limited == 0; i++ {
+		got := post(t, h, "/elevator/getRunState", js, body)
+		if code(t, got) == 99 {
+			assert.Equal(t, "rate limited", got["message"])
+			limited++
+		} else {
+			ok++
+		}
+	}
+	assert.Equal(t, 1, limited, "a burst beyond the bucket is refused")
+	assert.GreaterOrEqual(t, ok, 100, "the first 100 pass")
+	for i := 0; i < 150; i++ {
+		require.Equal(t, 0, code(t, post(t, h, "/keepalive", js, vec(t, "B.6.2_*_0.json"))))
+	}
+}

@@ -1,0 +1,94 @@
+package stdproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/menjin/menjin/accessctl"
+)
+
+// A batch that times out is resent in halves down to what the terminal
+// manages (D.10); the order of entries is kept (D.14).
+func TestBatchedHalvesOnTimeout(t *testing.T) {
+	items := make([]int, 100)
+	for i := range items {
+		items[i] = i
+	}
+	var sent [][]int
+	res, err := batched(context.Background(), items, 50, func(v *int) string { return fmt.Sprint(*v) },
+		func(_ context.Context, b []int) error {
+			if len(b) > 12 {
+				return fmt.Errorf("%w: too slow", accessctl.ErrTimeout)
+			}
+			sent = append(sent, append([]int(nil), b...))
+			return nil
+		})
+	require.NoError(t, err)
+	require.Len(t, res, 100)
+	var order []int
+	for _, b := range sent {
+		assert.LessOrEqual(t, len(b), 12)
+		order = append(order, b...)
+	}
+	assert.Equal(t, items, order)
+
+	// A terminal that times out even on one entry: the error, bounded.
+	res, err = batched(context.Background(), items[:4], 50, func(v *int) string { return "" },
+		func(context.Context, []int) error { return accessctl.ErrTimeout })
+	assert.ErrorIs(t, err, accessctl.ErrTimeout)
+	assert.ErrorIs(t, res[0].Err, accessctl.ErrTimeout)
+	assert.ErrorIs(t, res[3].Err, ErrNotSent)
+}
+
+func TestRepairJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		"{\"a\":1,}":                  `{"a":1}`,
+		"[1,2,\n]":                    "[1,2\n]",
+		"\xef\xbb\xbf{\"a\":\"//x\"}": `{"a":"//x"}`,
+		"{/* c */\"a\":1 // d\n}":     "{\"a\":1 \n}",
+		"{\"a\":\"x,}\\\"\",}":        `{"a":"x,}\""}`,
+		"{\"a\":1 /* unterminated":    `{"a":1 `,
+	} {
+		assert.Equal(t, want, string(repairJSON([]byte(in))), "%q", in)
+	}
+}
+
+func TestTokenTable(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tt := newTokenTable(nil, nil)
+	tt.now = func() time.Time { return now }
+	a := tt.issue("sn", "1.2.3.4", 10*time.Second)
+	assert.LessOrEqual(t, len(a), MaxTokenBytes)
+	_, ok := tt.check(a)
+	assert.True(t, ok)
+	b := tt.issue("sn", "1.2.3.4", 10*time.Second)
+	assert.NotEqual(t, a, b)
+	now = now.Add(5 * time.Second)
+	_, ok = tt.check(a)
+	assert.True(t, ok, "the replaced token lives one keepalive more")
+	now = now.Add(6 * time.Second)
+	_, ok = tt.check(a)
+	assert.False(t, ok, "then it is gone")
+	_, ok = tt.check(b)
+	assert.True(t, ok)
+	now = now.Add(31 * time.Second)
+	assert.Equal(t, []string{"sn"}, tt.expire(), "silent for more than 3 × keepalive")
+	_, ok = tt.check(b)
+	assert.False(t, ok)
+}
+
+func TestCodeErrorMatching(t *testing.T) {
+	e := &CodeError{Path: PathFacePassEvent, Code: CodeBadParam}
+	assert.Contains(t, e.Error(), "face photo content invalid", "C.B.18")
+	assert.True(t, errors.Is(e, accessctl.ErrRejected))
+	assert.False(t, errors.Is(e, ErrTokenInvalid))
+	four := &CodeError{Code: CodeTokenInvalid}
+	assert.True(t, errors.Is(four, ErrTokenInvalid))
+	assert.False(t, errors.Is(four, accessctl.ErrRejected), "4 is not a refusal: reconnect")
+}

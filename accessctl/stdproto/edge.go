@@ -533,10 +533,15 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 	st.ip, st.mac, st.keepalive = req.IP, req.MAC, ka
 	st.mu.Unlock()
 	e.connects.Add(1)
+	// Online before the terminal holds its token, so that a terminal that
+	// is connected is never an offline device; announced after the answer.
+	now, changed := e.flipOnline(st, true)
 	writeResp(w, CodeOK, MsgSuccess, ConnectData{Token: tok})
 	// The terminal may have rebooted and lost the edge's token: connect back.
 	st.cli().link.Invalidate()
-	e.setOnline(st, true, "connect")
+	if changed {
+		e.announce(st, true, now, "connect")
+	}
 	e.startLink(st)
 }
 
@@ -594,17 +599,25 @@ func (e *Edge) decodeAuthed(w http.ResponseWriter, r *http.Request, v Validator,
 }
 
 func (e *Edge) setOnline(st *terminalState, online bool, why string) {
+	if now, changed := e.flipOnline(st, online); changed {
+		e.announce(st, online, now, why)
+	}
+}
+
+// flipOnline sets the flag; changed reports a transition.
+func (e *Edge) flipOnline(st *terminalState, online bool) (time.Time, bool) {
 	now := time.Now()
 	st.mu.Lock()
-	changed := st.online != online
-	st.online = online
-	if changed {
-		st.since = now
+	defer st.mu.Unlock()
+	if st.online == online {
+		return now, false
 	}
-	st.mu.Unlock()
-	if !changed {
-		return
-	}
+	st.online, st.since = online, now
+	return now, true
+}
+
+// announce tells the status handler and the sink about a transition.
+func (e *Edge) announce(st *terminalState, online bool, now time.Time, why string) {
 	if !online {
 		st.cli().link.Invalidate()
 	}

@@ -35,10 +35,7 @@ func ExampleNewEdge() {
 	_ = edge.Provision(stdproto.TerminalConfig{SN: "T-0001", Addr: sim.Addr()})
 	_ = sim.WaitConnected(ctx)
 
-	dev, _ := edge.Open(ctx, accessctl.DeviceConfig{ID: "T-0001"})
-	for st, _ := dev.Status(ctx); !st.Online; st, _ = dev.Status(ctx) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	dev, _ := edge.Open(ctx, accessctl.DeviceConfig{ID: "T-0001"}) // online once the terminal is connected
 	if err := dev.OpenDoor(ctx, accessctl.OpenRequest{Operator: "guard"}); err != nil {
 		fmt.Println(err)
 	}

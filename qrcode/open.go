@@ -127,7 +127,11 @@ func (k *Key) publicOp(block []byte) bool {
 	if !less(c, k.m.n) {
 		return false
 	}
-	k.m.exp(out, c)
+	if s == 8 {
+		k.m.exp8(out, c)
+	} else {
+		k.m.exp(out, c)
+	}
 	limbsToBytes(block, out)
 	return true
 }

@@ -52,6 +52,8 @@ SOr47B+NHYx/tZqhGhyBmgVVEHeex78CIQCyNhZ7TgkqlI/0YXbUJfqsKMgAd887
 	n1      = "eNrkmBVyIAPU4fxAelZfE+ohwRkS0ZbYne1leR7CmzOAUBhc7j69TaHnpxiZDdFGhIN+sxrFK6a5rqDegkztIA=="
 )
 
+var sealExpiry = time.Unix(4102444800, 0)
+
 func mustKey(t testing.TB, s string) *Key {
 	t.Helper()
 	k, err := ParseKey(s)

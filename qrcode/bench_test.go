@@ -1,0 +1,82 @@
+package qrcode
+
+import (
+	"crypto/rsa"
+	"testing"
+)
+
+// BenchmarkOpen is the door's hot path: one 88-character RSA-512 code.
+func BenchmarkOpen(b *testing.B) {
+	k := mustKey(b, sampleKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Open(q1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenMathBig is the same-run baseline: the textbook math/big
+// public operation the spec sketches, with the same decoding around it.
+func BenchmarkOpenMathBig(b *testing.B) {
+	k := mustKey(b, sampleKey)
+	slow := &Key{pub: k.pub, k: k.k} // no Montgomery constants: math/big path
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := slow.Open(q1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenRejectBadSignature: a tampered code, the cost of junk frames.
+func BenchmarkOpenRejectBadSignature(b *testing.B) {
+	k := mustKey(b, sampleKey)
+	bad := "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Open(bad); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
+
+// BenchmarkOpen2048 shows the cost of the upgrade the spec recommends.
+func BenchmarkOpen2048(b *testing.B) {
+	priv, err := GenerateKey(nil, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchSealed(b, priv)
+}
+
+func benchSealed(b *testing.B, priv *rsa.PrivateKey) {
+	k, err := NewKey(&priv.PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	code, err := Seal(priv, "BENCH", sealExpiry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := k.Open(code); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSeal512(b *testing.B) {
+	priv, err := ParsePrivateKey([]byte(testPrivPEM))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Seal(priv, "BENCH", sealExpiry); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -253,3 +253,12 @@ func (v View) Lookup(kind accessctl.CredentialKind, key string) (Record, bool) {
 	}
 	return *r, true
 }
+
+// ApplyEntries applies entries as one file: for hosts and simulators that
+// build permissions in code rather than download them.
+func (s *Store) ApplyEntries(ctx context.Context, entries ...Entry) (Report, error) {
+	for i := range entries {
+		entries[i].Key = NormalizeKey(entries[i].Kind, entries[i].Key)
+	}
+	return s.Apply(ctx, &File{Entries: entries})
+}

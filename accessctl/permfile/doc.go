@@ -11,7 +11,10 @@
 // counts QR scans through a Counter (DEVICE scope locally, SHARE scope in a
 // Counter the host may back with a store shared by all its doors). Fetcher
 // downloads a permissionUrl with the spec's limits and retries, and Syncer
-// runs syncPermissions calls one at a time in arrival order.
+// runs syncPermissions calls one at a time in arrival order. Store is also
+// an accessctl.PermissionSync (grants in, records out), and Marshal writes
+// the wire format for cloud simulators; ParseEntry reads one entry of the
+// edge protocol's per-list pushes.
 //
 // Shortest use:
 //

@@ -22,6 +22,9 @@ var (
 	ErrTooLarge = errors.New("permfile: permission file too large")
 	// ErrFetch: the permission file could not be downloaded.
 	ErrFetch = errors.New("permfile: download failed")
+	// ErrInvalidEntry: one entry breaks the field rules; inside a file it
+	// is skipped, on its own (ParseEntry) it is returned.
+	ErrInvalidEntry = errors.New("permfile: invalid permission entry")
 )
 
 // Op is an entry's operation, with its wire value.
@@ -80,6 +83,8 @@ type Entry struct {
 	Scope    *accessctl.ScanScope
 	UserID   string                     // userId or identityId, when the cloud sends one
 	Extra    map[string]json.RawMessage // every member the SDK does not interpret, verbatim
+
+	replace bool // PutGrant: absent fields take defaults, not stored values
 }
 
 // String never prints a password.
@@ -241,6 +246,20 @@ func (f *File) warn(format string, args ...any) {
 	if len(f.Warnings) < MaxSkippedDetail {
 		f.Warnings = append(f.Warnings, fmt.Sprintf(format, args...))
 	}
+}
+
+// ParseEntry reads one entry of a list of the given kind, for protocols
+// that push entries one list at a time (the edge protocol's card and BLE
+// permission pushes use the same shape). Errors match ErrInvalidEntry.
+func ParseEntry(kind accessctl.CredentialKind, raw json.RawMessage) (Entry, error) {
+	if ListName(kind) == "" {
+		return Entry{}, fmt.Errorf("%w: no permission list for %s", ErrInvalidEntry, kind)
+	}
+	e, reason := parseEntry(kind, raw, &File{})
+	if reason != "" {
+		return Entry{}, fmt.Errorf("%w: %s", ErrInvalidEntry, reason)
+	}
+	return e, nil
 }
 
 // parseEntry applies the field table of spec §3.2/§3.3; reason != "" means

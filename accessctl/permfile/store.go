@@ -160,11 +160,14 @@ func (s *Store) Apply(ctx context.Context, f *File) (Report, error) {
 					resets = append(resets, e.Key)
 				}
 			}
-		case exists:
+		case exists && !e.replace:
 			m[e.Key] = merge(*cur, e)
 			rep.Updated++
+		case exists:
+			m[e.Key] = merge(newRecord(e), e)
+			rep.Updated++
 		default:
-			m[e.Key] = merge(Record{Kind: e.Kind, Key: e.Key, MaxScans: -1, Scope: accessctl.ScopeDevice}, e)
+			m[e.Key] = merge(newRecord(e), e)
 			rep.Inserted++
 		}
 	}
@@ -183,6 +186,12 @@ func (s *Store) Apply(ctx context.Context, f *File) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// newRecord holds the defaults of spec §3.2: unbounded window, unlimited
+// scans, DEVICE scope.
+func newRecord(e Entry) Record {
+	return Record{Kind: e.Kind, Key: e.Key, MaxScans: -1, Scope: accessctl.ScopeDevice}
 }
 
 func merge(r Record, e Entry) *Record {

@@ -301,3 +301,17 @@ func TestEntryStringRedactsPasswords(t *testing.T) {
 	assert.Equal(t, "modify", OpModify.String())
 	assert.Equal(t, "qrCodePermissionList", ListName(accessctl.CredQRCode))
 }
+
+func TestParseEntry(t *testing.T) {
+	e, err := ParseEntry(accessctl.CredCard, []byte(`{"type":1,"cardId":"777342461","effectiveTime":"1589472000000","expiryTime":"1905004800000"}`))
+	require.NoError(t, err)
+	assert.Equal(t, OpAdd, e.Op)
+	assert.Equal(t, "777342461", e.Key)
+	assert.Equal(t, int64(1905004800000), e.End.UnixMilli())
+	_, err = ParseEntry(accessctl.CredCard, []byte(`{"type":1}`))
+	assert.ErrorIs(t, err, ErrInvalidEntry)
+	_, err = ParseEntry(accessctl.CredFace, []byte(`{"type":1}`))
+	assert.ErrorIs(t, err, ErrInvalidEntry)
+	_, err = ParseEntry(accessctl.CredCard, []byte(`[`))
+	assert.ErrorIs(t, err, ErrInvalidEntry)
+}

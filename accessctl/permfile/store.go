@@ -3,6 +3,7 @@ package permfile
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,7 @@ type Store struct {
 
 	device Counter // DEVICE-scoped scan counters
 	shared Counter // SHARE-scoped scan counters
+	path   string  // OpenFile: where each applied state is saved
 }
 
 // StoreOption configures a Store.
@@ -169,6 +171,11 @@ func (s *Store) Apply(ctx context.Context, f *File) (Report, error) {
 		default:
 			m[e.Key] = merge(newRecord(e), e)
 			rep.Inserted++
+		}
+	}
+	if s.path != "" {
+		if err := writeSnapshot(s.path, next); err != nil {
+			return Report{}, fmt.Errorf("permfile: saving the new state (nothing applied): %w", err)
 		}
 	}
 	s.state.Store(next)

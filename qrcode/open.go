@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// MaxInput is the longest scanned text Open looks at; longer input is
-// rejected before decoding (a cheap guard against a camera streaming junk).
+// MaxInput is the longest scanned text Open looks at (or twice the code
+// length for keys above 6144 bits); longer input is rejected before
+// decoding, a cheap guard against a camera streaming junk.
 const MaxInput = 1024
 
 // Payload is what a valid code carries.
@@ -95,12 +96,18 @@ func (k *Key) Verify(scanned string, now time.Time, skew time.Duration) (Payload
 // "code:expiry" parsing. It does not look at the clock; see Verify. Errors
 // match ErrMalformed, ErrBadSignature or ErrBadPayload and never allocate.
 func (k *Key) Open(scanned string) (Payload, error) {
-	var em [MaxInput]byte // decoded block, then the recovered EM
 	s := trimSpace(scanned)
-	if len(s) > MaxInput {
+	if len(s) > max(MaxInput, 2*k.EncodedLen()) { // keys over 6144 bits need more than 1024
 		return Payload{}, ErrMalformed
 	}
-	n, ok := decodeBase64(em[:], s)
+	// The decoded block, then the recovered EM. Room for k+2 bytes is
+	// enough to tell "too long" (any length but k is malformed).
+	var stack [maxLimbs*8 + 2]byte
+	em := stack[:]
+	if k.k+2 > len(em) {
+		em = make([]byte, k.k+2)
+	}
+	n, ok := decodeBase64(em[:k.k+2], s)
 	if !ok || n != k.k {
 		return Payload{}, ErrMalformed
 	}

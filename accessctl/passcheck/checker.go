@@ -37,6 +37,8 @@ var ClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 type Checker struct {
 	store *permfile.Store
 	key   atomic.Pointer[qrcode.Key]
+	prev  atomic.Pointer[prevKey] // the replaced key, during its grace period
+	grace time.Duration
 	plain bool
 
 	now      func() time.Time
@@ -64,6 +66,16 @@ type Option func(*Checker)
 
 // WithKey sets the RSA public key (see also SetKey, SetPublicKey).
 func WithKey(k *qrcode.Key) Option { return func(c *Checker) { c.key.Store(k) } }
+
+// WithKeyGrace keeps accepting codes of a replaced key for d after SetKey
+// (default 0: a new key retires the old one at once). The old key is only
+// tried when the current one fails the signature check (spec §4.5).
+func WithKeyGrace(d time.Duration) Option { return func(c *Checker) { c.grace = d } }
+
+type prevKey struct {
+	key   *qrcode.Key
+	until time.Time
+}
 
 // WithPlainQR makes the door a plain "qrcode" door (spec §4.10): the
 // scanned text is the code itself and no key is used. Plain and RSA mode
@@ -138,7 +150,13 @@ func New(store *permfile.Store, opts ...Option) *Checker {
 }
 
 // SetKey replaces the RSA public key (a new RSAPublicKey property).
-func (c *Checker) SetKey(k *qrcode.Key) { c.key.Store(k) }
+// Setting the same key again changes nothing.
+func (c *Checker) SetKey(k *qrcode.Key) {
+	old := c.key.Swap(k)
+	if c.grace > 0 && old != nil && (k == nil || old.String() != k.String()) {
+		c.prev.Store(&prevKey{key: old, until: c.now().Add(c.grace)})
+	}
+}
 
 // SetPublicKey parses and installs an RSAPublicKey property value. A value
 // that does not parse is refused and the previous key stays (spec §2.1).
@@ -147,7 +165,7 @@ func (c *Checker) SetPublicKey(s string) error {
 	if err != nil {
 		return err
 	}
-	c.key.Store(k)
+	c.SetKey(k)
 	return nil
 }
 
@@ -244,6 +262,13 @@ func (c *Checker) check(ctx context.Context, cred accessctl.Credential, dir acce
 				return Outcome{}, ErrNoKey
 			}
 			p, err := k.Open(text)
+			if errors.Is(err, qrcode.ErrBadSignature) {
+				if pk := c.prev.Load(); pk != nil && !now.After(pk.until) {
+					if pp, perr := pk.key.Open(text); perr == nil {
+						p, err = pp, nil
+					}
+				}
+			}
 			if err != nil {
 				// Undecodable: 103, the raw text as content (spec §5.6).
 				c.stats.undecodable.Add(1)

@@ -476,3 +476,28 @@ func TestMessages(t *testing.T) {
 	assert.Equal(t, "Unknown error", Message(12345))
 	assert.Equal(t, accessctl.Result{Granted: false, Code: 104, Message: "QR code have be used up"}, ResultOf(104))
 }
+
+func TestKeyRotationGrace(t *testing.T) {
+	priv, err := qrcode.GenerateKey(nil, 512)
+	require.NoError(t, err)
+	newKey, err := qrcode.NewKey(&priv.PublicKey)
+	require.NoError(t, err)
+	fresh, err := qrcode.Seal(priv, "ALIF24DD9END8CD3", time.Unix(1661011200, 0))
+	require.NoError(t, err)
+
+	c, clk, _ := door(t, newStore(t, specFile), WithKeyGrace(time.Hour), WithDebounce(0))
+	c.SetKey(newKey)
+	o, _ := c.Scan(ctx, q1)
+	assert.Equal(t, 0, o.Decision.Result.Code, "the old key's code within the grace period")
+	o, _ = c.Scan(ctx, fresh)
+	assert.Equal(t, 0, o.Decision.Result.Code, "the new key's code")
+	clk.Add(time.Hour + time.Second)
+	o, _ = c.Scan(ctx, q1)
+	assert.Equal(t, 103, o.Decision.Result.Code, "grace over")
+
+	// Without grace the old key retires at once.
+	c, _, _ = door(t, newStore(t, specFile), WithDebounce(0))
+	c.SetKey(newKey)
+	o, _ = c.Scan(ctx, q1)
+	assert.Equal(t, 103, o.Decision.Result.Code)
+}

@@ -24,10 +24,11 @@ func GrantEntries(g accessctl.Grant) []Entry {
 		if key == "" && c.Card != nil {
 			key = c.Card.Raw
 		}
+		key = NormalizeKey(c.Kind, key)
 		if key == "" {
 			continue
 		}
-		e := Entry{Kind: c.Kind, Op: OpAdd, Key: NormalizeKey(c.Kind, key), UserID: g.Person.ID}
+		e := Entry{Kind: c.Kind, Op: OpAdd, Key: key, UserID: g.Person.ID}
 		e.Start = later(g.ValidFrom, c.ValidFrom)
 		e.End = earlier(g.ValidTo, c.ValidTo)
 		if c.Kind == accessctl.CredQRCode && c.QR != nil {

@@ -83,3 +83,20 @@ func TestMarshalRoundTrip(t *testing.T) {
 	assert.Len(t, back.Entries, 5)
 	assert.Zero(t, back.SkippedCount)
 }
+
+func TestApplyEntriesValidates(t *testing.T) {
+	st := NewStore()
+	for _, e := range []Entry{
+		{Kind: accessctl.CredCard, Op: OpAdd, Key: "  "},
+		{Kind: accessctl.CredQRCode, Op: 7, Key: "X"},
+		{Kind: accessctl.CredFace, Op: OpAdd, Key: "X"},
+	} {
+		_, err := st.ApplyEntries(ctx, e)
+		assert.ErrorIs(t, err, ErrInvalidEntry, "%+v", e)
+	}
+	rep, err := st.ApplyEntries(ctx, Entry{Kind: accessctl.CredCard, Op: OpAdd, Key: " ab "})
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Inserted)
+	_, ok := st.Lookup(accessctl.CredCard, "AB")
+	assert.True(t, ok)
+}

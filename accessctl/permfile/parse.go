@@ -306,10 +306,13 @@ func parseEntry(kind accessctl.CredentialKind, raw json.RawMessage, f *File) (En
 	}
 	v, _ = take(keyNames...)
 	key, ok := textValue(v)
-	if !ok || key == "" {
+	if ok {
+		key = NormalizeKey(kind, key)
+	}
+	if !ok || key == "" { // a blank card number is no card number
 		return Entry{}, "no " + keyNames[0]
 	}
-	e.Key = NormalizeKey(kind, key)
+	e.Key = key
 
 	// The person id stays among the extras too (verbatim for the host).
 	for _, n := range []string{"userId", "identityId"} {

@@ -272,9 +272,14 @@ func (v View) Lookup(kind accessctl.CredentialKind, key string) (Record, bool) {
 
 // ApplyEntries applies entries as one file: for hosts and simulators that
 // build permissions in code rather than download them.
+// Entries break no rule a parsed file would reject (ErrInvalidEntry).
 func (s *Store) ApplyEntries(ctx context.Context, entries ...Entry) (Report, error) {
 	for i := range entries {
-		entries[i].Key = NormalizeKey(entries[i].Kind, entries[i].Key)
+		e := &entries[i]
+		e.Key = NormalizeKey(e.Kind, e.Key)
+		if e.Key == "" || e.Op < OpAdd || e.Op > OpModify || ListName(e.Kind) == "" {
+			return Report{}, fmt.Errorf("%w: %v", ErrInvalidEntry, *e)
+		}
 	}
 	return s.Apply(ctx, &File{Entries: entries})
 }

@@ -9,9 +9,10 @@
 // secret, and they can be replayed until they expire.
 //
 // Go's crypto/rsa refuses keys under 1024 bits, and a //go:debug line does
-// not work in a library, so Open does the public-key operation itself with
-// a precomputed Montgomery ladder (math/big for keys above 4096 bits). It
-// allocates once per valid code and never on errors.
+// not work in a library, so Open does the public-key operation itself: a
+// Montgomery exponentiation with per-key constants, unrolled for RSA-512
+// (math/big above 4096 bits). It allocates once per valid code and never on
+// errors.
 //
 // Shortest use, on the door:
 //

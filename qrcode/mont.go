@@ -114,7 +114,7 @@ func less(x, y []uint64) bool {
 	return false
 }
 
-// exp sets out = c^e mod n, c < n, using a left-to-right binary ladder in
+// exp sets out = c^e mod n, c < n, using left-to-right square-and-multiply in
 // the Montgomery domain. out and c have len(n) words.
 func (m *mont) exp(out, c []uint64) {
 	var xb, accb, tb [maxLimbs + 2]uint64

@@ -3,6 +3,8 @@ package qrcode
 import (
 	"crypto/rsa"
 	"testing"
+
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 )
 
 // BenchmarkOpen is the door's hot path: one 88-character RSA-512 code.
@@ -32,7 +34,7 @@ func BenchmarkOpenMathBig(b *testing.B) {
 // BenchmarkOpenRejectBadSignature: a tampered code, the cost of junk frames.
 func BenchmarkOpenRejectBadSignature(b *testing.B) {
 	k := mustKey(b, sampleKey)
-	bad := "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
+	bad := qrcodetest.BitFlipped
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := k.Open(bad); err == nil {

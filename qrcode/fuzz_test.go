@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 )
 
 // FuzzOpen feeds arbitrary scanner output to Open under both the sample key
@@ -12,8 +14,8 @@ import (
 func FuzzOpen(f *testing.F) {
 	for _, s := range []string{q1, q2, t1, t2, t3, t4, t5, t6, n1, q1 + "\r\n",
 		strings.ReplaceAll(q1, "/", "_"), strings.TrimSuffix(q1, "=="), q1[:84], "not base64 !!",
-		"/////////////////////////////////////////////////////////////////////////////////////w==",
-		"Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ==", ""} {
+		qrcodetest.AllOnes,
+		qrcodetest.BitFlipped, ""} {
 		f.Add(s)
 	}
 	keys := []*Key{mustKey(f, sampleKey), mustKey(f, testPub)}

@@ -8,48 +8,28 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Spec §4.3 / §4.8 A: the platform's sample key and official codes.
+// The spec's vectors, under the short names the tests use.
 const (
-	sampleKey = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAI6zQY57YYUh1xDOk9ZOXQapFpSGmZIukTtJkvM5rf43b4H6tmzH27anYW8csBKmFAdJir9ZaJY1GhZO6FY/8d0CAwEAAQ=="
-	samplePEM = `-----BEGIN PUBLIC KEY-----
-MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAI6zQY57YYUh1xDOk9ZOXQapFpSGmZIu
-kTtJkvM5rf43b4H6tmzH27anYW8csBKmFAdJir9ZaJY1GhZO6FY/8d0CAwEAAQ==
------END PUBLIC KEY-----
-`
-	sampleModulus = "8EB3418E7B618521D710CE93D64E5D06A916948699922E913B4992F339ADFE376F81FAB66CC7DBB6A7616F1CB012A61407498ABF596896351A164EE8563FF1DD"
-	q1            = "Pd3fZ3VDviUjZ6dREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
-	q2            = "XW5qDO45+wJe31/q5mMkx6EZDKf754yg2pg3QhUoSL6VBtwIzUlkKW+NilPC5tXpdlRlI92PNLhjtFlU707l2w=="
-)
-
-// Spec §4.8 B: the synthetic test key (test use only) and its vectors.
-const (
-	testPrivPEM = `-----BEGIN PRIVATE KEY-----
-MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAydeR88uGpiAIUZCV
-PpIyvLeqbmfurnb+1h/hYJXlOROwvBlptb1LbA4jAEnAMrLAVN2diZBBjwxpyp4u
-9UfFqwIDAQABAkAMUPIf/ThPJL89MuRYeBVOfKqSqBbhYHN2X2WiPiNJkzUrcgv+
-xuaOna4T6IuAgAAgo/yJp7bFvQRTZLTHRFUpAiEA91nyV6w+xJWhweZt3GW+qdOe
-Bo+06shzVCP2UIwqCZUCIQDQ5kSNui9hrNyedGbXonqLnPXElA4j6wldUpnGNttC
-PwIhAJu2kxpgQ69r50XyswyBPLMalivZQfJfuEKq1QBGDJy1AiEAhtjtzdMu/M06
-SOr47B+NHYx/tZqhGhyBmgVVEHeex78CIQCyNhZ7TgkqlI/0YXbUJfqsKMgAd887
-1OTzqlwzS41pWQ==
------END PRIVATE KEY-----
-`
-	testPub = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMnXkfPLhqYgCFGQlT6SMry3qm5n7q52/tYf4WCV5TkTsLwZabW9S2wOIwBJwDKywFTdnYmQQY8MacqeLvVHxasCAwEAAQ=="
-	t1      = "NFbP63mN/SSy2W9nGPUPxySQvhiOTz1SUgtq8fEMIT5OgMi06Tu2UDwcsoKJNwxWJShRjKq/o9s8rBOQg41Apg=="
-	t2      = "Tck1UmnCBhuRGbhpWTThzu14uG69kE5ySj++fDutnljsX9YgKZz3HWUisEdJBekhasW8BT4W2XvD6pjH2zJjKQ=="
-	t3      = "AJz7JlCPIO46+l/8TF2UHMPO59dopHz1Kn+6bmPYgqj1mnHuBulOykvDFoc58BtZ02bXjA3PmhULz9yBL7cBUA=="
-	t4      = "hSkwvFoxmbIlgyYoL7dUdMyMKFHDw6LXhrAziVNA0jKt98DStcXsCZt0Oj+QIs05jSZXGTyFo8WLDZdvjsRGBg=="
-	t5      = "LdtXZ7mVDsfkcBJe4cLunObHltWkiwt7iyPuAvz2MnUE8uO3qDfZwSdPZPPIgeGgYObX7CspAF1DRBtMJx1bEA=="
-	t6      = "WPbiinBMrGR8/iRwQJIS30ZFuTtPpAY3ayQcIOooRD0dsGK9C7B+GzRFH63yYlu/1lZIWLaTpW0wVS0vEf3/Cg=="
-	n1      = "eNrkmBVyIAPU4fxAelZfE+ohwRkS0ZbYne1leR7CmzOAUBhc7j69TaHnpxiZDdFGhIN+sxrFK6a5rqDegkztIA=="
+	sampleKey     = qrcodetest.SampleKey
+	samplePEM     = qrcodetest.SampleKeyPEM
+	sampleModulus = qrcodetest.SampleModulus
+	q1            = qrcodetest.Q1
+	q2            = qrcodetest.Q2
+	testPrivPEM   = qrcodetest.TestPrivateKeyPEM
+	testPub       = qrcodetest.TestKey
+	t1, t2, t3    = qrcodetest.T1, qrcodetest.T2, qrcodetest.T3
+	t4, t5, t6    = qrcodetest.T4, qrcodetest.T5, qrcodetest.T6
+	n1            = qrcodetest.N1
 )
 
 var sealExpiry = time.Unix(4102444800, 0)
@@ -156,9 +136,9 @@ func TestBadInputVectors(t *testing.T) {
 		in   string
 		want error
 	}{
-		{"bit flipped", sample, "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ==", ErrBadSignature},
+		{"bit flipped", sample, qrcodetest.BitFlipped, ErrBadSignature},
 		{"first 84 chars (63 bytes)", sample, q1[:84], ErrMalformed},
-		{"64 bytes of 0xFF (c >= n)", sample, "/////////////////////////////////////////////////////////////////////////////////////w==", ErrBadSignature},
+		{"64 bytes of 0xFF (c >= n)", sample, qrcodetest.AllOnes, ErrBadSignature},
 		{"not base64", sample, "not base64 !!", ErrMalformed},
 		{"empty", sample, "", ErrMalformed},
 		{"whitespace only", sample, " \r\n", ErrMalformed},
@@ -350,21 +330,26 @@ func TestPublicOpMatchesMathBig(t *testing.T) {
 	}
 }
 
-// Keys beyond the fast path still open codes through math/big.
+// Keys beyond the fast path still open codes through math/big. The
+// 4160-bit key was made once by openssl genpkey (generating one per run
+// takes seconds).
 func TestHugeKeyFallback(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP (short): generating a 4160-bit key takes seconds")
-	}
-	priv, err := GenerateKey(nil, 64*maxLimbs+64)
+	pemBytes, err := os.ReadFile("testdata/test-only-rsa4160.pem")
 	require.NoError(t, err)
+	priv, err := ParsePrivateKey(pemBytes)
+	require.NoError(t, err)
+	require.Equal(t, 4160, priv.N.BitLen())
 	k, err := NewKey(&priv.PublicKey)
 	require.NoError(t, err)
-	require.Nil(t, k.m)
+	require.Nil(t, k.m, "beyond the Montgomery path")
 	code, err := Seal(priv, "BIG", time.Unix(1900000000, 0))
 	require.NoError(t, err)
+	require.Len(t, code, k.EncodedLen())
 	p, err := k.Open(code)
 	require.NoError(t, err)
 	assert.Equal(t, "BIG", p.Code)
+	_, err = k.Open(code[:len(code)-4])
+	require.ErrorIs(t, err, ErrMalformed)
 }
 
 func TestOpenPackageFunc(t *testing.T) {
@@ -380,7 +365,7 @@ func TestOpenPackageFunc(t *testing.T) {
 
 func TestOpenDoesNotAllocateOnErrors(t *testing.T) {
 	k := mustKey(t, sampleKey)
-	bad := "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
+	bad := qrcodetest.BitFlipped
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = k.Open(bad) }))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = k.Open("6901234567892") }))
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = k.Open(q1) }), 1.0, "one string for the payload")

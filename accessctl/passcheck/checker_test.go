@@ -14,6 +14,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/permfile"
 	"github.com/menjin/menjin/qrcode"
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,14 +22,10 @@ import (
 var _ accessctl.Decider = (*Checker)(nil)
 
 const (
-	sampleKey = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAI6zQY57YYUh1xDOk9ZOXQapFpSGmZIukTtJkvM5rf43b4H6tmzH27anYW8csBKmFAdJir9ZaJY1GhZO6FY/8d0CAwEAAQ=="
-	q1        = "Pd3fZ3VDviUjZ6dREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
-	q2        = "XW5qDO45+wJe31/q5mMkx6EZDKf754yg2pg3QhUoSL6VBtwIzUlkKW+NilPC5tXpdlRlI92PNLhjtFlU707l2w=="
-	// specFile is the [LK-TEST] file; its final state is one SHARE record.
-	specFile = `{"qrCodePermissionList":[
-	 {"type":1,"qrCode":"ALIF24DD9END8CD3","startTime":"1568270392000","endTime":"1599892792000","maxScanTimes":600,"maxScanScope":"SHARE"},
-	 {"type":2,"qrCode":"ALIF24DD9END8CD3"},
-	 {"type":3,"qrCode":"ALIF24DD9END8CD3","startTime":"1568270392000","endTime":"1599892792000","maxScanTimes":600,"maxScanScope":"SHARE"}]}`
+	sampleKey = qrcodetest.SampleKey
+	q1        = qrcodetest.Q1
+	q2        = qrcodetest.Q2
+	specFile  = qrcodetest.PermissionFile
 )
 
 var ctx = context.Background()
@@ -116,9 +113,9 @@ func TestDecisionMatrix(t *testing.T) {
 		{"Q1 CRLF", 1597881600, q1 + "\r\n", false, 0},
 		{"Q1 URL-safe", 1597881600, strings.ReplaceAll(q1, "/", "_"), false, 0},
 		{"Q1 without padding", 1597881600, strings.TrimSuffix(q1, "=="), false, 0},
-		{"bit flipped", 1597881600, "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ==", false, 103},
+		{"bit flipped", 1597881600, qrcodetest.BitFlipped, false, 103},
 		{"first 84 chars", 1597881600, q1[:84], false, 103},
-		{"c >= n", 1597881600, "/////////////////////////////////////////////////////////////////////////////////////w==", false, 103},
+		{"c >= n", 1597881600, qrcodetest.AllOnes, false, 103},
 		{"not base64", 1597881600, "not base64 !!", false, 103},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

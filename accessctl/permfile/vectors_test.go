@@ -7,35 +7,13 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // specFile is the verbatim [LK-TEST] permission file (spec §3.7).
-const specFile = `{
-    "qrCodePermissionList":[
-        {
-            "type":1,
-            "qrCode":"ALIF24DD9END8CD3",
-            "startTime":"1568270392000",
-            "endTime":"1599892792000",
-            "maxScanTimes":600,
-            "maxScanScope":"SHARE"
-        },
-        {
-            "type":2,
-            "qrCode":"ALIF24DD9END8CD3"
-        },
-        {
-            "type":3,
-            "qrCode":"ALIF24DD9END8CD3",
-            "startTime":"1568270392000",
-            "endTime":"1599892792000",
-            "maxScanTimes":600,
-            "maxScanScope":"SHARE"
-        }
-    ]
-}`
+const specFile = qrcodetest.PermissionFile
 
 // edgeCardFile is the [EDGE] card push's permissions array as a file list.
 const edgeCardFile = `{"tradCardPermissionList":[

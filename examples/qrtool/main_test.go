@@ -11,14 +11,15 @@ import (
 	"testing"
 
 	"github.com/menjin/menjin/internal/testutil"
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const (
-	sampleKey = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAI6zQY57YYUh1xDOk9ZOXQapFpSGmZIukTtJkvM5rf43b4H6tmzH27anYW8csBKmFAdJir9ZaJY1GhZO6FY/8d0CAwEAAQ=="
-	q1        = "Pd3fZ3VDviUjZ6dREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="
-	q2        = "XW5qDO45+wJe31/q5mMkx6EZDKf754yg2pg3QhUoSL6VBtwIzUlkKW+NilPC5tXpdlRlI92PNLhjtFlU707l2w=="
+	sampleKey = qrcodetest.SampleKey
+	q1        = qrcodetest.Q1
+	q2        = qrcodetest.Q2
 )
 
 func call(args ...string) (code int, stdout, stderr string) {
@@ -38,7 +39,7 @@ func TestVerifyOfficialVectors(t *testing.T) {
 		{"Q2 at its expiry second", []string{"verify", "-key", sampleKey, "-now", "1597939200", q2}, 0, `{"valid":true,"code":"ALIF24DD9END8CD3","expiresAt":1597939200}`},
 		{"Q2 expired", []string{"verify", "-key", sampleKey, "-now", "1597939201", q2}, 1, `{"valid":false,"reason":"expired"}`},
 		{"Q2 expired by the real clock", []string{"verify", "-key", sampleKey, q2}, 1, `{"valid":false,"reason":"expired"}`},
-		{"bit flipped", []string{"verify", "-key", sampleKey, "-now", "1597881600", "Pd3fZ3VDviUjZ6ZREW1wIeITxKQBAmmxJ1ZRL6kmAfq2RmXGiZBiv8wh39ySPODojwPCpYwsF4Ken5znf/sGtQ=="}, 1, `{"valid":false,"reason":"bad_signature"}`},
+		{"bit flipped", []string{"verify", "-key", sampleKey, "-now", "1597881600", qrcodetest.BitFlipped}, 1, `{"valid":false,"reason":"bad_signature"}`},
 		{"truncated", []string{"verify", "-key", sampleKey, q1[:84]}, 1, `{"valid":false,"reason":"malformed"}`},
 		{"not base64", []string{"verify", "-key", sampleKey, "not base64 !!"}, 1, `{"valid":false,"reason":"malformed"}`},
 	} {

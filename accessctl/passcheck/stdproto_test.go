@@ -1,4 +1,4 @@
-package passcheck_test
+package passcheck
 
 import (
 	"context"
@@ -7,12 +7,10 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/accessctl/passcheck"
 	"github.com/menjin/menjin/accessctl/permfile"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
@@ -23,23 +21,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type events struct {
-	mu sync.Mutex
-	ev []accessctl.Event
-}
-
-func (s *events) Handle(_ context.Context, e accessctl.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ev = append(s.ev, e)
-	return nil
-}
-
-func (s *events) passes() []accessctl.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (r *recorder) passes() []accessctl.Event {
 	var out []accessctl.Event
-	for _, e := range s.ev {
+	for _, e := range r.all() {
 		if e.Kind == accessctl.KindPass {
 			out = append(out, e)
 		}
@@ -56,9 +40,9 @@ func TestCheckerAsStdprotoQRDecider(t *testing.T) {
 	_, err := store.ApplyEntries(context.Background(),
 		permfile.Entry{Kind: accessctl.CredQRCode, Op: permfile.OpAdd, Key: "ALI5466697328cff9121c21cf59dcec4", MaxScans: &one, UserID: "123456"})
 	require.NoError(t, err)
-	checker := passcheck.New(store, passcheck.WithPlainQR(), passcheck.WithDebounce(0))
+	checker := New(store, WithPlainQR(), WithDebounce(0))
 
-	sink := &events{}
+	sink := &recorder{}
 	terminalSide := httptest.NewServer(stdproto.NewTerminalHandler(stdprototest.NewMemory()))
 	defer terminalSide.Close()
 	edge := stdproto.NewEdge(

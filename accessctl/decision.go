@@ -41,4 +41,9 @@ type Decision struct {
 	Display        []string // lines for a screen
 	Voice          string   // text to speak
 	RemainingScans *int
+	// Credential is what was decided on when it differs from what was
+	// presented: the code decoded from a signed QR text.
+	Credential string
+	// Extra carries protocol fields a decider may fill (a faceId, a photoId).
+	Extra map[string]string
 }

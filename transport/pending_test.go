@@ -1,0 +1,191 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPendingResolve(t *testing.T) {
+	var p Pending[string]
+	c, err := p.Add("1")
+	require.NoError(t, err)
+	_, err = p.Add("1")
+	assert.ErrorIs(t, err, ErrDuplicateID)
+	id, ok := p.Only()
+	assert.True(t, ok)
+	assert.Equal(t, "1", id)
+
+	go func() { assert.Equal(t, Delivered, p.Resolve("1", "reply")) }()
+	v, err := c.Wait(context.Background(), 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "reply", v)
+	assert.Equal(t, Duplicate, p.Resolve("1", "again"), "first reply wins")
+	assert.Equal(t, Unknown, p.Resolve("2", "x"))
+	assert.Equal(t, Unknown, p.Resolve("", "x"))
+	assert.Equal(t, 0, p.Len())
+}
+
+func TestPendingTimeoutThenLateReply(t *testing.T) {
+	var p Pending[string]
+	c, err := p.Add("7")
+	require.NoError(t, err)
+	_, err = c.Wait(context.Background(), 10*time.Millisecond)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.Equal(t, Late, p.Resolve("7", "too late"))
+	assert.Equal(t, 0, p.Len())
+
+	c, err = p.Add("8")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err = c.Wait(ctx, 0)
+	assert.ErrorIs(t, err, ErrTimeout, "a ctx deadline is a timeout")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	c, err = p.Add("9")
+	require.NoError(t, err)
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	_, err = c.Wait(ctx, time.Second)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, errors.Is(err, ErrTimeout))
+}
+
+func TestPendingReject(t *testing.T) {
+	var p Pending[int]
+	c, _ := p.Add("a")
+	boom := errors.New("boom")
+	assert.Equal(t, Delivered, p.Reject("a", boom))
+	_, err := c.Wait(context.Background(), time.Second)
+	assert.ErrorIs(t, err, boom)
+}
+
+func TestPendingCloseFailsAllWithOffline(t *testing.T) {
+	var p Pending[int]
+	var calls []*Call[int]
+	for i := range 3 {
+		c, err := p.Add(fmt.Sprint(i))
+		require.NoError(t, err)
+		calls = append(calls, c)
+	}
+	_, ok := p.Only()
+	assert.False(t, ok)
+	p.Close(ErrOffline)
+	for _, c := range calls {
+		_, err := c.Wait(context.Background(), time.Second)
+		assert.ErrorIs(t, err, ErrOffline)
+	}
+	_, err := p.Add("x")
+	assert.ErrorIs(t, err, ErrOffline)
+	assert.Equal(t, Late, p.Resolve("1", 1))
+}
+
+func TestPendingRaceResolveVsTimeout(t *testing.T) {
+	var p Pending[int]
+	var wg sync.WaitGroup
+	for i := range 200 {
+		id := fmt.Sprint(i)
+		c, err := p.Add(id)
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Resolve(id, i) }()
+		v, err := c.Wait(context.Background(), time.Microsecond)
+		if err == nil {
+			assert.Equal(t, i, v)
+		} else {
+			assert.ErrorIs(t, err, ErrTimeout)
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, 0, p.Len())
+}
+
+func TestRegistry(t *testing.T) {
+	var r Registry[*int]
+	a, b := new(int), new(int)
+	_, replaced := r.Put("sn", a)
+	assert.False(t, replaced)
+	_, replaced = r.Put("sn", a)
+	assert.False(t, replaced, "same session again")
+	old, replaced := r.Put("sn", b)
+	assert.True(t, replaced)
+	assert.Same(t, a, old)
+	assert.False(t, r.Remove("sn", a), "stale session cannot unregister its replacement")
+	got, ok := r.Get("sn")
+	assert.True(t, ok)
+	assert.Same(t, b, got)
+	assert.Len(t, r.Snapshot(), 1)
+	assert.True(t, r.Remove("sn", b))
+	assert.Equal(t, 0, r.Len())
+	assert.Equal(t, uint64(1), r.Replaced())
+}
+
+// session is what a carrier keeps per device: the connection and its
+// pending requests. It shows the replace-on-reconnect contract end to end.
+type session struct {
+	conn    *Conn
+	pending Pending[string]
+}
+
+func TestReconnectReplacesStaleSession(t *testing.T) {
+	var reg Registry[*session]
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		s := &session{conn: c}
+		return &sessionHandler{s: s, reg: &reg}
+	})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+
+	dev1, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	require.NoError(t, dev1.Send([]byte("dev-1")))
+	require.Eventually(t, func() bool { return reg.Len() == 1 }, 5*time.Second, 5*time.Millisecond)
+	first, _ := reg.Get("dev-1")
+	call, err := first.pending.Add("cmd-1")
+	require.NoError(t, err)
+
+	dev1again, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	require.NoError(t, dev1again.Send([]byte("dev-1")))
+	_, err = call.Wait(context.Background(), 5*time.Second)
+	assert.ErrorIs(t, err, ErrOffline)
+	assert.ErrorIs(t, err, ErrReplaced)
+	<-first.conn.Done()
+	cur, ok := reg.Get("dev-1")
+	require.True(t, ok)
+	assert.NotSame(t, first, cur)
+	assert.Equal(t, uint64(1), reg.Replaced())
+	_ = dev1.Close()
+	_ = dev1again.Close()
+	<-dev1.Done()
+	<-dev1again.Done()
+}
+
+type sessionHandler struct {
+	s   *session
+	reg *Registry[*session]
+	id  string
+}
+
+func (h *sessionHandler) HandleMessage(c *Conn, msg []byte) {
+	h.id = string(msg)
+	if old, replaced := h.reg.Put(h.id, h.s); replaced {
+		old.pending.Close(fmt.Errorf("%w: %w", ErrOffline, ErrReplaced))
+		old.conn.CloseWithError(ErrReplaced)
+	}
+}
+
+func (h *sessionHandler) HandleClose(c *Conn, err error) {
+	h.reg.Remove(h.id, h.s)
+	h.s.pending.Close(fmt.Errorf("%w: %w", ErrOffline, err))
+}

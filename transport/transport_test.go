@@ -1,0 +1,334 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func wsURL(ts *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + path
+}
+
+// inbox collects the messages a connection receives.
+type inbox struct {
+	ch     chan string
+	closed chan error
+}
+
+func newInbox() *inbox { return &inbox{ch: make(chan string, 64), closed: make(chan error, 1)} }
+
+func (b *inbox) HandleMessage(_ *Conn, msg []byte) { b.ch <- string(msg) }
+func (b *inbox) HandleClose(_ *Conn, err error)    { b.closed <- err }
+
+func (b *inbox) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case m := <-b.ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message within 5s")
+		return ""
+	}
+}
+
+func (b *inbox) closeErr(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-b.closed:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection did not close within 5s")
+		return nil
+	}
+}
+
+func echoServer(t *testing.T, opts ...Option) (*Server, *httptest.Server) {
+	t.Helper()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		return HandlerFunc(func(c *Conn, msg []byte) { _ = c.Send(msg) })
+	}, opts...)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { require.NoError(t, srv.Close()); ts.Close() })
+	return srv, ts
+}
+
+func TestEchoAndStats(t *testing.T) {
+	srv, ts := echoServer(t)
+	in := newInbox()
+	c, err := Dial(context.Background(), wsURL(ts, "/any/path"), in)
+	require.NoError(t, err)
+	require.NoError(t, c.Send([]byte(`{"code":"206"}`)))
+	assert.Equal(t, `{"code":"206"}`, in.next(t))
+	require.NoError(t, c.Close())
+	<-c.Done()
+	assert.ErrorIs(t, in.closeErr(t), ErrClosed)
+
+	require.Eventually(t, func() bool { return srv.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
+	st := srv.Stats()
+	assert.Equal(t, uint64(1), st.Accepted)
+	assert.Equal(t, uint64(1), st.MessagesIn)
+	assert.Equal(t, uint64(1), st.MessagesOut)
+	assert.Equal(t, uint64(len(`{"code":"206"}`)), st.BytesIn)
+	assert.Equal(t, int64(0), st.Active)
+}
+
+func TestPathRestriction(t *testing.T) {
+	srv, ts := echoServer(t, WithPath("/ws"))
+	_, err := Dial(context.Background(), wsURL(ts, "/other"), newInbox())
+	require.Error(t, err)
+	assert.Equal(t, uint64(1), srv.Stats().Rejected)
+
+	c, err := Dial(context.Background(), wsURL(ts, "/ws"), newInbox())
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	<-c.Done()
+}
+
+func TestPriorityLaneGoesFirst(t *testing.T) {
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		// Queued before the writer starts, so the order is deterministic.
+		require.NoError(t, c.Send([]byte("normal-1")))
+		require.NoError(t, c.Send([]byte("normal-2")))
+		require.NoError(t, c.SendPriority(context.Background(), []byte("ack")))
+		return HandlerFunc(func(*Conn, []byte) {})
+	})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	in := newInbox()
+	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	assert.Equal(t, "ack", in.next(t))
+	assert.Equal(t, "normal-1", in.next(t))
+	assert.Equal(t, "normal-2", in.next(t))
+}
+
+func TestQueueFullFailsFast(t *testing.T) {
+	errs := make(chan error, 3)
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		errs <- c.Send([]byte("1"))
+		errs <- c.Send([]byte("2"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		require.NoError(t, c.SendPriority(ctx, []byte("p")))
+		errs <- c.SendPriority(ctx, []byte("p2"))
+		return HandlerFunc(func(*Conn, []byte) {})
+	}, WithQueueSize(1, 1))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	assert.NoError(t, <-errs)
+	assert.ErrorIs(t, <-errs, ErrQueueFull)
+	assert.ErrorIs(t, <-errs, ErrQueueFull)
+	assert.Equal(t, uint64(2), srv.Stats().QueueFull)
+}
+
+func TestIdleTimeoutClosesSilentPeer(t *testing.T) {
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithIdleTimeout(150*time.Millisecond))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	assert.ErrorIs(t, in.closeErr(t), ErrTimeout)
+	assert.Equal(t, uint64(1), srv.Stats().IdleTimeouts)
+}
+
+func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithIdleTimeout(300*time.Millisecond))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	// The client pings; the server's deadline is extended by each ping.
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox(), WithPingInterval(50*time.Millisecond))
+	require.NoError(t, err)
+	select {
+	case err := <-in.closed:
+		t.Fatalf("closed although pinged: %v", err)
+	case <-time.After(900 * time.Millisecond):
+	}
+	require.NoError(t, c.Close())
+	<-c.Done()
+	assert.Greater(t, c.ctr.pings.Load(), uint64(5))
+}
+
+func TestUnansweredPingsAreNotFatal(t *testing.T) {
+	// A raw gorilla peer that never reads never answers our pings; the
+	// connection must stay up until the idle timeout says otherwise.
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithPingInterval(20*time.Millisecond))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	select {
+	case err := <-in.closed:
+		t.Fatalf("closed: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	assert.GreaterOrEqual(t, srv.Stats().PingsSent, uint64(3))
+}
+
+func TestReadLimit(t *testing.T) {
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithReadLimit(1024))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	require.NoError(t, c.Send([]byte(strings.Repeat("x", 2048))))
+	assert.ErrorIs(t, in.closeErr(t), ErrMessageTooLarge)
+	assert.Equal(t, uint64(1), srv.Stats().OversizedFrames)
+}
+
+func TestDefaultReadLimitHoldsAFaceImage(t *testing.T) {
+	assert.GreaterOrEqual(t, DefaultReadLimit, 16<<20)
+	_, ts := echoServer(t)
+	in := newInbox()
+	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	big := strings.Repeat("A", 3<<20) // a 2.25 MB JPEG in Base64
+	require.NoError(t, c.Send([]byte(big)))
+	assert.Len(t, in.next(t), len(big))
+}
+
+func TestServerCloseClosesEverything(t *testing.T) {
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return HandlerFunc(func(*Conn, []byte) {}) })
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	var ins []*inbox
+	for range 5 {
+		in := newInbox()
+		_, err := Dial(context.Background(), wsURL(ts, "/"), in)
+		require.NoError(t, err)
+		ins = append(ins, in)
+	}
+	require.Eventually(t, func() bool { return srv.Len() == 5 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Close())
+	assert.Equal(t, 0, srv.Len())
+	for _, in := range ins {
+		assert.ErrorIs(t, in.closeErr(t), ErrOffline) // the peer went away
+	}
+	_, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	assert.Error(t, err, "a closed server refuses upgrades")
+}
+
+func TestCloseFlushesQueuedMessages(t *testing.T) {
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		require.NoError(t, c.SendPriority(context.Background(), []byte("rejected")))
+		_ = c.Close()
+		return HandlerFunc(func(*Conn, []byte) {})
+	})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	in := newInbox()
+	_, err := Dial(context.Background(), wsURL(ts, "/"), in)
+	require.NoError(t, err)
+	assert.Equal(t, "rejected", in.next(t))
+	assert.ErrorIs(t, in.closeErr(t), ErrOffline)
+}
+
+func TestBackoff(t *testing.T) {
+	b := DefaultBackoff
+	for attempt, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute, time.Minute} {
+		for range 50 {
+			d := b.Delay(attempt)
+			assert.GreaterOrEqual(t, d, time.Duration(float64(want)*0.8), "attempt %d", attempt)
+			assert.LessOrEqual(t, d, time.Duration(float64(want)*1.2), "attempt %d", attempt)
+		}
+	}
+	assert.Equal(t, time.Minute, Backoff{Min: time.Second, Max: time.Minute}.Delay(1000), "no overflow")
+	seen := map[time.Duration]bool{}
+	for range 20 {
+		seen[b.Delay(0)] = true
+	}
+	assert.Greater(t, len(seen), 1, "jittered")
+}
+
+func TestClientReconnects(t *testing.T) {
+	var mu sync.Mutex
+	var serverConns []*Conn
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		mu.Lock()
+		serverConns = append(serverConns, c)
+		mu.Unlock()
+		return HandlerFunc(func(c *Conn, msg []byte) { _ = c.Send(msg) })
+	})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+
+	states := make(chan State, 32)
+	in := newInbox()
+	cl := NewClient(wsURL(ts, "/"), func(c *Conn) Handler {
+		_ = c.Send([]byte("hello")) // like a register report
+		return HandlerFunc(in.HandleMessage)
+	}, WithBackoff(Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond}),
+		WithStatus(func(_ *Conn, s State, _ error) { states <- s }))
+	assert.Equal(t, "hello", in.next(t))
+	mu.Lock()
+	serverConns[0].CloseWithError(ErrReplaced) // server drops the terminal
+	mu.Unlock()
+	assert.Equal(t, "hello", in.next(t), "reconnected and registered again")
+	require.NotNil(t, cl.Conn())
+	require.NoError(t, cl.Close())
+	assert.Nil(t, cl.Conn())
+	st := cl.Stats()
+	assert.GreaterOrEqual(t, st.Dials, uint64(2))
+	close(states)
+	var got []State
+	for s := range states {
+		got = append(got, s)
+	}
+	assert.Equal(t, StateConnecting, got[0])
+	assert.Equal(t, StateClosed, got[len(got)-1])
+	assert.Contains(t, got, StateDisconnected)
+}
+
+func TestClientBacksOffWhileServerIsDown(t *testing.T) {
+	cl := NewClient("ws://127.0.0.1:1/", func(c *Conn) Handler { return newInbox() },
+		WithBackoff(Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond}))
+	require.Eventually(t, func() bool { return cl.Stats().DialFailures >= 3 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, cl.Close())
+	assert.Equal(t, cl.Stats().Dials, cl.Stats().DialFailures)
+}
+
+func TestPeerCloseIsOffline(t *testing.T) {
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in })
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
+	require.NoError(t, err)
+	require.NoError(t, ws.Close())
+	err = in.closeErr(t)
+	assert.ErrorIs(t, err, ErrOffline)
+	assert.False(t, errors.Is(err, ErrTimeout))
+}

@@ -1,0 +1,380 @@
+package wsterm
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/transport"
+)
+
+// Device is the handle of one terminal, by serial number. It stays valid
+// across reconnects: every call uses the terminal's current connection and
+// returns accessctl.ErrOffline while there is none.
+//
+// Besides accessctl.Device it implements PermissionSync, GrantGetter,
+// FaceComparer and EventQuerier. It does not implement GrantLister: that
+// needs a selectUser without a filter, which returns every user with photo
+// and no paging (door-terminals.md D.4); call SelectUser explicitly if you
+// accept that.
+//
+// OpenDoor returns accessctl.ErrUnsupported: the protocol has no remote
+// opening command.
+type Device struct {
+	srv    *Server
+	sn     string
+	closed atomic.Bool
+}
+
+var (
+	_ accessctl.Device         = (*Device)(nil)
+	_ accessctl.PermissionSync = (*Device)(nil)
+	_ accessctl.GrantGetter    = (*Device)(nil)
+	_ accessctl.FaceComparer   = (*Device)(nil)
+	_ accessctl.EventQuerier   = (*Device)(nil)
+	_ accessctl.Driver         = (*Server)(nil)
+)
+
+// ID is the terminal's serial number.
+func (d *Device) ID() string { return d.sn }
+
+// Status reports whether the terminal is connected and registered, and what
+// its last 205 said (IP, MAC, role from type).
+func (d *Device) Status(ctx context.Context) (accessctl.Status, error) {
+	if d.closed.Load() {
+		return accessctl.Status{}, accessctl.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return accessctl.Status{}, err
+	}
+	return d.srv.status(d.sn), nil
+}
+
+// OpenDoor is not part of this protocol: it returns accessctl.ErrUnsupported
+// (ErrClosed after Close).
+func (d *Device) OpenDoor(ctx context.Context, req accessctl.OpenRequest) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	return fmt.Errorf("%w: wsterm has no remote-open command", accessctl.ErrUnsupported)
+}
+
+// Close releases the handle; the terminal stays connected.
+func (d *Device) Close() error {
+	d.closed.Store(true)
+	return nil
+}
+
+// Reply is a terminal's answer to a command.
+type Reply = Frame
+
+// success lists the codes that mean success per command (A.9, liberal).
+func success(command string, code FlexString) bool {
+	switch command {
+	case CmdAddUser, CmdEditUser, CmdDeleteUser:
+		return code == "200"
+	case CmdSelectUser:
+		return code == "203" || code == "200"
+	case CmdCompareUser:
+		return code == "204" || code == "200"
+	case CmdQueryEvent:
+		return code == "208" || code == "207" || code == "200"
+	}
+	return true // unknown commands: the caller reads the code
+}
+
+// Do sends a command with content (marshalled to JSON) and waits for the
+// reply, at most the command's timeout (A.10). A reply whose code is not a
+// success for the command returns the reply and an error wrapping
+// accessctl.ErrRejected (a *accessctl.RejectedError with the code and text).
+// Errors: ErrOffline (not connected, or disconnected while waiting; the
+// command may have been applied), ErrTimeout (no reply in time, or the write
+// queue was full), ctx errors.
+func (d *Device) Do(ctx context.Context, command string, content any) (*Reply, error) {
+	timeout, ok := d.srv.cfg.timeouts[command]
+	if !ok {
+		timeout = 30 * time.Second
+	}
+	if command == CmdSelectUser {
+		if q, ok := content.(UserQuery); ok && q.UserID == "" && q.Name == "" {
+			timeout = d.srv.cfg.timeouts[selectAll]
+		}
+	}
+	return d.do(ctx, command, content, timeout)
+}
+
+type request struct {
+	CommandID string `json:"commandId"`
+	Command   string `json:"command"`
+	Content   any    `json:"content"`
+}
+
+func (d *Device) do(ctx context.Context, command string, content any, timeout time.Duration) (*Reply, error) {
+	if d.closed.Load() {
+		return nil, accessctl.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sess, ok := d.srv.reg.Get(d.sn)
+	if !ok {
+		return nil, fmt.Errorf("%w: terminal %s is not connected", accessctl.ErrOffline, d.sn)
+	}
+	select { // one command in flight per terminal (A.3); the rest queue here
+	case sess.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-sess.conn.Done():
+		return nil, fmt.Errorf("%w: terminal %s disconnected", accessctl.ErrOffline, d.sn)
+	}
+	defer func() { <-sess.slots }()
+
+	id := commandIDs.next()
+	msg, err := json.Marshal(request{CommandID: id, Command: command, Content: content})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s content: %v", accessctl.ErrInvalid, command, err)
+	}
+	call, err := sess.pending.Add(id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if err := sess.conn.Send(msg); err != nil {
+		call.Cancel()
+		return nil, mapErr(err)
+	}
+	d.srv.st.sent.Add(1)
+	rep, err := call.Wait(ctx, timeout)
+	if err != nil {
+		if errors.Is(err, transport.ErrTimeout) {
+			d.srv.st.timeouts.Add(1)
+		}
+		return nil, fmt.Errorf("wsterm %s %s (commandId %s): %w", d.sn, command, id, mapErr(err))
+	}
+	if !success(command, rep.Code) {
+		return rep, accessctl.Rejected(command, string(rep.Code), rep.Text())
+	}
+	return rep, nil
+}
+
+// mapErr puts the accessctl sentinels in front of transport errors.
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, accessctl.ErrOffline), errors.Is(err, accessctl.ErrTimeout):
+		return err
+	case errors.Is(err, transport.ErrQueueFull), errors.Is(err, transport.ErrTimeout):
+		return fmt.Errorf("%w: %w", accessctl.ErrTimeout, err)
+	case errors.Is(err, transport.ErrClosed), errors.Is(err, transport.ErrOffline):
+		return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
+	}
+	return err
+}
+
+// AddUser creates a user (all six fields are sent, as the source requires).
+func (d *Device) AddUser(ctx context.Context, u User) error {
+	if err := d.checkUser(u, true); err != nil {
+		return err
+	}
+	_, err := d.Do(ctx, CmdAddUser, u)
+	return err
+}
+
+// EditUser changes a user; empty fields are left out and stay unchanged.
+func (d *Device) EditUser(ctx context.Context, u User) error {
+	if err := d.checkUser(u, false); err != nil {
+		return err
+	}
+	_, err := d.Do(ctx, CmdEditUser, userEdit(u))
+	return err
+}
+
+func (d *Device) checkUser(u User, add bool) error {
+	if u.UserID == "" {
+		return fmt.Errorf("%w: user without userId", accessctl.ErrInvalid)
+	}
+	if u.Img == "" && add {
+		return fmt.Errorf("%w: addUser needs a face image", accessctl.ErrInvalid)
+	}
+	if u.Img != "" && d.srv.cfg.validateImages {
+		im, err := accessctl.DecodeImage(u.Img)
+		if err != nil {
+			return err
+		}
+		if im.MIME != "image/jpeg" && im.MIME != "image/png" {
+			return fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// DeleteUser deletes a user and their photo. name is informational.
+func (d *Device) DeleteUser(ctx context.Context, userID, name string) error {
+	if userID == "" {
+		return fmt.Errorf("%w: deleteUser without userId", accessctl.ErrInvalid)
+	}
+	_, err := d.Do(ctx, CmdDeleteUser, UserQuery{UserID: userID, Name: name})
+	return err
+}
+
+// SelectUser queries users. An empty query returns every user with photo
+// (D.4: possibly huge); prefer querying by id. "None found" (an empty list,
+// no content, or code 500) is an empty result, not an error (D.9).
+func (d *Device) SelectUser(ctx context.Context, q UserQuery) ([]User, error) {
+	rep, err := d.Do(ctx, CmdSelectUser, q)
+	if errors.Is(err, accessctl.ErrRejected) && rep != nil && rep.Code == "500" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var users []User
+	if p := rep.Payload(); p != nil && p[0] == '[' {
+		if err := json.Unmarshal(p, &users); err != nil {
+			return nil, fmt.Errorf("%w: selectUser reply: %v", ErrBadFrame, err)
+		}
+	}
+	return users, nil
+}
+
+// CompareUser asks whether a Base64 face is enrolled (reply field exit,
+// sic; exist is read too).
+func (d *Device) CompareUser(ctx context.Context, img string) (bool, error) {
+	rep, err := d.Do(ctx, CmdCompareUser, struct {
+		Img string `json:"img"`
+	}{img})
+	if err != nil {
+		return false, err
+	}
+	var c struct {
+		Exit  FlexString `json:"exit"`
+		Exist FlexString `json:"exist"`
+	}
+	if p := rep.Payload(); p != nil && p[0] == '{' {
+		if err := json.Unmarshal(p, &c); err != nil {
+			return false, fmt.Errorf("%w: compareUser reply: %v", ErrBadFrame, err)
+		}
+	}
+	return c.Exit.Truthy() || c.Exist.Truthy(), nil
+}
+
+// CompareFace implements accessctl.FaceComparer.
+func (d *Device) CompareFace(ctx context.Context, face accessctl.Image) (bool, error) {
+	if len(face.Data) == 0 {
+		return false, fmt.Errorf("%w: compareUser needs image bytes", accessctl.ErrInvalid)
+	}
+	return d.CompareUser(ctx, base64.StdEncoding.EncodeToString(face.Data))
+}
+
+// QueryEvent implements accessctl.EventQuerier: it fetches one event by its
+// eventid and returns it as the 207 report would have been delivered. An
+// unknown id gives accessctl.ErrNotFound.
+func (d *Device) QueryEvent(ctx context.Context, id string) (accessctl.Event, error) {
+	rep, err := d.Do(ctx, CmdQueryEvent, struct {
+		EventID string `json:"eventid"`
+	}{id})
+	if errors.Is(err, accessctl.ErrRejected) {
+		return accessctl.Event{}, fmt.Errorf("%w: event %s: %w", accessctl.ErrNotFound, id, err)
+	}
+	if err != nil {
+		return accessctl.Event{}, err
+	}
+	p := rep.Payload()
+	if p == nil || p[0] != '{' {
+		return accessctl.Event{}, fmt.Errorf("%w: event %s", accessctl.ErrNotFound, id)
+	}
+	now := time.Now()
+	e, _ := buildEvent(d.sn, &Frame{Code: "207", Data: p, Raw: rep.Raw}, now)
+	return e, nil
+}
+
+// GetGrant implements accessctl.GrantGetter with a selectUser by id.
+func (d *Device) GetGrant(ctx context.Context, p accessctl.PersonRef) (accessctl.Grant, error) {
+	users, err := d.SelectUser(ctx, UserQuery{UserID: p.ID})
+	if err != nil {
+		return accessctl.Grant{}, err
+	}
+	for _, u := range users {
+		if u.UserID == p.ID { // name matching may be fuzzy; ids are exact (C.A.12)
+			return GrantOf(u), nil
+		}
+	}
+	return accessctl.Grant{}, fmt.Errorf("%w: user %s on %s", accessctl.ErrNotFound, p.ID, d.sn)
+}
+
+// UserOf converts a grant to the terminal's user object. The grant needs a
+// person id and a face credential with image bytes; a deny policy cannot be
+// expressed by this protocol. Validity windows are not carried either: the
+// terminal has no such fields, so the host removes the grant when it ends.
+func UserOf(g accessctl.Grant) (User, error) {
+	if g.Person.ID == "" {
+		return User{}, fmt.Errorf("%w: grant without a person id", accessctl.ErrInvalid)
+	}
+	if g.Policy == accessctl.PolicyDeny {
+		return User{}, fmt.Errorf("%w: wsterm cannot hold a deny policy", accessctl.ErrUnsupported)
+	}
+	face, ok := g.Credential(accessctl.CredFace)
+	if !ok || face.Face == nil || len(face.Face.Data) == 0 {
+		return User{}, fmt.Errorf("%w: wsterm needs a face credential with image bytes", accessctl.ErrUnsupported)
+	}
+	u := User{User: g.Account, UserID: g.Person.ID, Name: g.Name, Role: "0",
+		Img: base64.StdEncoding.EncodeToString(face.Face.Data)}
+	if u.User == "" {
+		u.User = g.Person.ID
+	}
+	if g.Admin {
+		u.Role = "1"
+	}
+	if pwd, ok := g.Credential(accessctl.CredPassword); ok {
+		u.Pwd = pwd.Value
+	}
+	return u, nil
+}
+
+// PutGrant sends addUser; a refusal (the id may exist already) is retried
+// as editUser (D.8). Idempotent by person id.
+func (d *Device) PutGrant(ctx context.Context, g accessctl.Grant) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u, err := UserOf(g)
+	if err != nil {
+		return err
+	}
+	err = d.AddUser(ctx, u)
+	if errors.Is(err, accessctl.ErrRejected) {
+		if err2 := d.EditUser(ctx, u); err2 != nil {
+			return fmt.Errorf("addUser refused (%v), then editUser: %w", err, err2)
+		}
+		return nil
+	}
+	return err
+}
+
+// RemoveGrant sends deleteUser; a refusal is checked with selectUser and
+// counts as done when the user is absent (D.8). Removing an absent person
+// succeeds.
+func (d *Device) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := d.DeleteUser(ctx, p.ID, "")
+	if !errors.Is(err, accessctl.ErrRejected) {
+		return err
+	}
+	if _, err2 := d.GetGrant(ctx, p); errors.Is(err2, accessctl.ErrNotFound) {
+		return nil
+	} else if err2 != nil {
+		return fmt.Errorf("deleteUser refused (%v), then selectUser: %w", err, err2)
+	}
+	return err
+}

@@ -1,0 +1,240 @@
+package wsterm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// ErrBadFrame is returned for a message that is not one or more JSON objects
+// of the protocol's shape, even after the lenient repairs.
+var ErrBadFrame = errors.New("wsterm: bad frame")
+
+// FlexString is a scalar that terminals send as a JSON string or a JSON
+// number (or, for flags, a boolean): "200" and 200 both decode to "200".
+// null decodes to "". It always encodes as a string, as the examples do.
+type FlexString string
+
+// UnmarshalJSON accepts a string, a number, a boolean or null.
+func (f *FlexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty scalar", ErrBadFrame)
+	}
+	switch b[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadFrame, err)
+		}
+		*f = FlexString(s)
+	case 'n':
+		*f = ""
+	case 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		*f = FlexString(b) // the decoder has validated the literal
+	default:
+		return fmt.Errorf("%w: want a string or a number, got %.20s", ErrBadFrame, b)
+	}
+	return nil
+}
+
+// String returns the value.
+func (f FlexString) String() string { return string(f) }
+
+// Truthy reports "1", "true" (any case of true) or a non-zero number.
+func (f FlexString) Truthy() bool {
+	switch f {
+	case "1", "true", "True", "TRUE":
+		return true
+	}
+	n, err := strconv.ParseFloat(string(f), 64)
+	return err == nil && n != 0
+}
+
+// Frame is one decoded protocol message. Which fields are set tells its
+// shape (door-terminals.md A.2): a terminal's report has Code and Data, a
+// reply to a command has Code, CommandID and Data or Content, anything the
+// platform sends has Command.
+type Frame struct {
+	CommandID FlexString      `json:"commandId"`
+	Command   FlexString      `json:"command"`
+	Code      FlexString      `json:"code"`
+	Data      json.RawMessage `json:"data"`
+	Content   json.RawMessage `json:"content"`
+	// Raw is the object as received (after repairs, if any were needed).
+	Raw json.RawMessage `json:"-"`
+}
+
+// Payload returns a reply's payload: Content first, then Data (the source
+// puts query results in content and says data, C.A.3). null counts as absent.
+func (f *Frame) Payload() json.RawMessage {
+	if !isNull(f.Content) {
+		return f.Content
+	}
+	if !isNull(f.Data) {
+		return f.Data
+	}
+	return nil
+}
+
+// Text returns the reply's text: data when it is a string, else "".
+func (f *Frame) Text() string {
+	var s string
+	if len(f.Data) > 0 && json.Unmarshal(f.Data, &s) == nil {
+		return s
+	}
+	if len(f.Content) > 0 && json.Unmarshal(f.Content, &s) == nil {
+		return s
+	}
+	return ""
+}
+
+func isNull(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null"
+}
+
+// DecodeFrames decodes one WebSocket message into its frames: normally one
+// JSON object, but several concatenated objects are accepted too (D.20). A
+// UTF-8 BOM and surrounding whitespace are ignored. When strict decoding
+// fails, the lenient repairs of D.1 are tried (comments, trailing commas,
+// no-break spaces outside strings); repaired reports that they were needed.
+// Errors wrap ErrBadFrame.
+func DecodeFrames(msg []byte) (frames []Frame, repaired bool, err error) {
+	frames, err = decodeStrict(msg)
+	if err == nil {
+		return frames, false, nil
+	}
+	fixed, changed := Repair(msg)
+	if !changed {
+		return nil, false, err
+	}
+	frames, err2 := decodeStrict(fixed)
+	if err2 != nil {
+		return nil, false, err // report the original problem
+	}
+	return frames, true, nil
+}
+
+var bom = []byte("\xEF\xBB\xBF")
+
+func decodeStrict(msg []byte) ([]Frame, error) {
+	msg = bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(msg), bom))
+	if len(msg) == 0 {
+		return nil, fmt.Errorf("%w: empty message", ErrBadFrame)
+	}
+	var frames []Frame
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
+		}
+		if raw[0] != '{' {
+			return nil, fmt.Errorf("%w: not a JSON object", ErrBadFrame)
+		}
+		var f Frame
+		if err := json.Unmarshal(raw, &f); err != nil {
+			if errors.Is(err, ErrBadFrame) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
+		}
+		f.Raw = raw
+		frames = append(frames, f)
+	}
+	return frames, nil
+}
+
+// Repair applies the lenient fixes of door-terminals.md D.1 outside JSON
+// strings: it drops a UTF-8 BOM, // and /* */ comments and commas before }
+// or ], and turns no-break spaces (U+00A0, which the source's examples use
+// for indentation) into spaces. It never grows the input.
+func Repair(msg []byte) ([]byte, bool) {
+	in := bytes.TrimPrefix(msg, bom)
+	noComments, c1 := stripComments(in)
+	out, c2 := stripTrailingCommas(noComments)
+	return out, c1 || c2 || len(in) != len(msg)
+}
+
+// outside walks in, copying JSON strings verbatim and calling f for every
+// byte outside them; f appends what it wants and returns the next index.
+func outside(in []byte, f func(out []byte, in []byte, i int) ([]byte, int)) []byte {
+	out := make([]byte, 0, len(in))
+	inString, escaped := false, false
+	for i := 0; i < len(in); {
+		c := in[i]
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			i++
+			continue
+		}
+		if c == '"' {
+			inString = true
+			out = append(out, c)
+			i++
+			continue
+		}
+		out, i = f(out, in, i)
+	}
+	return out
+}
+
+func stripComments(in []byte) ([]byte, bool) {
+	changed := false
+	out := outside(in, func(out, in []byte, i int) ([]byte, int) {
+		switch {
+		case in[i] == '/' && i+1 < len(in) && in[i+1] == '/':
+			changed = true
+			for i < len(in) && in[i] != '\n' {
+				i++
+			}
+			return out, i
+		case in[i] == '/' && i+1 < len(in) && in[i+1] == '*':
+			changed = true
+			end := bytes.Index(in[i+2:], []byte("*/"))
+			if end < 0 {
+				return append(out, ' '), len(in)
+			}
+			return append(out, ' '), i + 2 + end + 2
+		case in[i] == 0xC2 && i+1 < len(in) && in[i+1] == 0xA0:
+			changed = true
+			return append(out, ' '), i + 2
+		}
+		return append(out, in[i]), i + 1
+	})
+	return out, changed
+}
+
+func stripTrailingCommas(in []byte) ([]byte, bool) {
+	changed := false
+	out := outside(in, func(out, in []byte, i int) ([]byte, int) {
+		if in[i] == ',' {
+			j := i + 1
+			for j < len(in) && (in[j] == ' ' || in[j] == '\t' || in[j] == '\n' || in[j] == '\r') {
+				j++
+			}
+			if j < len(in) && (in[j] == '}' || in[j] == ']') {
+				changed = true
+				return out, i + 1
+			}
+		}
+		return append(out, in[i]), i + 1
+	})
+	return out, changed
+}

@@ -1,0 +1,195 @@
+package wsterm
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeEverySpecVector(t *testing.T) {
+	for i, v := range specVectors {
+		frames, repaired, err := DecodeFrames([]byte(v))
+		require.NoError(t, err, "vector %d", i)
+		require.Len(t, frames, 1)
+		assert.Equal(t, strings.Contains(v, "//"), repaired, "vector %d needs repair only for comments", i)
+		f := frames[0]
+		assert.True(t, f.Code != "" || f.Command != "", "vector %d has a shape", i)
+	}
+}
+
+func TestDecodeSeedRawEventWithNoBreakSpaces(t *testing.T) {
+	raw, err := os.ReadFile("testdata/seed_207_type1_raw.txt")
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "\u00a0", "the seed indents with U+00A0")
+	frames, repaired, err := DecodeFrames(raw)
+	require.NoError(t, err)
+	assert.True(t, repaired)
+	require.Len(t, frames, 1)
+	e, id := buildEvent("486468465489", &frames[0], time.Now())
+	assert.Equal(t, "20240115113644", id)
+	require.NotNil(t, e.Pass)
+	assert.Equal(t, "77986", e.Pass.Person.ID)
+	assert.Equal(t, "in", string(e.Pass.Direction))
+}
+
+func TestFlexString(t *testing.T) {
+	var v struct {
+		A, B, C, D, E FlexString
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"A":"200","B":200,"C":null,"D":true,"E":-1.5}`), &v))
+	assert.Equal(t, FlexString("200"), v.A)
+	assert.Equal(t, FlexString("200"), v.B)
+	assert.Equal(t, FlexString(""), v.C)
+	assert.True(t, v.D.Truthy())
+	assert.Equal(t, FlexString("-1.5"), v.E)
+	assert.False(t, FlexString("0").Truthy())
+	assert.True(t, FlexString("1").Truthy())
+	err := json.Unmarshal([]byte(`{"A":{}}`), &v)
+	assert.ErrorIs(t, err, ErrBadFrame)
+	b, _ := json.Marshal(FlexString("20"))
+	assert.Equal(t, `"20"`, string(b), "always sent as a string")
+}
+
+func TestDecodeBadInput(t *testing.T) {
+	for _, in := range []string{"", "   ", "null", "[]", `"x"`, "42", "{", `{"code":"205"`, `{"code":{}}`,
+		`{"commandId":[1]}`, "\xff\xfe", `{"a":1} [2]`, "/* only a comment */"} {
+		_, _, err := DecodeFrames([]byte(in))
+		assert.ErrorIs(t, err, ErrBadFrame, "%q", in)
+	}
+}
+
+func TestDecodeLenient(t *testing.T) {
+	cases := map[string]string{
+		"bom":            "\xEF\xBB\xBF" + `{"code":"206","data":{}}`,
+		"trailing comma": `{"code":"206","data":{"time":"x",},}`,
+		"block comment":  `{"code":/* c */"206"}`,
+		"comma+comment":  "{\"code\":\"206\", // c\n}",
+	}
+	for name, in := range cases {
+		frames, _, err := DecodeFrames([]byte(in))
+		require.NoError(t, err, name)
+		assert.Equal(t, FlexString("206"), frames[0].Code, name)
+	}
+	// Comment markers inside strings are data, not comments.
+	frames, repaired, err := DecodeFrames([]byte(`{"code":"206","data":{"time":"a//b /* c */ d,}"}}`))
+	require.NoError(t, err)
+	assert.False(t, repaired)
+	assert.Contains(t, string(frames[0].Data), "a//b /* c */ d,}")
+	// Several objects in one message (D.20), numbers for codes (D.2).
+	frames, _, err = DecodeFrames([]byte(`{"code":206,"data":{}} {"code":"207","data":{}}`))
+	require.NoError(t, err)
+	require.Len(t, frames, 2)
+	assert.Equal(t, FlexString("206"), frames[0].Code)
+	assert.Equal(t, FlexString("207"), frames[1].Code)
+}
+
+func TestPayloadPrefersContent(t *testing.T) {
+	fs, _, err := DecodeFrames([]byte(`{"code":"203","content":[{"userId":1}],"data":"x","commandId":20240115144330}`))
+	require.NoError(t, err)
+	assert.Equal(t, `[{"userId":1}]`, string(fs[0].Payload()))
+	assert.Equal(t, FlexString("20240115144330"), fs[0].CommandID, "numeric commandId accepted")
+	fs, _, _ = DecodeFrames([]byte(`{"code":"500","data":"user not found","content":null}`))
+	assert.Equal(t, `"user not found"`, string(fs[0].Payload()))
+	assert.Equal(t, "user not found", fs[0].Text())
+}
+
+func TestUserRedaction(t *testing.T) {
+	u := User{User: "lisi", UserID: "12384865", Pwd: "1234", Name: "李四", Role: "0", Img: "base64....."}
+	s := u.String()
+	assert.NotContains(t, s, "1234\"")
+	assert.NotContains(t, s, "pwd=1234")
+	assert.NotContains(t, s, "base64")
+	assert.Contains(t, s, "12384865")
+	lv := u.LogValue().String()
+	assert.NotContains(t, lv, "base64")
+	assert.NotContains(t, lv, "pwd=1234")
+	var back User
+	require.NoError(t, json.Unmarshal([]byte(`{"userId":12384865,"role":1,"name":null}`), &back))
+	assert.Equal(t, User{UserID: "12384865", Role: "1"}, back)
+}
+
+func TestCommandIDRule(t *testing.T) {
+	now := time.Date(2024, 1, 15, 14, 43, 30, 0, time.UTC)
+	g := &idGen{now: func() time.Time { return now }}
+	assert.Equal(t, "202401151443300000", g.next())
+	assert.Equal(t, "202401151443300001", g.next())
+	seen := map[string]bool{}
+	for range 25000 { // more than 10,000 in one second borrows the next seconds
+		id := g.next()
+		require.False(t, seen[id], "id %s repeated", id)
+		require.Len(t, id, 18)
+		seen[id] = true
+	}
+	now = now.Add(-time.Hour) // the clock going back never repeats an id
+	id := g.next()
+	assert.False(t, seen[id])
+	assert.Greater(t, id, "202401151443300001")
+}
+
+func TestRoleAndDirectionMappings(t *testing.T) {
+	assert.Equal(t, "both", string(RoleOf("0")))
+	assert.Equal(t, "exit", string(RoleOf("1")))
+	assert.Equal(t, "entry", string(RoleOf("2")))
+	assert.Equal(t, "", string(RoleOf("9")))
+	assert.Equal(t, "in", string(DirectionOf("0")))
+	assert.Equal(t, "out", string(DirectionOf("1")))
+	assert.Equal(t, "", string(DirectionOf("2")))
+}
+
+func TestBuildEventNeverFails(t *testing.T) {
+	for _, in := range []string{
+		`{"code":"207"}`, `{"code":"207","data":null}`, `{"code":"207","data":{"type":"1"}}`,
+		`{"code":"207","data":{"type":"1","data":null}}`, `{"code":"207","data":{"type":"9","eventid":"e"}}`,
+		`{"code":"207","data":{"type":"2","data":{"userId":5}}}`, `{"code":"207","data":[]}`,
+	} {
+		fs, _, err := DecodeFrames([]byte(in))
+		require.NoError(t, err, in)
+		e, _ := buildEvent("sn", &fs[0], time.Now())
+		assert.NotEmpty(t, e.ID, in)
+		assert.NotEmpty(t, e.Kind, in)
+	}
+}
+
+// FuzzDecodeFrames feeds the decoder every spec vector and mutations of
+// them: it must return frames or an ErrBadFrame, never panic, and what it
+// returns must survive the event mapping.
+func FuzzDecodeFrames(f *testing.F) {
+	for _, v := range specVectors {
+		f.Add([]byte(v))
+	}
+	if raw, err := os.ReadFile("testdata/seed_207_type1_raw.txt"); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte("\xEF\xBB\xBF{\"code\":206,}"))
+	f.Add([]byte(`{"code":"207","data":{"type":"2","data":{"userId":5}}} {"code":1}`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		frames, _, err := DecodeFrames(msg)
+		if err != nil {
+			if !errors.Is(err, ErrBadFrame) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(frames) == 0 {
+			t.Fatal("no error and no frame")
+		}
+		for i := range frames {
+			e, _ := buildEvent("sn", &frames[i], time.Time{})
+			if e.ID == "" || e.Kind == "" {
+				t.Fatal("event without id or kind")
+			}
+			_ = frames[i].Payload()
+			_ = frames[i].Text()
+		}
+		fixed, _ := Repair(msg)
+		if len(fixed) > len(msg) {
+			t.Fatalf("repair grew the input: %d > %d", len(fixed), len(msg))
+		}
+	})
+}

@@ -21,6 +21,8 @@ var (
 	ErrNotRegistered = errors.New("wstermtest: not registered")
 	// ErrNacked: the platform answered a report with a code other than 200.
 	ErrNacked = errors.New("wstermtest: report refused by the platform")
+	// ErrClosed: the terminal was closed.
+	ErrClosed = errors.New("wstermtest: terminal closed")
 )
 
 // Behavior makes the terminal misbehave for a command, for tests.
@@ -108,6 +110,7 @@ type Terminal struct {
 	stats      Stats
 	wg         sync.WaitGroup
 	closed     bool
+	stop       chan struct{} // closed by Close
 }
 
 // NewTerminal starts a simulated terminal that dials url (ws://host:port/path).
@@ -116,7 +119,7 @@ func NewTerminal(url string, opts ...Option) *Terminal {
 		url: url, sn: "SIM0001", ip: "127.0.0.1", mac: "02-00-00-00-00-01", typ: "0",
 		log: slog.New(slog.DiscardHandler), users: map[string]wsterm.User{},
 		events: map[string]json.RawMessage{}, behave: map[string]Behavior{},
-		registered: make(chan struct{}),
+		registered: make(chan struct{}), stop: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(t)
@@ -147,6 +150,8 @@ func (t *Terminal) WaitRegistered(ctx context.Context) error {
 		case <-ch:
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotRegistered, ctx.Err())
+		case <-t.stop:
+			return ErrClosed
 		}
 	}
 }
@@ -256,6 +261,8 @@ func (t *Terminal) event(ctx context.Context, typ string, data func(id string) a
 		return id, err
 	case <-ctx.Done():
 		return id, ctx.Err()
+	case <-t.stop:
+		return id, ErrClosed
 	}
 }
 
@@ -331,7 +338,10 @@ func (t *Terminal) Reconnect() {
 // Close stops the terminal and waits for its goroutines.
 func (t *Terminal) Close() error {
 	t.mu.Lock()
-	t.closed = true
+	if !t.closed {
+		t.closed = true
+		close(t.stop)
+	}
 	t.mu.Unlock()
 	t.Disconnect()
 	t.wg.Wait()
@@ -427,11 +437,14 @@ func (t *Terminal) acked(c *transport.Conn, f *wsterm.Frame) {
 			t.sendLocked(ev)
 		}
 	case "207":
+		var err error
 		if ack.Code != "200" {
-			r.done <- fmt.Errorf("%w: code %s", ErrNacked, ack.Code)
+			err = fmt.Errorf("%w: code %s", ErrNacked, ack.Code)
 		} else {
 			t.stats.EventsAcked++
-			r.done <- nil
+		}
+		if r.done != nil { // nil for reports sent with SendReport
+			r.done <- err
 		}
 		for i, ev := range t.outbox {
 			if ev == r {

@@ -68,4 +68,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	<-ctx.Done()
 	return gw.Close()
 }
-

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ErrBadFrame is returned for a message that is not one or more JSON objects
@@ -26,6 +27,13 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		// Fast path: the decoder has validated the literal already; without
+		// escapes it is the text between the quotes (a face image is tens
+		// of KiB, so a second scan matters).
+		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			*f = FlexString(inner)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("%w: %v", ErrBadFrame, err)
@@ -125,6 +133,17 @@ func decodeStrict(msg []byte) ([]Frame, error) {
 	msg = bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(msg), bom))
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrBadFrame)
+	}
+	if msg[0] != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrBadFrame)
+	}
+	// Fast path: one object per message, decoded in one Unmarshal.
+	var one Frame
+	if err := json.Unmarshal(msg, &one); err == nil {
+		one.Raw = msg
+		return []Frame{one}, nil
+	} else if errors.Is(err, ErrBadFrame) {
+		return nil, err
 	}
 	var frames []Frame
 	dec := json.NewDecoder(bytes.NewReader(msg))

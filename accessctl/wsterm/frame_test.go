@@ -193,3 +193,23 @@ func FuzzDecodeFrames(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeRequestMatchesEncodingJSON(t *testing.T) {
+	users := []any{
+		User{User: "lisi", UserID: "12384865", Pwd: "1234", Name: "李四", Role: "0", Img: "base64....."},
+		User{UserID: `q"uo\te<&>`, Name: "\u2028", Img: "/9j/4A=="},
+		userEdit{UserID: "1", Name: "x"},
+		userEdit{UserID: "1", User: "u", Pwd: "p", Name: "n", Role: "1", Img: "i"},
+		UserQuery{UserID: "1"},
+	}
+	for _, c := range users {
+		got, err := encodeRequest("202401151443300001", "addUser", c)
+		require.NoError(t, err)
+		want, err := json.Marshal(request{CommandID: "202401151443300001", Command: "addUser", Content: c})
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+	// The source's addUser example, byte for byte.
+	got, _ := encodeRequest("20240115144330", "addUser", User{User: "lisi", UserID: "12384865", Pwd: "1234", Name: "李四", Role: "0", Img: "base64....."})
+	assert.Equal(t, specVectors[0], string(got))
+}

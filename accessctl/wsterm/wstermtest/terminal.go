@@ -1,6 +1,7 @@
 package wstermtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -362,21 +363,88 @@ func (t *Terminal) newConn(c *transport.Conn) transport.Handler {
 
 type connHandler Terminal
 
+// inbound is everything the platform sends, decoded in one pass: acks
+// (command "response") and commands share the shape, and the content
+// fields of every command and of an ack fit one struct.
+type inbound struct {
+	CommandID wsterm.FlexString `json:"commandId"`
+	Command   wsterm.FlexString `json:"command"`
+	Content   content           `json:"content"`
+}
+
+type content struct {
+	User     wsterm.FlexString `json:"user"`
+	UserID   wsterm.FlexString `json:"userId"`
+	Pwd      wsterm.FlexString `json:"pwd"`
+	Name     wsterm.FlexString `json:"name"`
+	Role     wsterm.FlexString `json:"role"`
+	Img      wsterm.FlexString `json:"img"`
+	EventID  wsterm.FlexString `json:"eventid"`
+	Code     wsterm.FlexString `json:"code"`
+	Data     wsterm.FlexString `json:"data"`
+	Interval wsterm.FlexString `json:"interval"`
+}
+
+func (c *content) user() wsterm.User {
+	return wsterm.User{User: string(c.User), UserID: string(c.UserID), Pwd: string(c.Pwd),
+		Name: string(c.Name), Role: string(c.Role), Img: string(c.Img)}
+}
+
 func (h *connHandler) HandleMessage(c *transport.Conn, msg []byte) {
 	t := (*Terminal)(h)
+	var in inbound
+	rest, img := cutImage(msg)
+	if err := json.Unmarshal(rest, &in); err == nil {
+		if img != nil {
+			in.Content.Img = wsterm.FlexString(img)
+		}
+		t.dispatch(c, &in)
+		return
+	}
+	// Not the plain shape: decode leniently, frame by frame.
 	frames, _, err := wsterm.DecodeFrames(msg)
 	if err != nil {
 		t.log.Warn("bad frame from platform", "err", err)
 		return
 	}
 	for i := range frames {
-		f := &frames[i]
-		if f.Command == "response" {
-			t.acked(c, f)
-			continue
+		in := inbound{CommandID: frames[i].CommandID, Command: frames[i].Command}
+		if p := frames[i].Content; len(p) > 0 && p[0] == '{' {
+			if err := json.Unmarshal(p, &in.Content); err != nil {
+				in.Content = content{Code: "bad"}
+			}
 		}
-		t.command(c, f)
+		t.dispatch(c, &in)
 	}
+}
+
+// cutImage takes a large, escape-free "img" string out of msg so that the
+// JSON decoder does not scan tens of KiB of Base64 it only copies. It
+// returns msg unchanged when the value is small or not plain.
+func cutImage(msg []byte) (rest, img []byte) {
+	const key = `"img":"`
+	i := bytes.Index(msg, []byte(key))
+	if i < 0 {
+		return msg, nil
+	}
+	start := i + len(key)
+	end := bytes.IndexByte(msg[start:], '"')
+	if end < 1024 || bytes.IndexByte(msg[start:start+end], '\\') >= 0 {
+		return msg, nil
+	}
+	img = msg[start : start+end]
+	rest = make([]byte, 0, len(msg)-end)
+	rest = append(rest, msg[:start]...)
+	rest = append(rest, msg[start+end:]...)
+	return rest, img
+}
+
+func (t *Terminal) dispatch(c *transport.Conn, in *inbound) {
+	if in.Command == "response" {
+		t.acked(c, &in.Content)
+		return
+	}
+	t.command(c, in)
 }
 
 func (h *connHandler) HandleClose(c *transport.Conn, err error) {
@@ -394,15 +462,7 @@ func (h *connHandler) HandleClose(c *transport.Conn, err error) {
 }
 
 // acked matches an ack to the oldest unacknowledged report (C.A.7).
-func (t *Terminal) acked(c *transport.Conn, f *wsterm.Frame) {
-	var ack struct {
-		Code     wsterm.FlexString `json:"code"`
-		Data     wsterm.FlexString `json:"data"`
-		Interval wsterm.FlexString `json:"interval"`
-	}
-	if p := f.Payload(); p != nil {
-		_ = json.Unmarshal(p, &ack)
-	}
+func (t *Terminal) acked(c *transport.Conn, ack *content) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.fifo) == 0 {
@@ -485,8 +545,8 @@ type reply struct {
 
 // command executes one platform command and answers it as the spec's
 // examples do.
-func (t *Terminal) command(c *transport.Conn, f *wsterm.Frame) {
-	name, id := string(f.Command), string(f.CommandID)
+func (t *Terminal) command(c *transport.Conn, in *inbound) {
+	name, id := string(in.Command), string(in.CommandID)
 	t.mu.Lock()
 	t.stats.Commands++
 	b, ok := t.behave[name]
@@ -497,7 +557,7 @@ func (t *Terminal) command(c *transport.Conn, f *wsterm.Frame) {
 	if b.Code != "" {
 		rep = reply{Code: b.Code, Data: "simulated failure"}
 	} else {
-		rep = t.executeLocked(name, f)
+		rep = t.executeLocked(name, &in.Content)
 	}
 	t.mu.Unlock()
 	if b.Silent {
@@ -533,14 +593,11 @@ func (t *Terminal) answer(c *transport.Conn, msg []byte) {
 	}
 }
 
-func (t *Terminal) executeLocked(name string, f *wsterm.Frame) reply {
-	var u wsterm.User
-	content := f.Content
-	if len(content) > 0 && content[0] == '{' {
-		if err := json.Unmarshal(content, &u); err != nil {
-			return reply{Code: "500", Data: "bad content"}
-		}
+func (t *Terminal) executeLocked(name string, in *content) reply {
+	if in.Code == "bad" {
+		return reply{Code: "500", Data: "bad content"}
 	}
+	u := in.user()
 	switch name {
 	case wsterm.CmdAddUser:
 		if u.UserID == "" {
@@ -584,11 +641,7 @@ func (t *Terminal) executeLocked(name string, f *wsterm.Frame) reply {
 		}
 		return reply{Code: "204", Content: map[string]string{"exit": exit}}
 	case wsterm.CmdQueryEvent:
-		var q struct {
-			EventID string `json:"eventid"`
-		}
-		_ = json.Unmarshal(content, &q)
-		if ev, ok := t.events[q.EventID]; ok {
+		if ev, ok := t.events[string(in.EventID)]; ok {
 			return reply{Code: "208", Content: ev}
 		}
 		return reply{Code: "500", Data: "event not found"}

@@ -226,7 +226,7 @@ func (c *Conn) readLoop() {
 			break
 		}
 		var msg []byte
-		if msg, err = io.ReadAll(r); err != nil {
+		if msg, err = readMessage(r); err != nil {
 			break
 		}
 		c.got.Store(true)
@@ -249,6 +249,37 @@ func (c *Conn) readLoop() {
 		c.onEnd(c)
 	}
 	close(c.done)
+}
+
+// readBufs are scratch buffers for reading messages: a face image arrives
+// in one read into a buffer that has grown before, then is copied once into
+// a slice of its exact size (handlers may keep it), instead of io.ReadAll's
+// chain of doubling copies.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func readMessage(r io.Reader) ([]byte, error) {
+	bp := readBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	msg := make([]byte, len(buf))
+	copy(msg, buf)
+	if cap(buf) <= 1<<20 { // do not pin huge buffers
+		*bp = buf
+		readBufs.Put(bp)
+	}
+	return msg, nil
 }
 
 // classify turns a read error into one of our sentinels (kept wrapped).

@@ -177,33 +177,37 @@ func mapErr(err error) error {
 
 // AddUser creates a user (all six fields are sent, as the source requires).
 func (d *Device) AddUser(ctx context.Context, u User) error {
-	if err := d.checkUser(u, true); err != nil {
+	plain, err := d.checkUser(u, true)
+	if err != nil {
 		return err
 	}
-	_, err := d.Do(ctx, CmdAddUser, u)
+	_, err = d.Do(ctx, CmdAddUser, checked{u, plain})
 	return err
 }
 
 // EditUser changes a user; empty fields are left out and stay unchanged.
 func (d *Device) EditUser(ctx context.Context, u User) error {
-	if err := d.checkUser(u, false); err != nil {
+	plain, err := d.checkUser(u, false)
+	if err != nil {
 		return err
 	}
-	_, err := d.Do(ctx, CmdEditUser, userEdit(u))
+	_, err = d.Do(ctx, CmdEditUser, checkedEdit{userEdit(u), plain})
 	return err
 }
 
-func (d *Device) checkUser(u User, add bool) error {
+// checkUser validates u before sending; plain reports an image known to
+// need no JSON escaping.
+func (d *Device) checkUser(u User, add bool) (plain bool, err error) {
 	if u.UserID == "" {
-		return fmt.Errorf("%w: user without userId", accessctl.ErrInvalid)
+		return false, fmt.Errorf("%w: user without userId", accessctl.ErrInvalid)
 	}
 	if u.Img == "" && add {
-		return fmt.Errorf("%w: addUser needs a face image", accessctl.ErrInvalid)
+		return false, fmt.Errorf("%w: addUser needs a face image", accessctl.ErrInvalid)
 	}
 	if u.Img != "" && d.srv.cfg.validateImages {
 		return checkImage(u.Img)
 	}
-	return nil
+	return false, nil
 }
 
 // b64class maps a byte to its standard-alphabet form, 1 for padding and
@@ -223,21 +227,25 @@ var b64class = func() (t [256]byte) {
 // PNG without decoding all of it: one pass over the alphabet, and the magic
 // bytes from the head. Decoding a copy of every face would double the cost
 // of an addUser.
-func checkImage(s string) error {
+// It also reports whether s is plain: no padding-free whitespace or prefix,
+// so that it can go into JSON without an escape check.
+func checkImage(s string) (plain bool, err error) {
 	if strings.HasPrefix(s, "data:") {
 		comma := strings.IndexByte(s, ',')
 		if comma < 0 {
-			return fmt.Errorf("%w: data URL without a comma", accessctl.ErrInvalid)
+			return false, fmt.Errorf("%w: data URL without a comma", accessctl.ErrInvalid)
 		}
 		s = s[comma+1:]
 	}
+	plain = true
 	head := make([]byte, 0, 12)
 	for i := 0; i < len(s); i++ {
 		c := b64class[s[i]]
 		switch c {
 		case 0:
-			return fmt.Errorf("%w: face image is not Base64 (byte %q at %d)", accessctl.ErrInvalid, s[i], i)
+			return false, fmt.Errorf("%w: face image is not Base64 (byte %q at %d)", accessctl.ErrInvalid, s[i], i)
 		case 1: // padding or whitespace
+			plain = plain && s[i] == '='
 			continue
 		}
 		if len(head) < cap(head) {
@@ -246,9 +254,9 @@ func checkImage(s string) error {
 	}
 	magic, err := base64.RawStdEncoding.DecodeString(string(head[:len(head)/4*4]))
 	if err != nil || accessctl.SniffImage(magic) == "" {
-		return fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
+		return false, fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
 	}
-	return nil
+	return plain, nil
 }
 
 // DeleteUser deletes a user and their photo. name is informational.

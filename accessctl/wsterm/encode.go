@@ -7,6 +7,13 @@ import "encoding/json"
 // reflection, which costs more than sending it.
 func encodeRequest(id, command string, content any) ([]byte, error) {
 	var fields []field
+	plainImg := false
+	switch c := content.(type) {
+	case checked:
+		content, plainImg = c.User, c.plainImg
+	case checkedEdit:
+		content, plainImg = c.userEdit, c.plainImg
+	}
 	switch c := content.(type) {
 	case User:
 		fields = []field{{"user", c.User, false}, {"userId", c.UserID, false}, {"pwd", c.Pwd, false},
@@ -39,9 +46,26 @@ func encodeRequest(id, command string, content any) ([]byte, error) {
 		b = append(b, '"')
 		b = append(b, f.key...)
 		b = append(b, `":`...)
+		if plainImg && f.key == "img" { // checkImage saw only the Base64 alphabet
+			b = append(b, '"')
+			b = append(b, f.val...)
+			b = append(b, '"')
+			continue
+		}
 		b = appendString(b, f.val)
 	}
 	return append(b, "}}"...), nil
+}
+
+// checked and checkedEdit carry a user whose image checkImage found plain.
+type checked struct {
+	User
+	plainImg bool
+}
+
+type checkedEdit struct {
+	userEdit
+	plainImg bool
 }
 
 type field struct {

@@ -77,7 +77,13 @@ type Conn struct {
 	cause error // set once, before stop is closed
 	idle  atomic.Int64
 	got   atomic.Bool // at least one message received
-	onEnd func(*Conn)
+	// wmu is held while a frame is written; queued counts messages in the
+	// lanes or being written by the writer. Together they let Send write
+	// directly when the connection is idle, without reordering.
+	wmu    sync.Mutex
+	queued atomic.Int32
+	live   atomic.Bool // goroutines started; before, everything queues
+	onEnd  func(*Conn)
 }
 
 func newConn(ws *websocket.Conn, o *options, ctr *counters) *Conn {
@@ -118,23 +124,54 @@ func (c *Conn) start(h Handler) {
 	}
 	go c.writeLoop()
 	go c.readLoop()
+	c.live.Store(true)
 }
 
-// Send queues msg on the normal lane as a text message. It never blocks: a
-// full queue returns ErrQueueFull at once. msg must not be modified later.
+// Send sends msg as a text message on the normal lane. When nothing is
+// queued or being written it writes at once on the caller's goroutine
+// (saving a hand-off to the writer; bounded by the write timeout);
+// otherwise it queues without blocking, and a full queue returns
+// ErrQueueFull at once. msg must not be modified later.
 func (c *Conn) Send(msg []byte) error {
 	select {
 	case <-c.stop:
 		return ErrClosed
 	default:
 	}
+	if done, err := c.writeNow(msg); done {
+		return err
+	}
+	c.queued.Add(1)
 	select {
 	case c.out <- msg:
 		return nil
 	default:
+		c.queued.Add(-1)
 		c.ctr.queueFull.Add(1)
 		return ErrQueueFull
 	}
+}
+
+// writeNow writes msg directly if the connection is idle. done reports
+// whether it did (or tried and failed).
+func (c *Conn) writeNow(msg []byte) (done bool, err error) {
+	if !c.live.Load() || c.queued.Load() != 0 || !c.wmu.TryLock() {
+		return false, nil
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() != 0 {
+		return false, nil
+	}
+	select {
+	case <-c.stop:
+		return true, ErrClosed
+	default:
+	}
+	if err := c.write(msg, c.o.writeTimeout); err != nil {
+		c.writeFailed(err)
+		return true, fmt.Errorf("%w: write: %w", ErrOffline, err)
+	}
+	return true, nil
 }
 
 // SendPriority queues msg on the priority lane, which the writer drains
@@ -146,6 +183,10 @@ func (c *Conn) SendPriority(ctx context.Context, msg []byte) error {
 		return ErrClosed
 	default:
 	}
+	if done, err := c.writeNow(msg); done {
+		return err
+	}
+	c.queued.Add(1)
 	select {
 	case c.prio <- msg:
 		return nil
@@ -155,8 +196,10 @@ func (c *Conn) SendPriority(ctx context.Context, msg []byte) error {
 	case c.prio <- msg:
 		return nil
 	case <-c.stop:
+		c.queued.Add(-1)
 		return ErrClosed
 	case <-ctx.Done():
+		c.queued.Add(-1)
 		c.ctr.queueFull.Add(1)
 		return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
 	}
@@ -334,7 +377,11 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if err := c.write(msg, c.o.writeTimeout); err != nil {
+		c.wmu.Lock()
+		err := c.write(msg, c.o.writeTimeout)
+		c.queued.Add(-1)
+		c.wmu.Unlock()
+		if err != nil {
 			c.writeFailed(err)
 			return
 		}
@@ -361,6 +408,8 @@ func (c *Conn) writeFailed(err error) {
 // reach the peer), then a close frame, then closes the socket.
 func (c *Conn) flushAndClose() {
 	timeout := min(c.o.writeTimeout, 2*time.Second)
+	c.wmu.Lock() // a direct write in progress finishes first
+	defer c.wmu.Unlock()
 	ok := true
 	for ok {
 		var msg []byte

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -331,4 +332,44 @@ func TestPeerCloseIsOffline(t *testing.T) {
 	err = in.closeErr(t)
 	assert.ErrorIs(t, err, ErrOffline)
 	assert.False(t, errors.Is(err, ErrTimeout))
+}
+
+func TestSendKeepsEachSendersOrder(t *testing.T) {
+	// Direct writes and queued writes mix; one sender's messages must still
+	// arrive in the order it sent them.
+	srvConn := make(chan *Conn, 1)
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		srvConn <- c
+		return HandlerFunc(func(*Conn, []byte) {})
+	}, WithQueueSize(1024, 8))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	in := &inbox{ch: make(chan string, 4096), closed: make(chan error, 1)}
+	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	sc := <-srvConn
+	const senders, each = 4, 200
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				for sc.Send([]byte(fmt.Sprintf("%d:%d", s, i))) != nil {
+					time.Sleep(time.Millisecond) // queue full: retry
+				}
+			}
+		}()
+	}
+	last := map[int]int{0: -1, 1: -1, 2: -1, 3: -1}
+	for range senders * each {
+		var s, i int
+		_, err := fmt.Sscanf(in.next(t), "%d:%d", &s, &i)
+		require.NoError(t, err)
+		require.Equal(t, last[s]+1, i, "sender %d out of order", s)
+		last[s] = i
+	}
+	wg.Wait()
 }

@@ -1,0 +1,51 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/menjin/menjin/accessctl"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestPathAndNoAPI(t *testing.T) {
+	gw, err := Start(Config{Listen: "127.0.0.1:0", Path: "/term"})
+	require.NoError(t, err)
+	assert.Equal(t, "", gw.APIURL())
+	assert.True(t, strings.HasSuffix(gw.URL(), "/term"))
+	_, resp, err := websocket.DefaultDialer.Dial(strings.TrimSuffix(gw.URL(), "/term")+"/other", nil)
+	require.Error(t, err)
+	assert.Equal(t, 404, resp.StatusCode)
+	ws, _, err := websocket.DefaultDialer.Dial(gw.URL(), nil)
+	require.NoError(t, err)
+	ws.Close()
+	require.NoError(t, gw.Close())
+}
+
+func TestEventLines(t *testing.T) {
+	var buf bytes.Buffer
+	sink := EventLines(&buf)
+	now := time.Date(2024, 1, 15, 11, 36, 44, 0, time.UTC)
+	require.NoError(t, sink.Handle(context.Background(), accessctl.Event{ID: "s:1", Kind: accessctl.KindPass, Device: accessctl.DeviceRef{ID: "s"}, ReceivedAt: now,
+		Pass: &accessctl.PassEvent{Person: &accessctl.PersonRef{ID: "77986"}, Direction: accessctl.DirectionIn, Result: accessctl.Result{Granted: true}, Snapshot: &accessctl.Image{Data: []byte("secret")}}}))
+	require.NoError(t, sink.Handle(context.Background(), accessctl.Event{ID: "s:on", Kind: accessctl.KindOnline, Device: accessctl.DeviceRef{ID: "s"}, ReceivedAt: now,
+		Status: &accessctl.Status{Online: true, Info: accessctl.DeviceInfo{IP: "192.168.0.102"}}}))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.JSONEq(t, `{"kind":"pass","device":"s","id":"s:1","at":"2024-01-15T11:36:44Z","person":"77986","direction":"in","granted":true}`, lines[0])
+	var on map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &on))
+	assert.Equal(t, "online", on["kind"])
+	assert.Equal(t, true, on["online"])
+	assert.NotContains(t, buf.String(), "secret")
+}

@@ -4,7 +4,9 @@
 //
 // Each connection ([Conn]) has exactly one reader and one writer goroutine.
 // Writes go through a bounded queue with a priority lane for acknowledgements,
-// so a slow command never delays the ack of a heartbeat. Liveness comes from a
+// so a slow command never delays the ack of a heartbeat; when nothing is
+// queued, Send writes on the caller's goroutine instead, which saves a
+// hand-off without reordering. Liveness comes from a
 // read deadline that every received frame (data, ping or pong) extends; pings
 // are sent but never relied on, because many terminals do not answer them.
 //

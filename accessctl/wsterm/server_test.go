@@ -222,7 +222,8 @@ func TestEnrolledEvent(t *testing.T) {
 }
 
 func TestHeartbeatsAndOfflineAfterSilence(t *testing.T) {
-	e := newEnv(t, wsterm.WithOfflineAfter(400*time.Millisecond))
+	changes := make(chan accessctl.Status, 4)
+	e := newEnv(t, wsterm.WithOfflineAfter(400*time.Millisecond), wsterm.WithStatusFunc(func(st accessctl.Status) { changes <- st }))
 	term := e.terminal(t, "T1", wstermtest.WithHeartbeat(50*time.Millisecond))
 	hb := e.sink.wait(t, accessctl.KindHeartbeat)
 	require.NotNil(t, hb.Status)
@@ -233,6 +234,8 @@ func TestHeartbeatsAndOfflineAfterSilence(t *testing.T) {
 	term.Close()
 	off := e.sink.wait(t, accessctl.KindOffline)
 	assert.False(t, off.Status.Online)
+	assert.True(t, (<-changes).Online, "status callback: online")
+	assert.False(t, (<-changes).Online, "status callback: offline")
 }
 
 func TestSilentTerminalGoesOffline(t *testing.T) {

@@ -6,87 +6,27 @@ MODE "enrol": a second terminal (sn ...490) that reports the type-2 example.
 Exit status 0 means every check passed; failures print FAIL and exit 1."""
 import asyncio
 import json
+import os
 import re
 import sys
 
 import websockets
 
-REGISTER = '{"code":"205","data":{"ip":"192.168.0.102","mac":"31231E2EW12W12","sn":"486468465489","type":"0"}}'
-REGISTER_ACK = '{"command":"response","content":{"code":"200","interval":"20","data":""}}'
-HEARTBEAT = '{"code":"206","data":{"time":"2023-12-25 15:47:30"}}'
-ACK = '{"command":"response","content":{"code":"200","data":""}}'
-EVENT1 = """{
-    "code": "207",
-    "data": {
-        "eventid": "20240115113644",
-        "type": "1",
-        "data": {
-            "userId": "77986",
-            "img": "base64...",
-            "door": "0"
-        }
-    }
-}"""
-EVENT2 = """{
-    "code": "207",
-    "data": {
-        "eventid": "20240115113644",
-        "type": "2",
-        "data": {
-            "user": "lisi",
-            "userId": "12384865",
-            "pwd": "1234",
-            "name": "李四",
-            "role": "0",
-            "img": "base64....."
-        }
-    }
-}"""
-# The source's own example, comments and all (not valid JSON).
-EVENT1_RAW = """{
-    "code": "207",//实时事件上报指定code值
-"data": {
-"eventid": "20240115113644",//事件ID，单设备应保持唯一
-        "type": "1",//事件类型 1:出入记录 2:设备主动新增
-        "data": {
-            "userId": "77986", //用户id 主键
-            "img": "base64...", //抓拍图片
-            "door": "0" // 0:入门 1:出门
-        }
-    }
-}"""
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors")
 
-# Requests as the spec shows them (editUser: the corrected frame, C.A.1) and
-# the spec's verbatim replies; only commandId is substituted.
-REQUESTS = {
-    "addUser": '{"commandId":"20240115144330","command":"addUser","content":{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"base64....."}}',
-    "deleteUser": '{"command":"deleteUser","content":{"userId":"12384865","name":"李四"},"commandId":"20240115144330"}',
-    "editUser": '{"command":"editUser","content":{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"base64....."},"commandId":"20240115144330"}',
-    "selectUser": '{"command":"selectUser","content":{"userId":"12384865","name":"李四"},"commandId":"20240115144330"}',
-    "compareUser": '{"command":"compareUser","content":{"img":"base64..."},"commandId":"20240115144330"}',
-    "queryEvent": '{"command":"queryEvent","content":{"eventid":"20240115113644"},"commandId":"20240115144330"}',
-}
-REPLIES = {
-    "addUser": '{"code":"200","data":"","commandId":"20240115144330"}',
-    "deleteUser": '{"code":"200","data":"","commandId":"20240115144330"}',
-    "editUser": '{"code":"200","data":"","commandId":"20240115144330"}',
-    "selectUser": '{"code":"203","content":[{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"base64....."}],"commandId":"20240115144330"}',
-    "compareUser": '{"code":"204","content":{"exit":"1"},"commandId":"20240115144330"}',
-    "queryEvent": """{
-"code":"208",
-"content":
-{
-"eventid": "20240115113644",
-"type": "1",
-"data": {
-"userId": "77986",
-"img": "base64...",
-"door": "0"
-}
-},
-"commandId":"20240115144330"
-}""",
-}
+
+def vector(name):
+    """One example of door-terminals.md Part A, verbatim (testdata/vectors)."""
+    for ext in (".json", ".txt"):
+        path = os.path.join(VECTORS, name + ext)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+    fail(f"no vector {name}")
+
+
+COMMANDS = ["addUser", "deleteUser", "editUser", "selectUser", "compareUser", "queryEvent"]
+SPEC_ID = "20240115144330"  # the commandId of every example; ours replace it
 
 
 def fail(msg):
@@ -102,35 +42,37 @@ async def expect(ws, want, what):
 
 
 async def main_terminal(url):
+    ack = vector("event.ack")
     async with websockets.connect(url, ping_interval=None) as ws:
-        await ws.send(REGISTER)
-        await expect(ws, REGISTER_ACK, "205 ack")
-        await ws.send(HEARTBEAT)
-        await expect(ws, ACK, "206 ack")
-        await ws.send(EVENT1)
-        await expect(ws, ACK, "207 type 1 ack")
-        await ws.send(EVENT2)  # same eventid as EVENT1 in the source: acked, de-duplicated
-        await expect(ws, ACK, "207 type 2 ack (duplicate eventid)")
-        await ws.send(EVENT1_RAW)  # repaired leniently, duplicate again
-        await expect(ws, ACK, "207 raw example ack")
+        await ws.send(vector("register"))
+        await expect(ws, vector("register.ack"), "205 ack")
+        await ws.send(vector("heartbeat"))
+        await expect(ws, vector("heartbeat.ack"), "206 ack")
+        await ws.send(vector("event1"))
+        await expect(ws, ack, "207 type 1 ack")
+        await ws.send(vector("event2"))  # same eventid as event1 in the source: acked, de-duplicated
+        await expect(ws, ack, "207 type 2 ack (duplicate eventid)")
+        await ws.send(vector("event1.raw"))  # repaired leniently, duplicate again
+        await expect(ws, ack, "207 raw example ack")
         print("REGISTERED", flush=True)
         seen = set()
-        while len(seen) < len(REQUESTS):
+        while len(seen) < len(COMMANDS):
             msg = await asyncio.wait_for(ws.recv(), 30)
             frame = json.loads(msg)
             name = frame.get("command")
-            if name not in REQUESTS:
+            if name not in COMMANDS:
                 fail(f"unexpected frame {msg!r}")
             cid = frame.get("commandId", "")
             if not re.fullmatch(r"[0-9]{18}", cid):
                 fail(f"commandId {cid!r} breaks the A.3 rule")
-            want = json.loads(REQUESTS[name])
+            request = vector(name + ".req")  # editUser: the corrected frame (C.A.1)
+            want = json.loads(request)
             want["commandId"] = cid
             if frame != want:
                 fail(f"{name}: got {frame!r}, want {want!r}")
-            if name == "addUser" and msg != REQUESTS[name].replace("20240115144330", cid):
+            if name == "addUser" and msg != request.replace(SPEC_ID, cid):
                 fail(f"addUser not byte-identical to the example: {msg!r}")
-            await ws.send(REPLIES[name].replace("20240115144330", cid))
+            await ws.send(vector(name + ".rep").replace(SPEC_ID, cid))  # the spec's reply, verbatim
             seen.add(name)
             print("OK", name, flush=True)
         print("DONE", flush=True)
@@ -142,10 +84,10 @@ async def main_terminal(url):
 
 async def enrol_terminal(url):
     async with websockets.connect(url, ping_interval=None) as ws:
-        await ws.send(REGISTER.replace("486468465489", "486468465490"))
-        await expect(ws, REGISTER_ACK, "205 ack (second terminal)")
-        await ws.send(EVENT2)
-        await expect(ws, ACK, "207 type 2 ack")
+        await ws.send(vector("register").replace("486468465489", "486468465490"))
+        await expect(ws, vector("register.ack"), "205 ack (second terminal)")
+        await ws.send(vector("event2"))
+        await expect(ws, vector("event.ack"), "207 type 2 ack")
         print("DONE", flush=True)
         try:
             await asyncio.wait_for(ws.recv(), 30)

@@ -133,11 +133,6 @@ func (c *Conn) start(h Handler) {
 // otherwise it queues without blocking, and a full queue returns
 // ErrQueueFull at once. msg must not be modified later.
 func (c *Conn) Send(msg []byte) error {
-	select {
-	case <-c.stop:
-		return ErrClosed
-	default:
-	}
 	if done, err := c.writeNow(msg); done {
 		return err
 	}
@@ -153,8 +148,13 @@ func (c *Conn) Send(msg []byte) error {
 }
 
 // writeNow writes msg directly if the connection is idle. done reports
-// whether it did (or tried and failed).
+// whether it did, tried and failed, or found the connection closing.
 func (c *Conn) writeNow(msg []byte) (done bool, err error) {
+	select {
+	case <-c.stop:
+		return true, ErrClosed
+	default:
+	}
 	if !c.live.Load() || c.queued.Load() != 0 || !c.wmu.TryLock() {
 		return false, nil
 	}
@@ -178,11 +178,6 @@ func (c *Conn) writeNow(msg []byte) (done bool, err error) {
 // before the normal lane. Use it for acknowledgements. It waits for room
 // until ctx ends.
 func (c *Conn) SendPriority(ctx context.Context, msg []byte) error {
-	select {
-	case <-c.stop:
-		return ErrClosed
-	default:
-	}
 	if done, err := c.writeNow(msg); done {
 		return err
 	}

@@ -56,6 +56,16 @@ func (b *inbox) closeErr(t *testing.T) error {
 	}
 }
 
+// inboxServer is a server whose every connection delivers to one inbox.
+func inboxServer(t *testing.T, opts ...Option) (*Server, *httptest.Server, *inbox) {
+	t.Helper()
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, opts...)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+	return srv, ts, in
+}
+
 func echoServer(t *testing.T, opts ...Option) (*Server, *httptest.Server) {
 	t.Helper()
 	srv := NewServer(func(c *Conn, r *http.Request) Handler {
@@ -142,11 +152,7 @@ func TestQueueFullFailsFast(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesSilentPeer(t *testing.T) {
-	in := newInbox()
-	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithIdleTimeout(150*time.Millisecond))
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	srv, ts, in := inboxServer(t, WithIdleTimeout(150*time.Millisecond))
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
 	defer func() { _ = c.Close(); <-c.Done() }()
@@ -155,11 +161,7 @@ func TestIdleTimeoutClosesSilentPeer(t *testing.T) {
 }
 
 func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
-	in := newInbox()
-	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithIdleTimeout(300*time.Millisecond))
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	_, ts, in := inboxServer(t, WithIdleTimeout(300*time.Millisecond))
 	// The client pings; the server's deadline is extended by each ping.
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox(), WithPingInterval(50*time.Millisecond))
 	require.NoError(t, err)
@@ -176,11 +178,7 @@ func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
 func TestUnansweredPingsAreNotFatal(t *testing.T) {
 	// A raw gorilla peer that never reads never answers our pings; the
 	// connection must stay up until the idle timeout says otherwise.
-	in := newInbox()
-	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithPingInterval(20*time.Millisecond))
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	srv, ts, in := inboxServer(t, WithPingInterval(20*time.Millisecond))
 	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
 	require.NoError(t, err)
 	defer ws.Close()
@@ -193,11 +191,7 @@ func TestUnansweredPingsAreNotFatal(t *testing.T) {
 }
 
 func TestReadLimit(t *testing.T) {
-	in := newInbox()
-	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in }, WithReadLimit(1024))
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	srv, ts, in := inboxServer(t, WithReadLimit(1024))
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
 	defer func() { _ = c.Close(); <-c.Done() }()
@@ -321,11 +315,7 @@ func TestClientBacksOffWhileServerIsDown(t *testing.T) {
 }
 
 func TestPeerCloseIsOffline(t *testing.T) {
-	in := newInbox()
-	srv := NewServer(func(c *Conn, r *http.Request) Handler { return in })
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	_, ts, in := inboxServer(t)
 	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
 	require.NoError(t, err)
 	require.NoError(t, ws.Close())

@@ -238,17 +238,17 @@ func checkImage(s string) (plain bool, err error) {
 		s = s[comma+1:]
 	}
 	plain = true
-	head := make([]byte, 0, 12)
-	for i := 0; i < len(s); i++ {
-		c := b64class[s[i]]
-		switch c {
-		case 0:
-			return false, fmt.Errorf("%w: face image is not Base64 (byte %q at %d)", accessctl.ErrInvalid, s[i], i)
-		case 1: // padding or whitespace
+	for i := 0; i < len(s); i++ { // one load and compare per byte in the common case
+		if c := b64class[s[i]]; c <= 1 {
+			if c == 0 {
+				return false, fmt.Errorf("%w: face image is not Base64 (byte %q at %d)", accessctl.ErrInvalid, s[i], i)
+			}
 			plain = plain && s[i] == '='
-			continue
 		}
-		if len(head) < cap(head) {
+	}
+	head := make([]byte, 0, 12)
+	for i := 0; i < len(s) && len(head) < cap(head); i++ {
+		if c := b64class[s[i]]; c > 1 {
 			head = append(head, c)
 		}
 	}
@@ -395,9 +395,13 @@ func (d *Device) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	if err != nil {
 		return err
 	}
-	err = d.AddUser(ctx, u)
+	if face, _ := g.Credential(accessctl.CredFace); d.srv.cfg.validateImages && accessctl.SniffImage(face.Face.Data) == "" {
+		return fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
+	}
+	// We encoded the image ourselves: it is valid, plain Base64.
+	_, err = d.Do(ctx, CmdAddUser, checked{u, true})
 	if errors.Is(err, accessctl.ErrRejected) {
-		if err2 := d.EditUser(ctx, u); err2 != nil {
+		if _, err2 := d.Do(ctx, CmdEditUser, checkedEdit{userEdit(u), true}); err2 != nil {
 			return fmt.Errorf("addUser refused (%v), then editUser: %w", err, err2)
 		}
 		return nil

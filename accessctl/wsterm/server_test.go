@@ -139,7 +139,13 @@ func TestImageValidation(t *testing.T) {
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 	err = d.AddUser(ctxT(t), wsterm.User{UserID: "1", Img: "aGVsbG8="}) // "hello": not an image
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
+	err = d.PutGrant(ctxT(t), accessctl.Grant{Person: accessctl.PersonRef{ID: "1"},
+		Credentials: []accessctl.Credential{{Kind: accessctl.CredFace, Face: &accessctl.Image{Data: []byte("hello")}}}})
+	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 	assert.Zero(t, term.Stats().Commands, "nothing reached the terminal")
+	for _, ok := range []string{jpegB64, "data:image/jpeg;base64," + jpegB64, "/9j/4AAQ\nSkZJRgA=", "iVBORw0KGgo="} {
+		require.NoError(t, d.AddUser(ctxT(t), wsterm.User{UserID: "1", Img: strings.ReplaceAll(ok, "\\n", "\n")}), ok)
+	}
 }
 
 func TestPassEventAckedOnlyAfterSinkAccepted(t *testing.T) {

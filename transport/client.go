@@ -3,44 +3,22 @@ package transport
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/menjin/menjin/internal/backoff"
 )
 
-// Backoff computes reconnect delays: Min doubling up to Max, each randomised
-// by ±Jitter (a fraction) so that terminals do not reconnect in lock-step
-// after a power cut.
-type Backoff struct {
-	Min, Max time.Duration
-	Jitter   float64
-}
+// Backoff computes reconnect delays: Min, doubling up to Max, each
+// randomised by ±Jitter (a fraction) so that terminals do not reconnect in
+// lock-step after a power cut. It is the SDK's one backoff policy.
+type Backoff = backoff.Policy
 
 // DefaultBackoff is 1 s doubling to 60 s with ±20 % jitter
 // (door-terminals.md A.4 and D.7).
-var DefaultBackoff = Backoff{Min: time.Second, Max: time.Minute, Jitter: 0.2}
-
-// Delay returns the wait before attempt number attempt (0-based).
-func (b Backoff) Delay(attempt int) time.Duration {
-	if b.Min <= 0 {
-		b.Min = time.Second
-	}
-	if b.Max < b.Min {
-		b.Max = b.Min
-	}
-	d := b.Min
-	for i := 0; i < attempt && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	if b.Jitter > 0 {
-		f := 1 + b.Jitter*(2*rand.Float64()-1)
-		d = time.Duration(float64(d) * f)
-	}
-	return d
-}
+var DefaultBackoff = backoff.Default
 
 // Dial opens one WebSocket connection to url (ws:// or wss://) whose
 // messages go to h. It does not reconnect; see Client for that.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/menjin/menjin/internal/jsonrepair"
 )
 
 func TestDecodeEverySpecVector(t *testing.T) {
@@ -187,7 +189,7 @@ func FuzzDecodeFrames(f *testing.F) {
 			_ = frames[i].Payload()
 			_ = frames[i].Text()
 		}
-		fixed, _ := Repair(msg)
+		fixed, _ := jsonrepair.Repair(msg)
 		if len(fixed) > len(msg) {
 			t.Fatalf("repair grew the input: %d > %d", len(fixed), len(msg))
 		}

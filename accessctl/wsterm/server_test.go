@@ -234,6 +234,9 @@ func TestHeartbeatsAndOfflineAfterSilence(t *testing.T) {
 	hb := e.sink.wait(t, accessctl.KindHeartbeat)
 	require.NotNil(t, hb.Status)
 	assert.NotEmpty(t, hb.Status.Info.Extra["clock"])
+	skew, err := time.ParseDuration(hb.Status.Info.Extra["clockSkew"])
+	require.NoError(t, err)
+	assert.Less(t, skew.Abs(), 5*time.Second, "the simulator's clock is ours")
 	time.Sleep(600 * time.Millisecond)
 	e.waitOnline(t, "T1", true) // heartbeats keep it online past the silence limit
 	assert.Empty(t, e.sink.of(accessctl.KindOffline))

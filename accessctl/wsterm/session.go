@@ -278,6 +278,15 @@ func (s *session) heartbeat(f *Frame, now time.Time) {
 	}
 	if !isNull(f.Data) && json.Unmarshal(f.Data, &d) == nil && d.Time != "" {
 		st.Info.Extra = map[string]string{"clock": string(d.Time)}
+		// D.12: the terminal evaluates nothing by our clock, but a drifting
+		// clock is worth a warning. Its time has no zone: assume ours.
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05", string(d.Time), time.Local); err == nil {
+			skew := t.Sub(now).Round(time.Second)
+			st.Info.Extra["clockSkew"] = skew.String()
+			if skew > 5*time.Minute || skew < -5*time.Minute {
+				s.log().Warn("terminal clock drifts", "skew", skew, "clock", string(d.Time))
+			}
+		}
 	}
 	s.status(accessctl.KindHeartbeat, st, f.Raw, now)
 }

@@ -100,6 +100,7 @@ type Terminal struct {
 	client     *transport.Client
 	conn       *transport.Conn
 	fifo       []*report
+	fifoSince  time.Time // when the oldest unacked report started waiting
 	outbox     []*report // events not acked yet, resent after (re)registration
 	users      map[string]wsterm.User
 	events     map[string]json.RawMessage
@@ -302,6 +303,9 @@ func (t *Terminal) sendLocked(r *report) {
 		t.log.Debug("send failed", "err", err)
 		return
 	}
+	if len(t.fifo) == 0 {
+		t.fifoSince = time.Now()
+	}
 	t.fifo = append(t.fifo, r)
 }
 
@@ -471,6 +475,7 @@ func (t *Terminal) acked(c *transport.Conn, ack *content) {
 	}
 	r := t.fifo[0]
 	t.fifo = t.fifo[1:]
+	t.fifoSince = time.Now() // the next report waits from now at most
 	switch r.code {
 	case "205":
 		if ack.Code != "200" {
@@ -527,11 +532,17 @@ func (t *Terminal) heartbeats(c *transport.Conn, period time.Duration) {
 			hb, _ := json.Marshal(map[string]any{"code": "206", "data": map[string]string{
 				"time": time.Now().Format("2006-01-02 15:04:05")}})
 			t.mu.Lock()
-			if t.conn == c {
+			stale := t.conn == c && len(t.fifo) > 0 && time.Since(t.fifoSince) > 3*period
+			if t.conn == c && !stale {
 				t.sendLocked(&report{code: "206", msg: hb})
 				t.stats.Heartbeats++
 			}
 			t.mu.Unlock()
+			if stale { // A.4: no ack for 3 × interval; the platform is gone
+				t.log.Warn("no ack for 3 intervals; reconnecting")
+				_ = c.Close()
+				return
+			}
 		}
 	}
 }

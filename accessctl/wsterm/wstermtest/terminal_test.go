@@ -2,11 +2,14 @@ package wstermtest_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -161,4 +164,33 @@ func TestCloseUnblocksWaiters(t *testing.T) {
 	require.NoError(t, term.Close())
 	assert.ErrorIs(t, <-errc, wstermtest.ErrClosed)
 	assert.ErrorIs(t, <-errc, wstermtest.ErrClosed)
+}
+
+func TestReconnectsWhenAcksStop(t *testing.T) {
+	// A platform that acks the 205 and then falls silent: the terminal
+	// gives up after 3 heartbeat periods without an ack and dials again.
+	var conns atomic.Int32
+	up := websocket.Upgrader{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		conns.Add(1)
+		if _, _, err := ws.ReadMessage(); err != nil {
+			return
+		}
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"command":"response","content":{"code":"200","interval":"20","data":""}}`))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	defer ts.Close()
+	term := wstermtest.NewTerminal("ws"+strings.TrimPrefix(ts.URL, "http")+"/", fast, wstermtest.WithHeartbeat(20*time.Millisecond))
+	defer term.Close()
+	require.Eventually(t, func() bool { return conns.Load() >= 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.GreaterOrEqual(t, term.Stats().Registrations, 1)
 }

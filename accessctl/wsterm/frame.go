@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"unicode/utf8"
 
@@ -173,3 +174,12 @@ func decodeStrict(msg []byte) ([]Frame, error) {
 	}
 	return frames, nil
 }
+
+// String identifies the frame without its payload, which may hold a
+// password or a face image.
+func (f Frame) String() string {
+	return fmt.Sprintf("frame(code=%s command=%s commandId=%s, %d bytes)", f.Code, f.Command, f.CommandID, len(f.Raw))
+}
+
+// LogValue keeps slog from printing the payload.
+func (f Frame) LogValue() slog.Value { return slog.StringValue(f.String()) }

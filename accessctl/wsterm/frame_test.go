@@ -215,3 +215,13 @@ func TestEncodeRequestMatchesEncodingJSON(t *testing.T) {
 	got, _ := encodeRequest("20240115144330", "addUser", User{User: "lisi", UserID: "12384865", Pwd: "1234", Name: "李四", Role: "0", Img: "base64....."})
 	assert.Equal(t, specVector(t, "addUser.req"), string(got))
 }
+
+func TestFrameStringRedacts(t *testing.T) {
+	fs, _, err := DecodeFrames([]byte(specVector(t, "selectUser.rep")))
+	require.NoError(t, err)
+	s := fs[0].String()
+	assert.Contains(t, s, "code=203")
+	assert.NotContains(t, s, "1234")
+	assert.NotContains(t, s, "base64")
+	assert.NotContains(t, fs[0].LogValue().String(), "1234")
+}

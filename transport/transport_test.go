@@ -161,14 +161,14 @@ func TestIdleTimeoutClosesSilentPeer(t *testing.T) {
 }
 
 func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
-	_, ts, in := inboxServer(t, WithIdleTimeout(300*time.Millisecond))
+	_, ts, in := inboxServer(t, WithIdleTimeout(600*time.Millisecond))
 	// The client pings; the server's deadline is extended by each ping.
-	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox(), WithPingInterval(50*time.Millisecond))
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox(), WithPingInterval(30*time.Millisecond))
 	require.NoError(t, err)
 	select {
 	case err := <-in.closed:
 		t.Fatalf("closed although pinged: %v", err)
-	case <-time.After(900 * time.Millisecond):
+	case <-time.After(1200 * time.Millisecond):
 	}
 	require.NoError(t, c.Close())
 	<-c.Done()

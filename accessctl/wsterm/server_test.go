@@ -229,15 +229,15 @@ func TestEnrolledEvent(t *testing.T) {
 
 func TestHeartbeatsAndOfflineAfterSilence(t *testing.T) {
 	changes := make(chan accessctl.Status, 4)
-	e := newEnv(t, wsterm.WithOfflineAfter(400*time.Millisecond), wsterm.WithStatusFunc(func(st accessctl.Status) { changes <- st }))
-	term := e.terminal(t, "T1", wstermtest.WithHeartbeat(50*time.Millisecond))
+	e := newEnv(t, wsterm.WithOfflineAfter(time.Second), wsterm.WithStatusFunc(func(st accessctl.Status) { changes <- st }))
+	term := e.terminal(t, "T1", wstermtest.WithHeartbeat(30*time.Millisecond))
 	hb := e.sink.wait(t, accessctl.KindHeartbeat)
 	require.NotNil(t, hb.Status)
 	assert.NotEmpty(t, hb.Status.Info.Extra["clock"])
 	skew, err := time.ParseDuration(hb.Status.Info.Extra["clockSkew"])
 	require.NoError(t, err)
 	assert.Less(t, skew.Abs(), 5*time.Second, "the simulator's clock is ours")
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(1300 * time.Millisecond)
 	e.waitOnline(t, "T1", true) // heartbeats keep it online past the silence limit
 	assert.Empty(t, e.sink.of(accessctl.KindOffline))
 	term.Close()
@@ -294,7 +294,7 @@ func TestNeverAnsweringTerminalTimesOut(t *testing.T) {
 }
 
 func TestOneCommandInFlight(t *testing.T) {
-	e := newEnv(t, wsterm.WithTimeouts(400*time.Millisecond))
+	e := newEnv(t, wsterm.WithTimeouts(time.Second))
 	term := e.terminal(t, "T1")
 	term.Misbehave("", wstermtest.Behavior{Silent: true})
 	d := e.device(t, "T1")
@@ -306,7 +306,8 @@ func TestOneCommandInFlight(t *testing.T) {
 			_ = d.DeleteUser(context.Background(), string(rune('a'+i)), "")
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	require.Eventually(t, func() bool { return term.Stats().Commands >= 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	assert.Equal(t, 1, term.Stats().Commands, "the others wait for the first reply or timeout")
 	wg.Wait()
 	assert.Equal(t, 3, term.Stats().Commands)

@@ -86,7 +86,7 @@ func TestSelectAndCompare(t *testing.T) {
 }
 
 func TestMisbehaviour(t *testing.T) {
-	srv := wsterm.NewServer(nil, wsterm.WithTimeouts(200*time.Millisecond))
+	srv := wsterm.NewServer(nil, wsterm.WithTimeouts(500*time.Millisecond))
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	defer srv.Close()
@@ -101,7 +101,7 @@ func TestMisbehaviour(t *testing.T) {
 	require.NoError(t, err, "500 on selectUser is 'not found' (D.9)")
 	assert.Empty(t, users)
 
-	term.Misbehave(wsterm.CmdSelectUser, wstermtest.Behavior{Delay: 400 * time.Millisecond})
+	term.Misbehave(wsterm.CmdSelectUser, wstermtest.Behavior{Delay: 900 * time.Millisecond})
 	_, err = d.SelectUser(ctx5(t), wsterm.UserQuery{UserID: "1"})
 	assert.ErrorIs(t, err, accessctl.ErrTimeout)
 

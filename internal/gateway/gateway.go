@@ -125,6 +125,7 @@ type line struct {
 	At        time.Time           `json:"at"`
 	Person    string              `json:"person,omitempty"`
 	Name      string              `json:"name,omitempty"`
+	Method    string              `json:"method,omitempty"`
 	Direction string              `json:"direction,omitempty"`
 	Granted   *bool               `json:"granted,omitempty"`
 	IP        string              `json:"ip,omitempty"`
@@ -142,6 +143,7 @@ func EventLines(w io.Writer) accessctl.EventSink {
 			if e.Pass.Person != nil {
 				l.Person = e.Pass.Person.ID
 			}
+			l.Method = string(e.Pass.Method)
 			l.Direction = string(e.Pass.Direction)
 			l.Granted = &e.Pass.Result.Granted
 		case e.Enrolled != nil:

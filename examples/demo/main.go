@@ -1,0 +1,167 @@
+// Command demo runs Menjin end to end on loopback with built-in simulated
+// devices: WebSocket face terminals behind a gateway, an HTTP
+// standard-protocol terminal behind an edge server, and a QR door. It pushes
+// users with faces, opens doors, scans a signed QR code and prints every
+// event as one JSON line, then checks that what should have happened did,
+// and exits 0 within about ten seconds.
+//
+//	go run ./examples/demo            # run once and exit
+//	go run ./examples/demo -forever   # keep the gateway and devices running
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/gateway"
+)
+
+func main() {
+	forever := flag.Bool("forever", false, "keep running until interrupted")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, *forever); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what every step shares: where to print and what was seen.
+type demo struct {
+	out  io.Writer
+	mu   sync.Mutex
+	seen map[string]int // "kind" and "kind/method" counts
+	sink accessctl.EventSink
+}
+
+func newDemo(out io.Writer) *demo {
+	d := &demo{out: out, seen: map[string]int{}}
+	lines := gateway.EventLines(lockedWriter{d})
+	d.sink = accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+		d.mu.Lock()
+		d.seen[string(e.Kind)]++
+		if e.Pass != nil {
+			d.seen[string(e.Kind)+"/"+string(e.Pass.Method)]++
+			if e.Pass.Result.Granted {
+				d.seen["granted/"+string(e.Pass.Method)]++
+			}
+		}
+		d.mu.Unlock()
+		return lines.Handle(ctx, e)
+	})
+	return d
+}
+
+// lockedWriter keeps step lines and event lines from interleaving.
+type lockedWriter struct{ d *demo }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	return w.d.out.Write(p)
+}
+
+func (d *demo) say(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, "== "+format+"\n", args...)
+}
+
+func (d *demo) count(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.seen[key]
+}
+
+// step is one part of the demo; it returns a cleanup that stops what it
+// started.
+type step struct {
+	name string
+	run  func(ctx context.Context, d *demo) (cleanup func(), err error)
+	// want lists event counters that must reach a minimum once it ran.
+	want map[string]int
+}
+
+func steps() []step {
+	return []step{
+		{"WebSocket face terminals", wsTerminals, map[string]int{"online": 3, "pass/face": 6, "enrolled": 1, "heartbeat": 1}},
+		{"HTTP standard-protocol terminal", stdTerminal, map[string]int{"pass/card": 1, "granted/qr_code": 1}},
+		{"QR door", qrDoor, map[string]int{"granted/qr_code": 2, "pass/qr_code": 3}},
+	}
+}
+
+func run(ctx context.Context, out io.Writer, forever bool) error {
+	if !forever {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	d := newDemo(out)
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	start := time.Now()
+	for _, s := range steps() {
+		d.say("%s", s.name)
+		cleanup, err := s.run(ctx, d)
+		if cleanup != nil {
+			cleanups = append(cleanups, cleanup)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		for key, min := range s.want {
+			if err := waitCount(ctx, d, key, min); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
+	}
+	d.say("done in %v: %s", time.Since(start).Round(time.Millisecond), d.summary())
+	if forever {
+		d.say("running until interrupted (-forever)")
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func waitCount(ctx context.Context, d *demo, key string, min int) error {
+	for d.count(key) < min {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("saw %d %q events, want at least %d", d.count(key), key, min)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (d *demo) summary() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keys := make([]string, 0, len(d.seen))
+	for k := range d.seen {
+		if !strings.Contains(k, "/") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, d.seen[k])
+	}
+	return "events " + strings.Join(parts, " ")
+}

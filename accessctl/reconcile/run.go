@@ -1,0 +1,394 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/menjin/menjin/accessctl"
+)
+
+// run is the one goroutine of a device: it alternates full resyncs and
+// rounds of at most cfg.batch persons, each round with at most
+// cfg.concurrency calls in flight.
+func (r *Reconciler) run(d *device) {
+	defer r.wg.Done()
+	defer close(d.done)
+	for {
+		r.mu.Lock()
+		for !r.closed && (d.hold || (!d.resync && len(d.dirty) == 0)) {
+			r.mu.Unlock()
+			select {
+			case <-d.wake:
+			case <-r.ctx.Done():
+				return
+			}
+			r.mu.Lock()
+		}
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		d.busy = true
+		if d.resync {
+			d.resync = false
+			r.mu.Unlock()
+			r.fullResync(d)
+		} else {
+			ids := make([]string, 0, r.cfg.batch)
+			for id := range d.dirty {
+				ids = append(ids, id)
+				delete(d.dirty, id)
+				if len(ids) == r.cfg.batch {
+					break
+				}
+			}
+			r.mu.Unlock()
+			r.round(d, ids)
+		}
+		r.mu.Lock()
+		d.busy = false
+		close(r.changed)
+		r.changed = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// fullResync corrects the ledger with what the device says it holds (or,
+// for a device that cannot say, marks every entry unconfirmed) and queues
+// every person of the device.
+func (r *Reconciler) fullResync(d *device) {
+	r.mu.Lock()
+	lister := d.lister
+	r.mu.Unlock()
+	var held map[string]accessctl.PersonRef
+	if lister != nil {
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.callTimeout)
+		refs, err := lister.ListGrants(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			held = make(map[string]accessctl.PersonRef, len(refs))
+			for _, p := range refs {
+				held[p.ID] = p
+			}
+		case r.ctx.Err() != nil:
+			return
+		case errors.Is(err, accessctl.ErrUnsupported):
+			r.mu.Lock()
+			d.lister = nil // this one cannot list after all: use the ledger
+			r.mu.Unlock()
+		default:
+			r.mu.Lock()
+			r.stats.Failures++
+			d.resync = true
+			if errors.Is(err, accessctl.ErrOffline) {
+				d.offline = true
+			}
+			r.holdLocked(d)
+			r.mu.Unlock()
+			return
+		}
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ops []wop
+	if held != nil {
+		for id, p := range held {
+			if _, ok := d.ledger[id]; !ok {
+				e := ledgerEntry{Person: p, Maybe: true} // a version we did not push
+				d.ledger[id] = e
+				ops = append(ops, ledgerOp(d, id, &e))
+			}
+		}
+		for id := range d.ledger {
+			if _, ok := held[id]; !ok {
+				delete(d.ledger, id) // the device lost it
+				ops = append(ops, ledgerOp(d, id, nil))
+			}
+		}
+	} else {
+		for id, e := range d.ledger {
+			if !e.Maybe {
+				e.Maybe = true // it may have been reset while away
+				d.ledger[id] = e
+				ops = append(ops, ledgerOp(d, id, &e))
+			}
+		}
+	}
+	r.write(ops...)
+	for id := range d.want {
+		d.dirty[id] = struct{}{}
+	}
+	for id := range d.ledger {
+		d.dirty[id] = struct{}{}
+	}
+	r.stats.Resyncs++
+}
+
+// task is one call of a round.
+type task struct {
+	id     string
+	op     accessctl.SyncOp
+	person accessctl.PersonRef
+	grant  accessctl.Grant
+	hash   string
+	skip   bool // the wanted version changed before the call: the next round sends it
+}
+
+// round looks at ids: it decides and stores the intents (in flight), waits
+// until they are on disk, makes the calls, and queues the outcomes.
+func (r *Reconciler) round(d *device, ids []string) {
+	r.mu.Lock()
+	ps := d.ps
+	var (
+		tasks []task
+		ops   []wop
+		notes []accessctl.SyncStatus
+	)
+	now := r.cfg.now()
+	setStatus := func(id string, st *statusRec) {
+		ops = append(ops, statusOp(d, id, st))
+		notes = append(notes, r.setStatus(d, id, st))
+	}
+	for _, id := range ids {
+		h, wanted := d.want[id]
+		le, held := d.ledger[id]
+		cur := d.status[id]
+		switch {
+		case wanted && held && le.Hash == h && !le.Maybe:
+			if cur == nil || cur.State != accessctl.SyncApplied || cur.Hash != h {
+				st := &statusRec{SyncStatus: base(cur, d, le.Person, accessctl.OpUpsert), Hash: h}
+				st.State = accessctl.SyncApplied
+				setStatus(id, st)
+			}
+		case wanted:
+			if cur != nil && cur.Hash == h && cur.Op == accessctl.OpUpsert && final(cur.State) {
+				continue // waits for new input or Retry
+			}
+			person := accessctl.PersonRef{ID: id}
+			if cur != nil {
+				person = cur.Person
+			}
+			e := ledgerEntry{Person: person, Hash: h, Maybe: true}
+			d.ledger[id] = e
+			ops = append(ops, ledgerOp(d, id, &e))
+			st := &statusRec{SyncStatus: base(cur, d, person, accessctl.OpUpsert), Hash: h}
+			if cur == nil || cur.Hash != h || cur.Op != accessctl.OpUpsert {
+				st.Attempts = 0
+			}
+			if st.Attempts == 0 {
+				st.FirstAttempt = now
+			}
+			st.State, st.Attempts, st.LastAttempt = accessctl.SyncInFlight, st.Attempts+1, now
+			setStatus(id, st)
+			tasks = append(tasks, task{id: id, op: accessctl.OpUpsert, person: person, hash: h})
+		case held:
+			if cur != nil && cur.Op == accessctl.OpDelete && final(cur.State) {
+				continue
+			}
+			st := &statusRec{SyncStatus: base(cur, d, le.Person, accessctl.OpDelete)}
+			if cur == nil || cur.Op != accessctl.OpDelete {
+				st.Attempts = 0
+			}
+			if st.Attempts == 0 {
+				st.FirstAttempt = now
+			}
+			st.State, st.Attempts, st.LastAttempt = accessctl.SyncInFlight, st.Attempts+1, now
+			setStatus(id, st)
+			tasks = append(tasks, task{id: id, op: accessctl.OpDelete, person: le.Person})
+		case cur != nil && cur.State != accessctl.SyncRemoved:
+			st := &statusRec{SyncStatus: base(cur, d, cur.Person, accessctl.OpDelete)}
+			st.State = accessctl.SyncRemoved // nothing held, nothing wanted
+			setStatus(id, st)
+		}
+	}
+	gen := r.write(ops...)
+	r.notify(notes)
+	r.mu.Unlock()
+	if len(tasks) == 0 {
+		return
+	}
+
+	// Write-ahead: the ledger says "maybe held" on disk before any call.
+	err := r.waitWritten(r.ctx, gen)
+	if err == nil {
+		err = r.loadGrants(d, tasks)
+	}
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.mu.Lock()
+		r.stats.Failures++
+		for _, t := range tasks {
+			d.retry[t.id] = struct{}{}
+		}
+		r.holdLocked(d)
+		r.mu.Unlock()
+		return
+	}
+
+	errs := make([]error, len(tasks))
+	sem := make(chan struct{}, r.cfg.concurrency)
+	var wg sync.WaitGroup
+	for i := range tasks {
+		if tasks[i].skip {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.callTimeout)
+			defer cancel()
+			if tasks[i].op == accessctl.OpUpsert {
+				errs[i] = ps.PutGrant(ctx, tasks[i].grant)
+			} else {
+				errs[i] = ps.RemoveGrant(ctx, tasks[i].person)
+			}
+		})
+	}
+	wg.Wait()
+	r.outcomes(d, tasks, errs)
+}
+
+// loadGrants reads the wanted grants of the upserts from disk; a task whose
+// stored version is not the one decided on is skipped.
+func (r *Reconciler) loadGrants(d *device, tasks []task) error {
+	return r.db.View(func(tx *bbolt.Tx) error {
+		var want *bbolt.Bucket
+		if b := tx.Bucket(bucketRoot).Bucket([]byte(d.key)); b != nil {
+			want = b.Bucket(bucketWant)
+		}
+		for i := range tasks {
+			t := &tasks[i]
+			if t.op != accessctl.OpUpsert {
+				continue
+			}
+			var v []byte
+			if want != nil {
+				v = want.Get([]byte(t.id))
+			}
+			if len(v) < sha256.Size || hex.EncodeToString(v[:sha256.Size]) != t.hash {
+				t.skip = true
+				continue
+			}
+			if err := json.Unmarshal(v[sha256.Size:], &t.grant); err != nil {
+				return fmt.Errorf("reconcile: stored grant %s: %w", t.id, err)
+			}
+			t.person = t.grant.Person
+		}
+		return nil
+	})
+}
+
+// outcomes records what the calls of a round did and schedules what failed.
+func (r *Reconciler) outcomes(d *device, tasks []task, errs []error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stopping := r.ctx.Err() != nil
+	var (
+		ops                      []wop
+		notes                    []accessctl.SyncStatus
+		failures                 uint64
+		anyOffline, anyRetryable bool
+	)
+	for i, t := range tasks {
+		if t.skip {
+			d.dirty[t.id] = struct{}{}
+			continue
+		}
+		err := errs[i]
+		if err != nil && stopping {
+			continue // cancelled by Close: in flight on disk, pending after a restart
+		}
+		cur := d.status[t.id]
+		st := &statusRec{SyncStatus: base(cur, d, t.person, t.op), Hash: t.hash}
+		retry := false
+		if err == nil {
+			if t.op == accessctl.OpUpsert {
+				r.stats.Puts++
+				e := ledgerEntry{Person: t.person, Hash: t.hash}
+				d.ledger[t.id] = e
+				ops = append(ops, ledgerOp(d, t.id, &e))
+			} else {
+				r.stats.Removes++
+				delete(d.ledger, t.id)
+				ops = append(ops, ledgerOp(d, t.id, nil))
+			}
+			st.State, st.Code, st.Message = accessctl.SyncStateOf(t.op, nil), "", ""
+		} else {
+			failures++
+			st.State = accessctl.SyncStateOf(t.op, err)
+			st.Code, st.Message = "", err.Error()
+			var rej *accessctl.RejectedError
+			if errors.As(err, &rej) {
+				st.Code, st.Message = rej.Code, rej.Message
+			}
+			offline := errors.Is(err, accessctl.ErrOffline) || errors.Is(err, accessctl.ErrClosed)
+			if offline {
+				st.Attempts-- // nothing was sent
+				anyOffline = true
+			}
+			if st.State != accessctl.SyncInvalidInput {
+				if !offline && st.Attempts >= r.cfg.maxAttempts {
+					st.State = accessctl.SyncNeedsManual
+				} else {
+					st.State = accessctl.SyncRetryableFailure
+					retry = true
+				}
+			}
+		}
+		// The host changed its mind during the call: the status it set
+		// (pending, newer version) stays, and the next round acts on it.
+		h, wanted := d.want[t.id]
+		if cur != nil && cur.State != accessctl.SyncInFlight &&
+			((t.op == accessctl.OpUpsert && (!wanted || h != t.hash)) || (t.op == accessctl.OpDelete && wanted)) {
+			d.dirty[t.id] = struct{}{}
+			continue
+		}
+		ops = append(ops, statusOp(d, t.id, st))
+		notes = append(notes, r.setStatus(d, t.id, st))
+		if retry {
+			d.retry[t.id] = struct{}{}
+			anyRetryable = true
+		}
+	}
+	r.stats.Failures += failures
+	r.write(ops...)
+	r.notify(notes)
+	if stopping {
+		return
+	}
+	if anyOffline {
+		d.offline = true
+	}
+	switch {
+	case anyRetryable:
+		r.holdLocked(d)
+	case failures == 0:
+		d.fails = 0
+	}
+}
+
+// base starts a status from the current one.
+func base(cur *statusRec, d *device, p accessctl.PersonRef, op accessctl.SyncOp) accessctl.SyncStatus {
+	st := accessctl.SyncStatus{Person: p, Device: d.ref, Op: op}
+	if cur != nil {
+		st.Attempts, st.FirstAttempt, st.LastAttempt = cur.Attempts, cur.FirstAttempt, cur.LastAttempt
+		st.CorrelationID, st.Code, st.Message = cur.CorrelationID, cur.Code, cur.Message
+	}
+	return st
+}
+
+// final states wait for new input (or Retry).
+func final(s accessctl.SyncState) bool {
+	return s == accessctl.SyncInvalidInput || s == accessctl.SyncNeedsManual
+}

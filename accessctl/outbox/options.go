@@ -19,6 +19,8 @@ type config struct {
 	maxAttempts     int
 	maxBatch        int
 	readAhead       int
+	linger          time.Duration
+	gather          time.Duration
 	onError         func(accessctl.Event, error)
 	onDead          func(DeadLetter)
 	now             func() time.Time
@@ -33,6 +35,8 @@ func defaults() config {
 		deliveryTimeout: 30 * time.Second,
 		maxBatch:        1024,
 		readAhead:       64,
+		linger:          5 * time.Millisecond,
+		gather:          200 * time.Microsecond,
 		now:             time.Now,
 	}
 }

@@ -72,6 +72,7 @@ type Outbox struct {
 	cfg   config
 
 	appends    chan *appendReq
+	lastBatch  int           // appends in the last commit; the committer's goroutine only
 	kick       chan struct{} // cap 1: ops are waiting for the committer
 	wake       chan struct{} // cap Concurrency: a lane became ready
 	stopCommit chan struct{}
@@ -292,7 +293,7 @@ func (o *Outbox) commitLoop() {
 		case r := <-o.appends:
 			o.commit(r)
 		case <-o.kick:
-			o.commit(nil)
+			o.commit(o.linger())
 		case <-o.stopCommit:
 			o.commit(nil)
 			return
@@ -300,20 +301,60 @@ func (o *Outbox) commitLoop() {
 	}
 }
 
-func (o *Outbox) commit(first *appendReq) {
-	var reqs []*appendReq
-	if first != nil {
-		reqs = append(reqs, first)
-	}
-drain:
+func (o *Outbox) drain(reqs []*appendReq) []*appendReq {
 	for len(reqs) < o.cfg.maxBatch {
 		select {
 		case r := <-o.appends:
 			reqs = append(reqs, r)
 		default:
-			break drain
+			return reqs
 		}
 	}
+	return reqs
+}
+
+// linger holds back a commit that only deletes delivered events for a
+// moment, so that it rides along with the next append's commit instead of
+// costing an fsync of its own. Dead letters, replays and discards do not
+// wait: the host looks for them.
+func (o *Outbox) linger() *appendReq {
+	o.mu.Lock()
+	urgent := false
+	for _, op := range o.ops {
+		if op.done != nil || op.kind == opDead {
+			urgent = true
+			break
+		}
+	}
+	o.mu.Unlock()
+	if urgent {
+		return nil
+	}
+	t := time.NewTimer(o.cfg.linger)
+	defer t.Stop()
+	select {
+	case r := <-o.appends:
+		return r
+	case <-t.C:
+	case <-o.stopCommit:
+		// The outer loop sees stopCommit too and makes the final commit.
+	}
+	return nil
+}
+
+func (o *Outbox) commit(first *appendReq) {
+	var reqs []*appendReq
+	if first != nil {
+		reqs = append(reqs, first)
+	}
+	reqs = o.drain(reqs)
+	if len(reqs) > 0 && len(reqs) < o.lastBatch/2 {
+		// Producers answered by the last commit are still coming back: wait
+		// a moment for them, so that one fsync serves them all.
+		time.Sleep(o.cfg.gather)
+		reqs = o.drain(reqs)
+	}
+	o.lastBatch = len(reqs)
 	o.mu.Lock()
 	ops := o.ops
 	o.ops = nil

@@ -264,7 +264,7 @@ func TestMaxAttempts(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, ob.Handle(ctx, pass("d", 0)))
 	require.NoError(t, ob.Handle(ctx, pass("d", 1)))
-	eventually(t, func() bool { return len(rec.ids("d")) == 1 }, "the next event passes")
+	eventually(t, func() bool { return len(rec.ids("d")) == 1 && ob.Stats().Dead == 1 }, "the next event passes")
 	dead, err := ob.Dead(ctx, 0)
 	require.NoError(t, err)
 	require.Len(t, dead, 1)

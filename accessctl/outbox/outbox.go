@@ -272,7 +272,15 @@ func (o *Outbox) Handle(ctx context.Context, e accessctl.Event) error {
 	defer o.handling.Done()
 
 	r := &appendReq{lane: key, val: val, done: make(chan error, 1)}
-	o.appends <- r // never blocks for long: the committer drains it every commit
+	select {
+	case o.appends <- r: // the committer drains it every commit
+	case <-ctx.Done():
+		o.mu.Lock()
+		o.reserveN--
+		o.reserveB -= int64(len(val))
+		o.mu.Unlock()
+		return ctx.Err()
+	}
 	select {
 	case err := <-r.done:
 		return err

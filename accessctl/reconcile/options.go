@@ -18,6 +18,7 @@ type config struct {
 	callTimeout time.Duration
 	now         func() time.Time
 	onStatus    func(accessctl.SyncStatus)
+	keepUnknown bool
 }
 
 func defaults() config {
@@ -95,3 +96,9 @@ func WithClock(now func() time.Time) Option {
 func WithOnStatus(f func(accessctl.SyncStatus)) Option {
 	return func(c *config) { c.onStatus = f }
 }
+
+// WithKeepUnknown leaves alone the persons a listing device holds that the
+// reconciler neither pushed nor was asked for (enrolled at the device, or by
+// another system). By default the desired state is the whole truth and such
+// persons are removed.
+func WithKeepUnknown() Option { return func(c *config) { c.keepUnknown = true } }

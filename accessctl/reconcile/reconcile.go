@@ -248,6 +248,10 @@ func (r *Reconciler) lookup(ref accessctl.DeviceRef) *device {
 // against its list; any other against the ledger, and after a reconnect
 // every wanted grant is pushed again because nothing can say what it kept.
 // Attaching a device already attached replaces its PermissionSync.
+//
+// The desired state is the whole truth for an attached device: persons it
+// holds that nobody wants are removed (WithKeepUnknown leaves alone those the
+// reconciler never pushed).
 func (r *Reconciler) Attach(ref accessctl.DeviceRef, ps accessctl.PermissionSync) error {
 	if ps == nil || ref.ID == "" {
 		return fmt.Errorf("reconcile: %w: attach needs a device id and a PermissionSync", accessctl.ErrInvalid)

@@ -167,6 +167,24 @@ func TestSetRemovesStrangers(t *testing.T) {
 	closeR(t, r)
 }
 
+func TestKeepUnknown(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	r := open(t, t.TempDir(), reconcile.WithKeepUnknown())
+	ctx := context.Background()
+	a := accessctltest.NewFakeDevice("a", r)
+	require.NoError(t, a.PutGrant(ctx, grant("local", "Enrolled at the door")))
+	require.NoError(t, r.Put(ctx, grant("p1", "Ann", ref("a"))))
+	require.NoError(t, r.Attach(ref("a"), a))
+	wait(t, r)
+	_, ok := a.Holds("local")
+	assert.True(t, ok, "left alone")
+	_, ok = a.Holds("p1")
+	assert.True(t, ok)
+	_, known := r.Status(ref("a"), accessctl.PersonRef{ID: "local"})
+	assert.False(t, known)
+	closeR(t, r)
+}
+
 // A device that comes back after losing its users (a reset while offline)
 // gets them again: a listing device because the list shows them missing, a
 // ledger-only device because everything is pushed again after a reconnect.

@@ -102,6 +102,9 @@ func (r *Reconciler) fullResync(d *device) {
 	var ops []wop
 	if held != nil {
 		for id, p := range held {
+			if _, wanted := d.want[id]; !wanted && r.cfg.keepUnknown {
+				continue // not ours: left alone
+			}
 			if _, ok := d.ledger[id]; !ok {
 				e := ledgerEntry{Person: p, Maybe: true} // a version we did not push
 				d.ledger[id] = e

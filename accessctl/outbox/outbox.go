@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/boltdb"
 )
 
 // ErrFull is returned by Handle when the outbox holds its maximum of events
@@ -28,8 +27,9 @@ var ErrFull = fmt.Errorf("outbox: full (%w)", accessctl.ErrBufferFull)
 // not there.
 var ErrNotFound = fmt.Errorf("outbox: dead letter %w", accessctl.ErrNotFound)
 
-// FileName is the database file Open creates in its directory.
-const FileName = "menjin.db"
+// FileName is the database file Open creates in its directory. The reconciler
+// uses the same name: share one *bbolt.DB rather than opening it twice.
+const FileName = boltdb.FileName
 
 // Bucket names. The reconciler keeps its state in its own bucket of the same
 // file, so one *bbolt.DB serves both.
@@ -145,12 +145,9 @@ type deadRecord struct {
 // delivering what it holds to next. Close releases the file. Use DB to share
 // the file with a reconciler.
 func Open(dir string, next accessctl.EventSink, opts ...Option) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	db, err := boltdb.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: open %s: %w", dir, err)
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	o, err := New(db, next, opts...)
 	if err != nil {

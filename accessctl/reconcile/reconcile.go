@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -15,12 +13,12 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/boltdb"
 )
 
-// FileName is the database file Open creates in its directory; it is the
-// outbox's file name too, so both share one file when given the same
-// directory through one *bbolt.DB.
-const FileName = "menjin.db"
+// FileName is the database file Open creates in its directory. The outbox
+// uses the same name: share one *bbolt.DB rather than opening it twice.
+const FileName = boltdb.FileName
 
 var (
 	bucketRoot   = []byte("reconcile")
@@ -112,12 +110,9 @@ type statusRec struct {
 
 // Open opens (or creates) FileName in dir. Close closes the file.
 func Open(dir string, opts ...Option) (*Reconciler, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	}
-	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	db, err := boltdb.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: open %s: %w", dir, err)
+		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	r, err := New(db, opts...)
 	if err != nil {

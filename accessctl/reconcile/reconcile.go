@@ -552,7 +552,9 @@ func (r *Reconciler) apply(ctx context.Context, ups []update, scope *setScope) e
 		if u.grant == nil {
 			continue
 		}
-		body, hash, err := encodeGrant(*u.grant)
+		g := *u.grant
+		g.Devices = []accessctl.DeviceRef{u.dev} // each device gets the grant as its own
+		body, hash, err := encodeGrant(g)
 		if err != nil {
 			return fmt.Errorf("reconcile: %w: %v", accessctl.ErrInvalid, err)
 		}
@@ -688,8 +690,8 @@ func (r *Reconciler) releaseHold(d *device) {
 }
 
 // encodeGrant returns the stored form of g and the hash of what a device
-// holds of it: the correlation id and the device list are not pushed, so
-// they do not make a new version.
+// holds of it: the correlation id and the device list do not make a new
+// version.
 func encodeGrant(g accessctl.Grant) (body []byte, hash string, err error) {
 	body, err = json.Marshal(g)
 	if err != nil {

@@ -22,7 +22,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var fast = reconcile.WithRetry(backoff.Policy{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2, Jitter: 0.2})
+var (
+	fast      = reconcile.WithRetry(backoff.Policy{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2, Jitter: 0.2})
+	slowRetry = backoff.Policy{Min: time.Minute, Max: time.Minute, Factor: 2}
+)
 
 func ref(id string) accessctl.DeviceRef { return accessctl.DeviceRef{ID: id} }
 

@@ -23,6 +23,11 @@ import (
 // errors.Is(err, accessctl.ErrBufferFull) is true as well.
 var ErrFull = fmt.Errorf("outbox: full (%w)", accessctl.ErrBufferFull)
 
+// ErrTooLarge is returned by Handle for an event that alone exceeds
+// WithMaxBytes: no amount of delivery makes room for it. It is marked
+// accessctl.Permanent.
+var ErrTooLarge = errors.New("outbox: event larger than the byte bound")
+
 // ErrNotFound is returned by Replay and Discard for a dead letter that is
 // not there.
 var ErrNotFound = fmt.Errorf("outbox: dead letter %w", accessctl.ErrNotFound)
@@ -252,6 +257,9 @@ func (o *Outbox) Handle(ctx context.Context, e accessctl.Event) error {
 	}
 	val := joinRecord(key, body)
 
+	if int64(len(val)) > o.cfg.maxBytes {
+		return accessctl.Permanent(fmt.Errorf("%w: %s is %d bytes", ErrTooLarge, e.ID, len(val)))
+	}
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()

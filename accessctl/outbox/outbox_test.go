@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -326,6 +327,11 @@ func TestFullByBytes(t *testing.T) {
 			break
 		}
 	}
+	big := pass("d", 5000)
+	big.Raw = []byte(`"` + strings.Repeat("x", 5000) + `"`)
+	err = ob.Handle(ctx, big)
+	assert.ErrorIs(t, err, outbox.ErrTooLarge)
+	assert.True(t, accessctl.IsPermanent(err), "it never fits")
 	st := ob.Stats()
 	assert.Less(t, n, 1000)
 	assert.Equal(t, n, st.Queued)

@@ -19,7 +19,9 @@
 // Disk use is bounded (WithMaxEvents, WithMaxBytes, counting queued and dead
 // events). When the bound is reached Handle refuses new events with ErrFull
 // and stores nothing: the driver does not acknowledge, the device keeps the
-// event and sends it again later. Nothing already stored is evicted.
+// event and sends it again later. Nothing already stored is evicted. An
+// event larger than the whole byte bound gets ErrTooLarge, marked
+// accessctl.Permanent.
 //
 // The shortest use, in front of an uploader:
 //

@@ -12,6 +12,9 @@
 // ledger of what it pushed stands in, and after a reconnect every wanted
 // grant is pushed again, because nothing can say what such a device kept.
 //
+// The desired state is the whole truth for an attached device: persons it
+// holds that nobody wants are removed, unless WithKeepUnknown.
+//
 // Every (person, device) pair has an accessctl.SyncStatus with the states of
 // platform-integrations.md §4.3: pending, in_flight, applied, removed,
 // retryable_failure (offline, timeout: retried with backoff), invalid_input

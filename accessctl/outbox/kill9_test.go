@@ -203,7 +203,7 @@ func TestKill9(t *testing.T) {
 
 	// Phase 2: the platform is up but slow; kill the gateway mid-delivery.
 	plat.up.Store(true)
-	plat.delay.Store(int64(200 * time.Microsecond))
+	plat.delay.Store(int64(2 * time.Millisecond)) // slow enough to kill it halfway, even on a loaded machine
 	cmd, _ = startChild(t, "deliver", dir, srv.URL)
 	require.Eventually(t, func() bool { u, _ := plat.counts(); return u >= len(acked)/3 }, 30*time.Second, time.Millisecond)
 	require.NoError(t, cmd.Process.Kill())

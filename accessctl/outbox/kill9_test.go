@@ -171,9 +171,6 @@ func startChild(t *testing.T, mode, dir, url string) (*exec.Cmd, *bufio.Reader) 
 // was acknowledged to a device arrives, exactly once after deduplication by
 // its idempotency key.
 func TestKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three processes; run without -short")
-	}
 	dir := t.TempDir()
 	plat := newPlatform()
 	srv := httptest.NewServer(plat)

@@ -94,6 +94,7 @@ type Outbox struct {
 	lanes    map[string]*lane
 	ready    []*lane
 	ops      []op
+	opsSince time.Time // when the oldest of ops was queued
 	changed  chan struct{} // closed and replaced when Queued drops
 	onDiskN  int           // records in queue + dead
 	reserveN int           // appends waiting for their commit
@@ -361,16 +362,32 @@ func (o *Outbox) commit(first *appendReq) {
 		reqs = append(reqs, first)
 	}
 	reqs = o.drain(reqs)
-	if len(reqs) > 0 && len(reqs) < o.lastBatch/2 {
-		// Producers answered by the last commit are still coming back: wait
-		// a moment for them, so that one fsync serves them all.
-		time.Sleep(o.cfg.gather)
-		reqs = o.drain(reqs)
+	if target := min(o.cfg.maxBatch, len(reqs)+o.lastBatch); len(reqs) > 0 && o.lastBatch > 1 && len(reqs) < target {
+		// The producers the last commit answered are coming back with their
+		// next events: wait a moment for them, so that one fsync serves
+		// them and those already waiting, instead of alternating between
+		// two half-full commits.
+		t := time.NewTimer(o.cfg.gather)
+	gather:
+		for len(reqs) < target {
+			select {
+			case r := <-o.appends:
+				reqs = append(reqs, r)
+			case <-t.C:
+				break gather
+			}
+		}
+		t.Stop()
 	}
 	o.lastBatch = len(reqs)
 	o.mu.Lock()
-	ops := o.ops
-	o.ops = nil
+	var ops []op
+	// Deletes ride along with appends only when there are many or they have
+	// waited: deleting in larger runs dirties fewer pages per event.
+	if first == nil || len(o.ops) >= o.cfg.maxBatch || time.Since(o.opsSince) >= o.cfg.linger {
+		ops = o.ops
+		o.ops = nil
+	}
 	o.mu.Unlock()
 	if len(reqs) == 0 && len(ops) == 0 {
 		return
@@ -699,6 +716,9 @@ func (o *Outbox) finish(l *lane, ev loaded, err error) {
 	attempts := l.attempt
 	l.attempt = 0
 	o.stats.Queued--
+	if len(o.ops) == 0 {
+		o.opsSince = time.Now()
+	}
 	if err == nil {
 		o.stats.Delivered++
 		o.ops = append(o.ops, op{kind: opDelete, it: ev.it})
@@ -801,6 +821,9 @@ func (o *Outbox) deadOp(ctx context.Context, kind opKind, seqs []uint64) error {
 	if o.closed {
 		o.mu.Unlock()
 		return accessctl.ErrClosed
+	}
+	if len(o.ops) == 0 {
+		o.opsSince = time.Now()
 	}
 	o.ops = append(o.ops, op{kind: kind, seqs: append([]uint64(nil), seqs...), done: done})
 	o.handling.Add(1)

@@ -21,6 +21,7 @@ type config struct {
 	readAhead       int
 	linger          time.Duration
 	gather          time.Duration
+	cacheBytes      int64
 	onError         func(accessctl.Event, error)
 	onDead          func(DeadLetter)
 	now             func() time.Time
@@ -37,6 +38,7 @@ func defaults() config {
 		readAhead:       64,
 		linger:          5 * time.Millisecond,
 		gather:          200 * time.Microsecond,
+		cacheBytes:      32 << 20,
 		now:             time.Now,
 	}
 }
@@ -119,3 +121,9 @@ func WithClock(now func() time.Time) Option {
 		}
 	}
 }
+
+// WithCacheBytes bounds the memory that keeps queued events decoded, so
+// that delivering an event appended by this process does not read and
+// decode it back from disk (default 32 MiB; 0 turns it off). Events beyond
+// it, and all events found on disk at Open, are read back from disk.
+func WithCacheBytes(n int64) Option { return func(c *config) { c.cacheBytes = max(0, n) } }

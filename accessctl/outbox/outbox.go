@@ -94,11 +94,12 @@ type Outbox struct {
 	lanes    map[string]*lane
 	ready    []*lane
 	ops      []op
-	opsSince time.Time // when the oldest of ops was queued
+	opsSince time.Time     // when the oldest of ops was queued
 	changed  chan struct{} // closed and replaced when Queued drops
 	onDiskN  int           // records in queue + dead
 	reserveN int           // appends waiting for their commit
 	reserveB int64
+	cacheB   int64 // bytes of queued events kept decoded in memory
 	stats    Stats
 }
 
@@ -114,10 +115,12 @@ type lane struct {
 type item struct {
 	seq  uint64
 	size int
+	ev   *accessctl.Event // the event as Handle got it, while the cache has room; else read from disk
 }
 
 type appendReq struct {
 	lane string
+	ev   *accessctl.Event
 	val  []byte
 	done chan error // cap 1
 }
@@ -247,6 +250,9 @@ func (o *Outbox) load() error {
 // Handle stores e durably and returns nil once it is on disk. An event
 // without an ID gets one, stored with it. Handle returns ErrFull when the
 // bound is reached and accessctl.ErrClosed after Close.
+//
+// As with accessctl.Buffer, the outbox may deliver the very values e points
+// to (Pass, Status, Raw, ...): do not modify them after Handle returns.
 func (o *Outbox) Handle(ctx context.Context, e accessctl.Event) error {
 	if e.ID == "" {
 		e.ID = "ob-" + rand.Text()
@@ -277,7 +283,7 @@ func (o *Outbox) Handle(ctx context.Context, e accessctl.Event) error {
 	o.mu.Unlock()
 	defer o.handling.Done()
 
-	r := &appendReq{lane: key, val: val, done: make(chan error, 1)}
+	r := &appendReq{lane: key, ev: &e, val: val, done: make(chan error, 1)}
 	select {
 	case o.appends <- r: // the committer drains it every commit
 	case <-ctx.Done():
@@ -475,7 +481,7 @@ func (o *Outbox) commit(first *appendReq) {
 						if err := q.Put(seqKey(seq), v); err != nil {
 							return err
 						}
-						adds = append(adds, laneAdd{rec.Lane, item{seq, len(v)}})
+						adds = append(adds, laneAdd{rec.Lane, item{seq: seq, size: len(v)}})
 					}
 					if err := dead.Delete(seqKey(s)); err != nil {
 						return err
@@ -521,7 +527,12 @@ func (o *Outbox) commit(first *appendReq) {
 		o.onDiskN++
 		o.stats.Bytes += int64(size)
 		o.stats.Appended++
-		o.addToLane(r.lane, item{seqs[i], size})
+		it := item{seq: seqs[i], size: size}
+		if o.cacheB+int64(size) <= o.cfg.cacheBytes {
+			it.ev = r.ev
+			o.cacheB += int64(size)
+		}
+		o.addToLane(r.lane, it)
 	}
 	for _, a := range adds {
 		o.onDiskN++
@@ -683,12 +694,27 @@ func (o *Outbox) serve(l *lane) {
 
 // read loads stored events in one read transaction.
 func (o *Outbox) read(items []item) ([]loaded, error) {
-	out := make([]loaded, 0, len(items))
+	out := make([]loaded, len(items))
+	cold := false
+	for i, it := range items {
+		out[i].it = it
+		if it.ev != nil {
+			out[i].e = *it.ev
+		} else {
+			cold = true
+		}
+	}
+	if !cold {
+		return out, nil
+	}
 	err := o.db.View(func(tx *bbolt.Tx) error {
 		q := tx.Bucket(bucketRoot).Bucket(bucketQueue)
-		for _, it := range items {
+		for i, it := range items {
+			if it.ev != nil {
+				continue
+			}
 			v := q.Get(seqKey(it.seq))
-			ev := loaded{it: it}
+			ev := &out[i]
 			if v == nil {
 				ev.err = accessctl.Permanent(fmt.Errorf("outbox: record %d vanished", it.seq))
 			} else if _, body, err := splitRecord(v); err != nil {
@@ -696,7 +722,6 @@ func (o *Outbox) read(items []item) ([]loaded, error) {
 			} else if err := json.Unmarshal(body, &ev.e); err != nil {
 				ev.err = accessctl.Permanent(fmt.Errorf("outbox: record %d: %w", it.seq, err))
 			}
-			out = append(out, ev)
 		}
 		return nil
 	})
@@ -710,6 +735,9 @@ func (o *Outbox) finish(l *lane, ev loaded, err error) {
 	for i, it := range l.items {
 		if it.seq == ev.it.seq {
 			l.items = append(l.items[:i], l.items[i+1:]...)
+			if it.ev != nil {
+				o.cacheB -= int64(it.size)
+			}
 			break
 		}
 	}

@@ -146,7 +146,8 @@ func TestDevicesIndependent(t *testing.T) {
 		}
 		return nil
 	})
-	ob, err := outbox.Open(t.TempDir(), rec, fast, outbox.WithConcurrency(2))
+	// No cache: every event is read back from disk, as after a restart.
+	ob, err := outbox.Open(t.TempDir(), rec, fast, outbox.WithConcurrency(2), outbox.WithCacheBytes(0))
 	require.NoError(t, err)
 	ctx := context.Background()
 	for i := range 10 {

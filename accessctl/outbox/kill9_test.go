@@ -136,6 +136,8 @@ func runChild() int {
 			}()
 		}
 		select {} // until kill -9
+	case "wsgateway":
+		return runGateway(ob)
 	case "deliver":
 		for ob.Stats().Queued > 0 {
 			time.Sleep(5 * time.Millisecond)

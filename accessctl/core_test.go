@@ -35,6 +35,7 @@ func TestSyncStateOf(t *testing.T) {
 		{accessctl.OpUpsert, fmt.Errorf("x: %w", accessctl.ErrOffline), accessctl.SyncRetryableFailure},
 		{accessctl.OpUpsert, accessctl.ErrTimeout, accessctl.SyncRetryableFailure},
 		{accessctl.OpUpsert, accessctl.Rejected("addUser", "500", ""), accessctl.SyncInvalidInput},
+		{accessctl.OpUpsert, context.DeadlineExceeded, accessctl.SyncRetryableFailure},
 		{accessctl.OpUpsert, errors.New("what"), accessctl.SyncUnknown},
 	}
 	for _, c := range cases {

@@ -11,6 +11,10 @@ import (
 // not acknowledge the event to the device where the protocol allows it, so
 // that the device reports it again. Sinks must therefore tolerate the same
 // event (same Event.ID) more than once.
+//
+// A sink may keep the event, and what its pointers point to, after Handle
+// returns (a buffer or an outbox delivers later): callers must not modify an
+// event once they handed it over.
 type EventSink interface {
 	Handle(ctx context.Context, e Event) error
 }

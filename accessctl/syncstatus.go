@@ -1,6 +1,7 @@
 package accessctl
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -54,7 +55,8 @@ func SyncStateOf(op SyncOp, err error) SyncState {
 		return SyncRemoved
 	case err == nil:
 		return SyncApplied
-	case errorsIs(err, ErrOffline), errorsIs(err, ErrTimeout), errorsIs(err, ErrClosed):
+	case errorsIs(err, ErrOffline), errorsIs(err, ErrTimeout), errorsIs(err, ErrClosed),
+		errorsIs(err, context.DeadlineExceeded), errorsIs(err, context.Canceled):
 		return SyncRetryableFailure
 	case errorsIs(err, ErrRejected), errorsIs(err, ErrInvalid), errorsIs(err, ErrUnsupported):
 		return SyncInvalidInput

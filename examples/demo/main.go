@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,38 +20,59 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/outbox"
+	"github.com/menjin/menjin/accessctl/reconcile"
+	"github.com/menjin/menjin/internal/backoff"
 	"github.com/menjin/menjin/internal/gateway"
 )
 
 func main() {
 	forever := flag.Bool("forever", false, "keep running until interrupted")
+	dataDir := flag.String("data", "", "directory for the outbox and reconciler state (default: a temporary one, removed at exit)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *forever); err != nil {
+	if err := run(ctx, os.Stdout, *dataDir, *forever); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-// demo holds what every step shares: where to print and what was seen.
+// demo holds what every step shares: where to print, what the platform
+// saw, and the durable outbox and reconciler in front of it.
 type demo struct {
 	out  io.Writer
 	mu   sync.Mutex
-	seen map[string]int // "kind" and "kind/method" counts
-	sink accessctl.EventSink
+	seen map[string]int // "kind", "kind/method", "granted/method" and "device/ID" counts
+
+	// platformDown makes the platform refuse deliveries, as an uploader
+	// would see a platform that is down.
+	platformDown atomic.Bool
+	// sink is what devices report to: the outbox, which makes each event
+	// durable before the device is acknowledged and delivers it to the
+	// platform (the printer) with retries.
+	sink *outbox.Outbox
+	rc   *reconcile.Reconciler
 }
 
-func newDemo(out io.Writer) *demo {
+func newDemo(out io.Writer, dataDir string) (*demo, error) {
 	d := &demo{out: out, seen: map[string]int{}}
 	lines := gateway.EventLines(lockedWriter{d})
-	d.sink = accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+	platform := accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+		if d.platformDown.Load() {
+			return errors.New("platform unreachable")
+		}
+		if err := lines.Handle(ctx, e); err != nil {
+			return err
+		}
 		d.mu.Lock()
 		d.seen[string(e.Kind)]++
+		d.seen["device/"+e.Device.ID]++
 		if e.Pass != nil {
 			d.seen[string(e.Kind)+"/"+string(e.Pass.Method)]++
 			if e.Pass.Result.Granted {
@@ -58,9 +80,26 @@ func newDemo(out io.Writer) *demo {
 			}
 		}
 		d.mu.Unlock()
-		return lines.Handle(ctx, e)
+		return nil
 	})
-	return d
+	var err error
+	d.sink, err = outbox.Open(dataDir, platform,
+		outbox.WithRetry(backoff.Policy{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 2, Jitter: 0.2}))
+	if err != nil {
+		return nil, err
+	}
+	if d.rc, err = reconcile.New(d.sink.DB()); err != nil {
+		_ = d.sink.Close(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+// close stops the reconciler, then drains the outbox, which owns the store.
+func (d *demo) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(d.rc.Close(ctx), d.sink.Close(ctx))
 }
 
 // lockedWriter keeps step lines and event lines from interleaving.
@@ -97,17 +136,34 @@ func steps() []step {
 	return []step{
 		{"WebSocket face terminals", wsTerminals, map[string]int{"online": 3, "pass/face": 6, "enrolled": 1, "heartbeat": 1}},
 		{"HTTP standard-protocol terminal", stdTerminal, map[string]int{"pass/card": 1, "granted/qr_code": 1}},
-		{"QR door", qrDoor, map[string]int{"granted/qr_code": 2, "pass/qr_code": 3}},
+		{"QR door", qrDoor, map[string]int{"device/DEMO-QR-GATE": 3}},
+		{"Platform outage: nothing lost", outage, map[string]int{"device/DEMO-OUTAGE-DOOR": outagePasses}},
 	}
 }
 
-func run(ctx context.Context, out io.Writer, forever bool) error {
+func run(ctx context.Context, out io.Writer, dataDir string, forever bool) (err error) {
 	if !forever {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 	}
-	d := newDemo(out)
+	if dataDir == "" {
+		tmp, err := os.MkdirTemp("", "menjin-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dataDir = tmp
+	}
+	d, err := newDemo(out, dataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := d.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {

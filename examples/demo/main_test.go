@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestDemoRunsToCompletion(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
-	require.NoError(t, run(context.Background(), &out, false))
+	require.NoError(t, run(context.Background(), &out, "", false))
 	assert.Less(t, time.Since(start), 15*time.Second, "the demo must exit within about ten seconds")
 
 	kinds := map[string]int{}
@@ -61,7 +61,7 @@ func TestDemoForeverStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, &out, true) }()
+	go func() { done <- run(ctx, &out, t.TempDir(), true) }()
 	time.Sleep(3 * time.Second)
 	cancel()
 	select {

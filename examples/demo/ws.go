@@ -35,7 +35,7 @@ func wsTerminals(ctx context.Context, d *demo) (func(), error) {
 	gw, err := gateway.Start(gateway.Config{
 		Listen:  "127.0.0.1:0",
 		API:     "127.0.0.1:0",
-		Sink:    d.sink,
+		Sink:    accessctl.FanOut(d.sink, accessctl.Filter(d.rc, accessctl.KindIs(accessctl.KindOnline))),
 		Options: []wsterm.Option{wsterm.WithInterval(time.Second)},
 	})
 	if err != nil {
@@ -64,11 +64,26 @@ func wsTerminals(ctx context.Context, d *demo) (func(), error) {
 		if err != nil {
 			return cleanup, err
 		}
-		for _, r := range residents {
-			if err := dev.PutGrant(ctx, faceGrant(r.id, r.name)); err != nil {
-				return cleanup, fmt.Errorf("enrol %s on %s: %w", r.id, t.SN(), err)
-			}
+		if err := d.rc.Attach(accessctl.DeviceRef{ID: t.SN()}, dev); err != nil {
+			return cleanup, err
 		}
+	}
+	// The reconciler pushes the residents to every terminal, and would again
+	// after a terminal reconnects or the gateway restarts.
+	for _, r := range residents {
+		g := faceGrant(r.id, r.name)
+		for _, t := range terms {
+			g.Devices = append(g.Devices, accessctl.DeviceRef{ID: t.SN()})
+		}
+		if err := d.rc.Put(ctx, g); err != nil {
+			return cleanup, err
+		}
+	}
+	if err := d.rc.Wait(ctx); err != nil {
+		return cleanup, err
+	}
+	d.say("reconciler: %v", d.rc.Stats().States)
+	for _, t := range terms {
 		d.say("%s holds %d users", t.SN(), len(t.Users()))
 		for _, r := range residents {
 			if _, err := t.Pass(ctx, r.id, "0"); err != nil {

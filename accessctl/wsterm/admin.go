@@ -1,117 +1,79 @@
 package wsterm
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"net/http"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/adminapi"
 )
 
-// maxAdminBody bounds request bodies of the admin API (a user with a face).
-const maxAdminBody = 8 << 20
-
-// AdminHandler is a small HTTP API over a Server, the one examples/wsgateway
-// serves:
+// AdminHandler is the gateways' admin HTTP API (internal/adminapi) over a
+// Server, the one examples/wsgateway serves:
 //
 //	GET    /devices                       → [{"sn","ip","mac","type","online"}, ...]
 //	POST   /devices/{sn}/users            body: the user object → addUser
 //	PUT    /devices/{sn}/users/{userId}   body: the user object → editUser
 //	DELETE /devices/{sn}/users/{userId}                          → deleteUser
-//	GET    /devices/{sn}/users[?userId=]                         → selectUser
+//	GET    /devices/{sn}/users[?userId=][&name=]                 → selectUser
+//	POST   /devices/{sn}/open                                    → 501: the protocol cannot
 //
-// Command routes answer 200 with the terminal's reply verbatim, whatever its
+// User routes answer 200 with the terminal's reply verbatim, whatever its
 // code (a refusal shows as "code":"500" in the body); 404 when the terminal
 // is unknown or offline; 504 when it does not answer in time; 400 for a bad
-// body. A GET without userId asks for every user with photo (D.4).
-func AdminHandler(srv *Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
-		type row struct {
-			SN     string `json:"sn"`
-			IP     string `json:"ip"`
-			MAC    string `json:"mac"`
-			Type   string `json:"type"`
-			Online bool   `json:"online"`
-		}
-		rows := []row{}
-		for _, t := range srv.Terminals() {
-			rows = append(rows, row{t.SN, t.IP, t.MAC, t.Type, t.Online})
-		}
-		writeJSON(w, http.StatusOK, rows)
-	})
-	mux.HandleFunc("POST /devices/{sn}/users", func(w http.ResponseWriter, r *http.Request) {
-		u, ok := readUser(w, r)
-		if !ok {
-			return
-		}
-		if u.UserID == "" {
-			httpError(w, http.StatusBadRequest, "userId is required")
-			return
-		}
-		command(w, r, srv, CmdAddUser, u)
-	})
-	mux.HandleFunc("PUT /devices/{sn}/users/{userId}", func(w http.ResponseWriter, r *http.Request) {
-		u, ok := readUser(w, r)
-		if !ok {
-			return
-		}
-		u.UserID = r.PathValue("userId")
-		command(w, r, srv, CmdEditUser, userEdit(u))
-	})
-	mux.HandleFunc("DELETE /devices/{sn}/users/{userId}", func(w http.ResponseWriter, r *http.Request) {
-		command(w, r, srv, CmdDeleteUser, UserQuery{UserID: r.PathValue("userId")})
-	})
-	mux.HandleFunc("GET /devices/{sn}/users", func(w http.ResponseWriter, r *http.Request) {
-		command(w, r, srv, CmdSelectUser, UserQuery{UserID: r.URL.Query().Get("userId"), Name: r.URL.Query().Get("name")})
-	})
-	return mux
+// body. The user object goes to the terminal as sent (an edit sends only
+// the fields given). A GET without userId asks for every user with photo
+// (D.4).
+func AdminHandler(srv *Server) http.Handler { return adminapi.New(adminFleet{srv}) }
+
+// adminFleet lists the terminals the server has seen.
+type adminFleet struct{ srv *Server }
+
+func (f adminFleet) Devices(context.Context) []adminapi.Entry {
+	ts := f.srv.Terminals()
+	out := make([]adminapi.Entry, len(ts))
+	for i, t := range ts {
+		out[i] = adminapi.Entry{SN: t.SN, IP: t.IP, MAC: t.MAC, Type: t.Type, Online: t.Online}
+	}
+	return out
 }
 
-func readUser(w http.ResponseWriter, r *http.Request) (User, bool) {
-	var u User
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "body: "+err.Error())
-		return u, false
+func (f adminFleet) Device(sn string) (accessctl.Device, bool) {
+	for _, t := range f.srv.Terminals() { // the admin API is rare traffic: a scan is fine
+		if t.SN == sn {
+			d, err := f.srv.Device(sn)
+			return adminDevice{d}, err == nil
+		}
 	}
-	if err := json.Unmarshal(body, &u); err != nil {
-		httpError(w, http.StatusBadRequest, "body is not a user object: "+err.Error())
-		return u, false
-	}
-	return u, true
+	return nil, false
 }
 
-func command(w http.ResponseWriter, r *http.Request, srv *Server, name string, content any) {
-	dev, err := srv.Device(r.PathValue("sn"))
-	if err != nil {
-		httpError(w, http.StatusNotFound, err.Error())
-		return
-	}
-	rep, err := dev.Do(r.Context(), name, content)
-	switch {
-	case rep != nil: // answered, refusals included
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(rep.Raw)
-	case errors.Is(err, accessctl.ErrOffline):
-		httpError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, accessctl.ErrTimeout):
-		httpError(w, http.StatusGatewayTimeout, err.Error())
-	case errors.Is(err, accessctl.ErrInvalid):
-		httpError(w, http.StatusBadRequest, err.Error())
+// adminDevice is a Device that also passes the user object through as a
+// command and answers with the terminal's reply (adminapi.UserCommander).
+type adminDevice struct{ *Device }
+
+func (d adminDevice) UserCommand(ctx context.Context, op adminapi.UserOp, u adminapi.User) (json.RawMessage, error) {
+	var (
+		name    string
+		content any
+	)
+	switch op {
+	case adminapi.OpAdd:
+		name, content = CmdAddUser, User(u)
+	case adminapi.OpEdit:
+		name, content = CmdEditUser, userEdit(u)
+	case adminapi.OpDelete:
+		name, content = CmdDeleteUser, UserQuery{UserID: u.UserID}
+	case adminapi.OpSelect:
+		name, content = CmdSelectUser, UserQuery{UserID: u.UserID, Name: u.Name}
 	default:
-		httpError(w, http.StatusBadGateway, err.Error())
+		return nil, fmt.Errorf("%w: user operation %d", accessctl.ErrUnsupported, op)
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func httpError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	rep, err := d.Do(ctx, name, content)
+	if rep != nil { // answered, refusals included
+		return rep.Raw, nil
+	}
+	return nil, err
 }

@@ -15,8 +15,9 @@
 //	GET    /devices/{sn}/users[?userId=]
 //	POST   /devices/{sn}/open            remote open (/remoteOpen)
 //
-// Statuses: 200 with the device's answer, 404 unknown or offline device,
-// 504 no answer in time, 400 bad body.
+// The API is internal/adminapi, the same as examples/wsgateway's. Statuses:
+// 200 with the device's answer, 404 unknown or offline device, 504 no
+// answer in time, 400 bad body, 501 what the terminal cannot do.
 //
 // Faces are synced to terminals as feature vectors; this example uses
 // stdprototest.Features, a stand-in that is NOT a face model.
@@ -34,7 +35,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +43,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+	"github.com/menjin/menjin/internal/adminapi"
 )
 
 func main() {
@@ -69,30 +70,6 @@ func (t terminals) Set(v string) error {
 	}
 	t[sn] = addr
 	return nil
-}
-
-// fleet is the gateway's devices, opened through the accessctl registry.
-type fleet struct {
-	mu   sync.Mutex
-	devs map[string]accessctl.Device
-}
-
-func (f *fleet) Device(id string) (accessctl.Device, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	d, ok := f.devs[id]
-	return d, ok
-}
-
-func (f *fleet) Devices() []accessctl.Device {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]accessctl.Device, 0, len(f.devs))
-	for _, d := range f.devs {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
-	return out
 }
 
 // eventLine is one line of stdout.
@@ -166,13 +143,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 	// Open every terminal through the driver registry, as a host would.
 	reg := &accessctl.Registry{}
 	reg.Register("stdproto", edge)
-	f := &fleet{devs: map[string]accessctl.Device{}}
+	devs := make([]accessctl.Device, 0, len(terms))
 	for sn, addr := range terms {
 		d, err := reg.Open(ctx, "stdproto", accessctl.DeviceConfig{ID: sn, Addr: addr})
 		if err != nil {
 			return err
 		}
-		f.devs[sn] = d
+		devs = append(devs, d)
 	}
 
 	edgeLn, err := net.Listen("tcp", *listen)
@@ -185,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 		return err
 	}
 	edgeSrv := stdproto.NewServer(*listen, edge)
-	apiSrv := &http.Server{Handler: adminHandler(f, "stdproto", *timeout), ReadHeaderTimeout: 10 * time.Second}
+	apiSrv := &http.Server{Handler: adminapi.New(adminapi.FleetOf("stdproto", devs...), adminapi.WithTimeout(*timeout)), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- edgeSrv.Serve(edgeLn) }()
 	go func() { errc <- apiSrv.Serve(apiLn) }()

@@ -1,7 +1,8 @@
 // Package gateway runs a WebSocket face-terminal gateway: a wsterm.Server
-// that terminals dial into, its admin HTTP API (wsterm.AdminHandler) and a
-// sink that prints one JSON line per event. examples/wsgateway is a thin
-// main around it; examples/demo starts the same gateway in-process.
+// that terminals dial into, its admin HTTP API (wsterm.AdminHandler, which
+// is the shared internal/adminapi) and a sink that prints one JSON line per
+// event. examples/wsgateway is a thin main around it; examples/demo starts
+// the same gateway in-process.
 //
 //	gw, err := gateway.Start(gateway.Config{Listen: "127.0.0.1:0", API: "127.0.0.1:0", Events: os.Stdout})
 //	defer gw.Close()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -48,4 +51,36 @@ func TestEventLines(t *testing.T) {
 	assert.Equal(t, "online", on["kind"])
 	assert.Equal(t, true, on["online"])
 	assert.NotContains(t, buf.String(), "c2VjcmV0", "no image bytes")
+}
+
+// The gateway serves the shared admin API (internal/adminapi): the routes
+// wsterm cannot serve answer as every gateway does.
+func TestAdminAPIOpen(t *testing.T) {
+	gw, err := Start(Config{Listen: "127.0.0.1:0", API: "127.0.0.1:0"})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, gw.Close()) }()
+	term := wstermtest.NewTerminal(gw.URL(), wstermtest.WithSN("486468465489"))
+	defer term.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, term.WaitRegistered(ctx))
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(gw.APIURL()+path, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post("/devices/486468465489/open", "")
+	assert.Equal(t, http.StatusNotImplemented, code, "the protocol has no remote open")
+	assert.Contains(t, body, `"error":`)
+	code, _ = post("/devices/unknown/open", "")
+	assert.Equal(t, http.StatusNotFound, code)
+	req, err := http.NewRequest("PUT", gw.APIURL()+"/devices/486468465489/users/1", strings.NewReader(`{"userId":"2"}`))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "path and body disagree on the user")
+	http.DefaultClient.CloseIdleConnections()
 }

@@ -2,6 +2,7 @@ package stdproto
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -46,6 +47,7 @@ func TestBatchedHalvesOnTimeout(t *testing.T) {
 	assert.ErrorIs(t, res[3].Err, ErrNotSent)
 }
 
+// Broken JSON decodes as what it means, and says it was repaired (D.1).
 func TestRepairJSON(t *testing.T) {
 	for in, want := range map[string]string{
 		"{\"a\":1,}":                  `{"a":1}`,
@@ -53,10 +55,21 @@ func TestRepairJSON(t *testing.T) {
 		"\xef\xbb\xbf{\"a\":\"//x\"}": `{"a":"//x"}`,
 		"{/* c */\"a\":1 // d\n}":     "{\"a\":1 \n}",
 		"{\"a\":\"x,}\\\"\",}":        `{"a":"x,}\""}`,
-		"{\"a\":1 /* unterminated":    `{"a":1 `,
+		"{\u00a0\"a\":1}":             `{"a":1}`,
 	} {
-		assert.Equal(t, want, string(repairJSON([]byte(in))), "%q", in)
+		var got, exp any
+		require.NoError(t, json.Unmarshal([]byte(want), &exp))
+		repaired, err := decodeJSON([]byte(in), &got)
+		require.NoError(t, err, "%q", in)
+		assert.True(t, repaired, "%q", in)
+		assert.Equal(t, exp, got, "%q", in)
 	}
+	var v any
+	repaired, err := decodeJSON([]byte(`{"a":1}`), &v)
+	require.NoError(t, err)
+	assert.False(t, repaired, "clean JSON takes the strict path")
+	_, err = decodeJSON([]byte(`{"a":1 /* unterminated`), &v)
+	assert.ErrorIs(t, err, ErrBadRequest, "still broken after repair")
 }
 
 func TestTokenTable(t *testing.T) {

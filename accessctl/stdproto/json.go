@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/menjin/menjin/internal/jsonrepair"
 )
 
 // Int is an integer that also arrives as a numeric string ("01", "200"),
@@ -123,7 +125,8 @@ func (e Epoch) Int64() int64 { v, _ := strconv.ParseInt(string(e), 10, 64); retu
 
 // decodeJSON decodes strictly and, only when the text is not JSON, once more
 // after repairing what the source's own examples get wrong: comments,
-// trailing commas, a BOM (spec D.1). repaired reports the second path.
+// trailing commas, a BOM, no-break-space indentation (spec D.1, with
+// internal/jsonrepair like wsterm). repaired reports the second path.
 func decodeJSON(data []byte, v any) (repaired bool, err error) {
 	err = json.Unmarshal(data, v)
 	if err == nil {
@@ -131,8 +134,7 @@ func decodeJSON(data []byte, v any) (repaired bool, err error) {
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		fixed := repairJSON(data)
-		if err2 := json.Unmarshal(fixed, v); err2 == nil {
+		if fixed, changed := jsonrepair.Repair(data); changed && json.Unmarshal(fixed, v) == nil {
 			return true, nil
 		}
 		return false, badParam("not JSON: %v", err)
@@ -155,59 +157,4 @@ func decodeObject(data []byte, v any) (bool, error) {
 		return false, badParam("body is not a JSON object")
 	}
 	return decodeJSON(data, v)
-}
-
-// repairJSON strips a UTF-8 BOM, // and /* */ comments outside strings and
-// commas before a closing bracket. It never grows the input.
-func repairJSON(in []byte) []byte {
-	in = bytes.TrimPrefix(in, []byte("\xef\xbb\xbf"))
-	out := make([]byte, 0, len(in))
-	inStr, esc := false, false
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if inStr {
-			out = append(out, c)
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			inStr = true
-			out = append(out, c)
-		case c == '/' && i+1 < len(in) && in[i+1] == '/':
-			for i < len(in) && in[i] != '\n' {
-				i++
-			}
-			if i < len(in) {
-				out = append(out, '\n')
-			}
-		case c == '/' && i+1 < len(in) && in[i+1] == '*':
-			end := bytes.Index(in[i+2:], []byte("*/"))
-			if end < 0 {
-				i = len(in)
-			} else {
-				i += end + 3
-			}
-		case c == '}' || c == ']':
-			// drop a trailing comma (and the blanks after it)
-			j := len(out) - 1
-			for j >= 0 && (out[j] == ' ' || out[j] == '\n' || out[j] == '\r' || out[j] == '\t') {
-				j--
-			}
-			if j >= 0 && out[j] == ',' {
-				out = append(out[:j], out[j+1:]...)
-			}
-			out = append(out, c)
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -13,7 +13,8 @@
 // role, img); [User.Grant] and [UserOf] map it to and from accessctl.Grant.
 // A device whose protocol takes that object as is and whose answers are
 // worth passing on verbatim implements [UserCommander]; the user routes then
-// use it instead of PermissionSync.
+// use it instead of PermissionSync. A device without GrantGetter cannot be
+// read back, so an edit there replaces the whole grant.
 //
 // Statuses, the same for every gateway: 200 with the device's answer (its
 // refusals included), 400 for a bad body, 404 for an unknown or offline

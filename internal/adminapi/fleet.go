@@ -2,7 +2,6 @@ package adminapi
 
 import (
 	"context"
-	"sort"
 
 	"github.com/menjin/menjin/accessctl"
 )
@@ -19,7 +18,8 @@ type Entry struct {
 // Fleet is what the API needs from a gateway: its devices listed, and one
 // found by serial number.
 type Fleet interface {
-	// Devices lists every device the gateway knows, online or not.
+	// Devices lists every device the gateway knows, online or not, in any
+	// order (the API sorts by sn).
 	Devices(ctx context.Context) []Entry
 	// Device returns the device with serial number sn, false when the
 	// gateway does not know it (the API answers 404).
@@ -52,6 +52,5 @@ func (f fixedFleet) Devices(ctx context.Context) []Entry {
 		st, err := d.Status(ctx)
 		out = append(out, Entry{SN: sn, IP: st.Info.IP, MAC: st.Info.MAC, Type: f.typ, Online: err == nil && st.Online})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].SN < out[j].SN })
-	return out
+	return out // New sorts
 }

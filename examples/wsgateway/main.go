@@ -13,6 +13,12 @@
 //
 //	wsgateway -listen 0.0.0.0:8080 -api 127.0.0.1:8081
 //
+// Every event is first written to a durable outbox under -data (default: a
+// folder in the user's cache directory) and acknowledged to the terminal only
+// then; it is printed — and, with -webhook URL, POSTed as JSON with an
+// Idempotency-Key header — from the outbox, so a gateway killed and
+// restarted delivers what it had acknowledged.
+//
 // It runs until interrupted (or for -for, which CI uses).
 package main
 
@@ -22,10 +28,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/internal/gateway"
 )
 
@@ -46,12 +57,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	path := fs.String("path", "", "accept terminals only on this path (default: any path)")
 	api := fs.String("api", "127.0.0.1:8081", "address of the HTTP API (empty: none)")
 	runFor := fs.Duration("for", 0, "exit after this long (0: run until interrupted)")
+	dataDir := fs.String("data", defaultDataDir("wsgateway"), "directory for on-disk state (the event outbox)")
+	webhook := fs.String("webhook", "", "POST every event as JSON to this URL (retried until it answers 2xx)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	lines := gateway.EventLines(stdout)
+	deliver := lines
+	if *webhook != "" {
+		hook := gateway.Webhook(*webhook, &http.Client{Timeout: 10 * time.Second})
+		deliver = accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+			if err := hook.Handle(ctx, e); err != nil {
+				return err
+			}
+			return lines.Handle(ctx, e)
+		})
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	ob, err := outbox.Open(*dataDir, deliver, outbox.WithOnDead(func(d outbox.DeadLetter) {
+		log.Error("event dead-lettered", "id", d.Event.ID, "err", d.Err)
+	}))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = ob.Close(ctx)
+	}()
 	gw, err := gateway.Start(gateway.Config{
-		Listen: *listen, Path: *path, API: *api, Events: stdout,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Listen: *listen, Path: *path, API: *api, Sink: ob, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -67,4 +105,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	<-ctx.Done()
 	return gw.Close()
+}
+
+// defaultDataDir is a folder under the user's cache directory, or under the
+// system's temporary directory where there is none.
+func defaultDataDir(program string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "menjin", program)
 }

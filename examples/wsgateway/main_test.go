@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,15 @@ import (
 	"github.com/menjin/menjin/internal/gateway"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The kill -9 test runs the real gateway as a child process of this
+	// binary: main() with the arguments it was given.
+	if os.Getenv(childEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -63,7 +72,7 @@ func TestGateway(t *testing.T) {
 	gwc := make(chan *gateway.Gateway, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-path", "/ws"}, &stdout, &stderr,
+		errc <- run(ctx, []string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-path", "/ws", "-data", t.TempDir()}, &stdout, &stderr,
 			func(g *gateway.Gateway) { gwc <- g })
 	}()
 	gw := <-gwc
@@ -115,6 +124,6 @@ func TestBadFlags(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-nope"}, &out, &out, nil)
 	assert.Error(t, err)
-	err = run(context.Background(), []string{"-listen", "256.0.0.1:99999"}, &out, &out, nil)
+	err = run(context.Background(), []string{"-listen", "256.0.0.1:99999", "-data", t.TempDir()}, &out, &out, nil)
 	assert.Error(t, err)
 }

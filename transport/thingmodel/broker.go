@@ -1,0 +1,372 @@
+package thingmodel
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Broker is the embedded MQTT broker (mochi-mqtt): devices authenticate
+// with their LinkKit triple signature and may only touch their own topics.
+// A Host runs one by default; NewBroker lets several Hosts or tests share one.
+type Broker struct {
+	srv      *mqtt.Server
+	listener *listeners.TCP
+	verifier Verifier
+	authTO   time.Duration
+
+	clientDev sync.Map // *mqtt.Client -> DeviceKey (authenticated sessions)
+	admins    sync.Map // *mqtt.Client -> struct{} (WithAdmin sessions)
+	admin     *adminCred
+
+	mu       sync.Mutex
+	sessions map[DeviceKey]*session
+	watchers []func(DeviceKey, Status)
+
+	connects, authFailures, aclDenials, disconnects, replaced atomic.Uint64
+	closeOnce                                                 sync.Once
+}
+
+type session struct {
+	cl     *mqtt.Client
+	status Status
+}
+
+// BrokerStats counts the embedded broker's session traffic.
+type BrokerStats struct {
+	Connects     uint64 // authenticated sessions established
+	AuthFailures uint64 // CONNECTs refused by the signature check
+	ACLDenials   uint64 // publishes/subscriptions outside the device's own topics
+	Disconnects  uint64
+	Replaced     uint64 // sessions closed because the device connected again
+	Online       int
+}
+
+// BrokerOption configures NewBroker.
+type BrokerOption func(*brokerConfig) error
+
+type adminCred struct{ username, password string }
+
+type brokerConfig struct {
+	admin   *adminCred
+	addr    string
+	tls     *tls.Config
+	maxSkew time.Duration
+	logger  *slog.Logger
+	authTO  time.Duration
+}
+
+// WithBrokerAddr sets the TCP address devices connect to (default ":1883").
+func WithBrokerAddr(addr string) BrokerOption {
+	return func(c *brokerConfig) error { c.addr = addr; return nil }
+}
+
+// WithBrokerTLS serves MQTT over TLS (securemode=2 devices).
+func WithBrokerTLS(cfg *tls.Config) BrokerOption {
+	return func(c *brokerConfig) error { c.tls = cfg; return nil }
+}
+
+// WithMaxClockSkew rejects signatures whose timestamp is further than d from
+// the broker's clock (0, the default, accepts any: doorsets often lack an RTC).
+func WithMaxClockSkew(d time.Duration) BrokerOption {
+	return func(c *brokerConfig) error { c.maxSkew = d; return nil }
+}
+
+// WithAdmin admits one privileged MQTT user that may publish and subscribe
+// anywhere: another Host process, a bridge, a monitoring tool. Its
+// username must not contain '&' (so that it can never be a device's).
+func WithAdmin(username, password string) BrokerOption {
+	return func(c *brokerConfig) error {
+		if username == "" || password == "" || strings.Contains(username, "&") {
+			return errors.New("thingmodel: admin needs a username without '&' and a password")
+		}
+		c.admin = &adminCred{username, password}
+		return nil
+	}
+}
+
+// WithBrokerLogger sets the broker's logger (default: discard).
+func WithBrokerLogger(l *slog.Logger) BrokerOption {
+	return func(c *brokerConfig) error { c.logger = l; return nil }
+}
+
+// NewBroker starts an embedded broker that authenticates devices against secrets.
+func NewBroker(secrets SecretStore, opts ...BrokerOption) (*Broker, error) {
+	if secrets == nil {
+		return nil, errors.New("thingmodel: NewBroker needs a SecretStore")
+	}
+	cfg := brokerConfig{addr: ":1883", logger: slog.New(slog.DiscardHandler), authTO: 5 * time.Second}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: cfg.logger})
+	b := &Broker{
+		srv:      srv,
+		verifier: Verifier{Secrets: secrets, MaxSkew: cfg.maxSkew},
+		authTO:   cfg.authTO,
+		admin:    cfg.admin,
+		sessions: make(map[DeviceKey]*session),
+	}
+	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
+		return nil, err
+	}
+	b.listener = listeners.NewTCP(listeners.Config{Type: "tcp", ID: "linkkit", Address: cfg.addr, TLSConfig: cfg.tls})
+	if err := srv.AddListener(b.listener); err != nil {
+		return nil, fmt.Errorf("thingmodel: broker listen %s: %w", cfg.addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Addr is the address the broker listens on (host:port).
+func (b *Broker) Addr() string { return b.listener.Address() }
+
+// URL is the address in the form MQTT clients take ("tcp://host:port").
+func (b *Broker) URL() string {
+	host, port, err := net.SplitHostPort(b.Addr())
+	if err != nil {
+		return "tcp://" + b.Addr()
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
+
+// Close disconnects every device and stops listening.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { _ = b.srv.Close() })
+	return nil
+}
+
+// Online reports whether the device has a session now.
+func (b *Broker) Online(dev DeviceKey) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.sessions[dev]
+	return ok
+}
+
+// Status returns the device's session state.
+func (b *Broker) Status(dev DeviceKey) (Status, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.sessions[dev]
+	if !ok {
+		return Status{}, false
+	}
+	return s.status, true
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() BrokerStats {
+	b.mu.Lock()
+	online := len(b.sessions)
+	b.mu.Unlock()
+	return BrokerStats{
+		Connects: b.connects.Load(), AuthFailures: b.authFailures.Load(), ACLDenials: b.aclDenials.Load(),
+		Disconnects: b.disconnects.Load(), Replaced: b.replaced.Load(), Online: online,
+	}
+}
+
+// watch registers fn for session changes and returns the devices online now.
+// fn runs on the broker's connection goroutines and must not block.
+func (b *Broker) watch(fn func(DeviceKey, Status)) map[DeviceKey]Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.watchers = append(b.watchers, fn)
+	now := make(map[DeviceKey]Status, len(b.sessions))
+	for k, s := range b.sessions {
+		now[k] = s.status
+	}
+	return now
+}
+
+func (b *Broker) notify(dev DeviceKey, st Status) {
+	b.mu.Lock()
+	ws := b.watchers
+	b.mu.Unlock()
+	for _, fn := range ws {
+		fn(dev, st)
+	}
+}
+
+// authHook is the broker's LinkKit policy.
+type authHook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *authHook) ID() string { return "menjin-linkkit" }
+
+func (h *authHook) Provides(hb byte) bool {
+	switch hb {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if a := h.b.admin; a != nil && string(pk.Connect.Username) == a.username {
+		if subtle.ConstantTimeCompare(pk.Connect.Password, []byte(a.password)) == 1 {
+			h.b.admins.Store(cl, struct{}{})
+			return true
+		}
+		h.b.authFailures.Add(1)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.b.authTO)
+	defer cancel()
+	dev, _, err := h.b.verifier.Verify(ctx, cl.ID, string(pk.Connect.Username), pk.Connect.Password)
+	if err != nil {
+		h.b.authFailures.Add(1)
+		h.Log.Info("linkkit: connect refused", "client", cl.ID, "remote", cl.Net.Remote, "error", err)
+		return false
+	}
+	h.b.clientDev.Store(cl, dev)
+	return true
+}
+
+// OnACLCheck lets a device publish only on its own upward topics (posts,
+// replies, its status) and subscribe only under /sys/{pk}/{dn}/thing/.
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	if _, ok := h.b.admins.Load(cl); ok {
+		return true
+	}
+	v, ok := h.b.clientDev.Load(cl)
+	if !ok {
+		h.b.aclDenials.Add(1)
+		return false
+	}
+	dev := v.(DeviceKey)
+	if allowed(dev, topic, write) {
+		return true
+	}
+	h.b.aclDenials.Add(1)
+	h.Log.Info("linkkit: topic refused", "device", dev.String(), "topic", topic, "write", write)
+	return false
+}
+
+func allowed(dev DeviceKey, topic string, write bool) bool {
+	if !write {
+		return strings.HasPrefix(topic, "/sys/"+dev.ProductKey+"/"+dev.DeviceName+"/thing/")
+	}
+	if topic == StatusTopic(dev) {
+		return true
+	}
+	t, err := ParseTopic(topic)
+	if err != nil || t.Device != dev {
+		return false
+	}
+	switch t.Kind {
+	case TopicPropertyPost, TopicEventPost, TopicPropertySetReply, TopicServiceReply:
+		return true
+	}
+	return false
+}
+
+func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	v, ok := h.b.clientDev.Load(cl)
+	if !ok {
+		return
+	}
+	dev := v.(DeviceKey)
+	st := Status{Online: true, Since: time.Now(), ClientID: cl.ID, RemoteAddr: cl.Net.Remote}
+	h.b.mu.Lock()
+	old := h.b.sessions[dev]
+	h.b.sessions[dev] = &session{cl: cl, status: st}
+	h.b.mu.Unlock()
+	h.b.connects.Add(1)
+	if old != nil && old.cl != cl {
+		// One session per device, as on the platform: the newest wins.
+		h.b.replaced.Add(1)
+		_ = h.b.srv.DisconnectClient(old.cl, packets.ErrSessionTakenOver)
+	}
+	h.b.notify(dev, st)
+}
+
+func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.b.admins.Delete(cl)
+	v, ok := h.b.clientDev.LoadAndDelete(cl)
+	if !ok {
+		return
+	}
+	dev := v.(DeviceKey)
+	h.b.mu.Lock()
+	cur, isCurrent := h.b.sessions[dev]
+	isCurrent = isCurrent && cur.cl == cl
+	var st Status
+	if isCurrent {
+		delete(h.b.sessions, dev)
+		st = Status{Online: false, Since: time.Now(), ClientID: cl.ID, RemoteAddr: cl.Net.Remote}
+	}
+	h.b.mu.Unlock()
+	h.b.disconnects.Add(1)
+	if isCurrent {
+		h.b.notify(dev, st)
+	}
+}
+
+// embeddedLink is the Host's in-process path to the embedded broker.
+type embeddedLink struct {
+	b    *Broker
+	qos  byte
+	own  bool
+	mu   sync.Mutex
+	subs map[int]string
+}
+
+// inlineSubIDs keeps inline subscription ids unique across Hosts sharing a broker.
+var inlineSubIDs atomic.Int32
+
+func (l *embeddedLink) publish(_ context.Context, topic string, payload []byte) error {
+	return l.b.srv.Publish(topic, payload, false, l.qos)
+}
+
+func (l *embeddedLink) subscribe(_ context.Context, filter string, h func(topic string, payload []byte), _ bool) error {
+	id := int(inlineSubIDs.Add(1))
+	l.mu.Lock()
+	if l.subs == nil {
+		l.subs = map[int]string{}
+	}
+	l.subs[id] = filter
+	l.mu.Unlock()
+	return l.b.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		h(pk.TopicName, pk.Payload)
+	})
+}
+
+func (l *embeddedLink) close() error {
+	l.mu.Lock()
+	subs := l.subs
+	l.subs = nil
+	l.mu.Unlock()
+	for id, filter := range subs {
+		_ = l.b.srv.Unsubscribe(filter, id)
+	}
+	if l.own {
+		return l.b.Close()
+	}
+	return nil
+}

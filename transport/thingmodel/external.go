@@ -1,0 +1,213 @@
+package thingmodel
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// link is how a Host reaches its devices: the embedded broker's inline
+// client or a client of an external broker.
+type link interface {
+	publish(ctx context.Context, topic string, payload []byte) error
+	// subscribe delivers matching messages to h. heavy marks handlers that
+	// may block (user handlers); light ones (reply matching) never do.
+	subscribe(ctx context.Context, filter string, h func(topic string, payload []byte), heavy bool) error
+	close() error
+}
+
+// pahoConfig is what both the host's and the device's paho clients need.
+type pahoConfig struct {
+	url, clientID, username, password string
+	tls                               *tls.Config
+	will                              *willMsg
+	onConnect                         func(paho.Client)
+	onLost                            func(error)
+	keepAlive                         time.Duration
+}
+
+type willMsg struct {
+	topic   string
+	payload []byte
+}
+
+func newPaho(ctx context.Context, cfg pahoConfig) (paho.Client, error) {
+	o := paho.NewClientOptions().
+		AddBroker(cfg.url).
+		SetClientID(cfg.clientID).
+		SetUsername(cfg.username).
+		SetPassword(cfg.password).
+		SetCleanSession(true).
+		SetOrderMatters(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(false).
+		SetMaxReconnectInterval(time.Minute).
+		SetConnectTimeout(10 * time.Second)
+	if cfg.keepAlive > 0 {
+		o.SetKeepAlive(cfg.keepAlive)
+	}
+	if cfg.tls != nil {
+		o.SetTLSConfig(cfg.tls)
+	}
+	if cfg.will != nil {
+		o.SetBinaryWill(cfg.will.topic, cfg.will.payload, 1, true)
+	}
+	if cfg.onConnect != nil {
+		o.SetOnConnectHandler(cfg.onConnect)
+	}
+	if cfg.onLost != nil {
+		o.SetConnectionLostHandler(func(_ paho.Client, err error) { cfg.onLost(err) })
+	}
+	c := paho.NewClient(o)
+	if err := wait(ctx, c.Connect()); err != nil {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("thingmodel: connect %s: %w", cfg.url, err)
+	}
+	return c, nil
+}
+
+// wait waits for a paho token under ctx.
+func wait(ctx context.Context, t paho.Token) error {
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func randomID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// externalLink is a Host's client of an external broker (Mosquitto, EMQX, ...).
+// paho delivers messages in order on one goroutine, so heavy handlers run on
+// per-device shards: order per device is kept, and a slow handler for one
+// device neither stalls the others nor the reply matching.
+type externalLink struct {
+	c   paho.Client
+	qos byte
+
+	mu   sync.Mutex
+	subs map[string]paho.MessageHandler
+
+	shards []chan inbound
+	busy   func(topic string, payload []byte) // answers a post that found its shard full
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+type inbound struct {
+	topic   string
+	payload []byte
+	h       func(string, []byte)
+}
+
+func newExternalLink(ctx context.Context, cfg pahoConfig, qos byte, shards, depth int) (*externalLink, error) {
+	l := &externalLink{qos: qos, subs: map[string]paho.MessageHandler{}, stop: make(chan struct{})}
+	prev := cfg.onConnect
+	cfg.onConnect = func(c paho.Client) { // clean session: subscribe again after a reconnect
+		l.resubscribe(c)
+		if prev != nil {
+			prev(c)
+		}
+	}
+	c, err := newPaho(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.c = c
+	l.shards = make([]chan inbound, shards)
+	for i := range l.shards {
+		ch := make(chan inbound, depth)
+		l.shards[i] = ch
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case m := <-ch:
+					m.h(m.topic, m.payload)
+				case <-l.stop:
+					return
+				}
+			}
+		}()
+	}
+	return l, nil
+}
+
+func (l *externalLink) resubscribe(c paho.Client) {
+	l.mu.Lock()
+	subs := make(map[string]paho.MessageHandler, len(l.subs))
+	for f, h := range l.subs {
+		subs[f] = h
+	}
+	l.mu.Unlock()
+	for f, h := range subs {
+		c.Subscribe(f, l.qos, h) // completion is not awaited: this runs on paho's connect goroutine
+	}
+}
+
+// publishNoWait is for paho's delivery goroutine.
+func (l *externalLink) publishNoWait(topic string, payload []byte) {
+	l.c.Publish(topic, l.qos, false, payload)
+}
+
+func (l *externalLink) publish(ctx context.Context, topic string, payload []byte) error {
+	return wait(ctx, l.c.Publish(topic, l.qos, false, payload))
+}
+
+func (l *externalLink) subscribe(ctx context.Context, filter string, h func(string, []byte), heavy bool) error {
+	handler := func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
+	if heavy {
+		handler = func(_ paho.Client, m paho.Message) {
+			ch := l.shards[shardOf(m.Topic(), len(l.shards))]
+			select {
+			case ch <- inbound{topic: m.Topic(), payload: m.Payload(), h: h}:
+			default:
+				// Never block paho's delivery goroutine: it also reads the
+				// PUBACKs the shard workers wait for. The device is told to
+				// retry instead (it keeps what is not acknowledged).
+				if l.busy != nil {
+					l.busy(m.Topic(), m.Payload())
+				}
+			}
+		}
+	}
+	l.mu.Lock()
+	l.subs[filter] = handler
+	l.mu.Unlock()
+	if err := wait(ctx, l.c.Subscribe(filter, l.qos, handler)); err != nil {
+		return fmt.Errorf("thingmodel: subscribe %s: %w", filter, err)
+	}
+	return nil
+}
+
+// shardOf hashes the device part of a topic (/sys/{pk}/{dn}/...).
+func shardOf(topic string, n int) int {
+	key := topic
+	if i := strings.Index(topic, "/thing/"); i > 0 {
+		key = topic[:i]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+func (l *externalLink) close() error {
+	l.c.Disconnect(250)
+	close(l.stop)
+	l.wg.Wait()
+	return nil
+}

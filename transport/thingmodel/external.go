@@ -46,6 +46,7 @@ func newPaho(ctx context.Context, cfg pahoConfig) (paho.Client, error) {
 		SetUsername(cfg.username).
 		SetPassword(cfg.password).
 		SetCleanSession(true).
+		SetProtocolVersion(4). // MQTT 3.1.1; no silent retry as 3.1 after a refusal
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(false).

@@ -128,7 +128,7 @@ func startMosquitto(t testing.TB, extraConf string) *env {
 	bin := testutil.RequireTool(t, "mosquitto")
 	port := freePort(t)
 	dir := t.TempDir()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nset_tcp_nodelay true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
 	if os.Geteuid() == 0 {
 		conf += "user root\n" // keep access to the test's temp files
 	}

@@ -431,3 +431,16 @@ func TestNewHostNeedsSecretsOrBroker(t *testing.T) {
 	require.NoError(t, d.Close())
 	require.NoError(t, h.Close())
 }
+
+func TestWaitOnline(t *testing.T) {
+	e := startEmbedded(t)
+	h := e.newHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, h.WaitOnline(ctx, devA.Key()), ErrOffline)
+	done := make(chan error, 1)
+	go func() { done <- h.WaitOnline(context.Background(), devA.Key()) }()
+	e.dial(t, nil, devA)
+	require.NoError(t, <-done)
+	require.NoError(t, h.WaitOnline(context.Background(), devA.Key()), "already online returns at once")
+}

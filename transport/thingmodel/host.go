@@ -173,8 +173,9 @@ type Host struct {
 	subMu sync.Mutex
 	subs  map[string]*subOnce // reply filters, subscribed on first use
 
-	stMu   sync.Mutex
-	status map[DeviceKey]*Status
+	stMu    sync.Mutex
+	status  map[DeviceKey]*Status
+	waiters map[DeviceKey][]chan struct{} // WaitOnline callers
 
 	closed atomic.Bool
 
@@ -524,6 +525,12 @@ func (h *Host) sessionChanged(dev DeviceKey, st Status) {
 	changed := cur.Online != st.Online || cur.ClientID != st.ClientID
 	st.LastSeen = cur.LastSeen
 	*cur = st
+	if st.Online {
+		for _, ch := range h.waiters[dev] {
+			close(ch)
+		}
+		delete(h.waiters, dev)
+	}
 	h.stMu.Unlock()
 	if !st.Online {
 		h.pending.failDevice(&dev, fmt.Errorf("%w: %s disconnected", ErrOffline, dev))
@@ -554,6 +561,43 @@ func (h *Host) Online(dev DeviceKey) bool {
 	defer h.stMu.Unlock()
 	st, ok := h.status[dev]
 	return ok && st.Online
+}
+
+// WaitOnline blocks until dev has a session, ctx ends or the Host closes.
+func (h *Host) WaitOnline(ctx context.Context, dev DeviceKey) error {
+	h.stMu.Lock()
+	if st, ok := h.status[dev]; ok && st.Online {
+		h.stMu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	if h.waiters == nil {
+		h.waiters = map[DeviceKey][]chan struct{}{}
+	}
+	h.waiters[dev] = append(h.waiters[dev], ch)
+	h.stMu.Unlock()
+	var err error
+	select {
+	case <-ch:
+		return nil
+	case <-h.ctx.Done():
+		err = ErrClosed
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: %s: %w", ErrOffline, dev, ctx.Err())
+	}
+	h.stMu.Lock()
+	ws := h.waiters[dev]
+	for i, c := range ws {
+		if c == ch {
+			h.waiters[dev] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(h.waiters[dev]) == 0 {
+		delete(h.waiters, dev)
+	}
+	h.stMu.Unlock()
+	return err
 }
 
 // Status returns what the Host knows about dev's session.

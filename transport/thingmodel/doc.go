@@ -1,0 +1,38 @@
+// Package thingmodel carries "thing-model" devices — LinkKit doors, parking
+// cameras — over MQTT with the Alink JSON protocol, so that a host can drive
+// them on its own edge box without the vendor's cloud.
+//
+// Wire: requests {"id","version","params","method"} and replies
+// {"id","code","data"} on /sys/{productKey}/{deviceName}/thing/... topics:
+// property post (thing.event.property.post) and set
+// (thing.service.property.set), event posts (thing/event/{id}/post) and
+// service invokes (thing/service/{id}), each answered on the same topic
+// plus "_reply" with the request's id. Ids are decimal strings; numeric ids
+// from field firmware are accepted.
+//
+// A Host runs an embedded MQTT broker by default (mochi-mqtt): devices log in
+// with the LinkKit convention — client id "{id}|securemode=3,signmethod=hmacsha256,timestamp={ms}|",
+// username "{deviceName}&{productKey}", password hex HMAC(deviceSecret,
+// "clientId{id}deviceName{dn}productKey{pk}timestamp{ms}") — and may only
+// publish their own upward topics and subscribe under their own prefix.
+// Sessions give online/offline; a second login of a device replaces the
+// first. WithBrokerURL makes the Host a client of an existing broker
+// (Mosquitto, EMQX) instead; session state then comes from the devices'
+// retained announcements on /as/mqtt/status/{pk}/{dn}.
+//
+// Posts are acknowledged (code 200) only after the Handler returned nil:
+// a device that keeps unacknowledged events loses none to a host failure.
+//
+// DeviceClient is the device side, for simulators and Go firmware.
+//
+// Shortest use:
+//
+//	h, _ := thingmodel.NewHost(ctx, thingmodel.WithSecrets(thingmodel.Secrets{
+//		{ProductKey: "a1DoorPK001", DeviceName: "door-a"}: "secret",
+//	}), thingmodel.WithHandler(thingmodel.HandlerFunc(func(ctx context.Context, m *thingmodel.Message) error {
+//		log.Printf("%s %s %s", m.Device, m.Identifier, m.Value)
+//		return nil
+//	})))
+//	defer h.Close()
+//	_, err := h.Invoke(ctx, thingmodel.DeviceKey{ProductKey: "a1DoorPK001", DeviceName: "door-a"}, "remoteOpen", nil)
+package thingmodel

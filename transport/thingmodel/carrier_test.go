@@ -189,17 +189,12 @@ func TestSessionStateAndOffline(t *testing.T) {
 func TestOfflineFailsWaitingInvoke(t *testing.T) {
 	e := startEmbedded(t)
 	h := e.newHost(t, WithRequestTimeout(10*time.Second))
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	defer close(release)
-	d := e.dial(t, h, devA, WithService("slow", func(ctx context.Context, _ *Request) (any, error) {
-		close(entered)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil, nil
-	}))
+	c, err := e.rawClient(t, devA) // receives the invoke and never answers
+	require.NoError(t, err)
+	entered := make(chan struct{}, 1)
+	tok := c.Subscribe(ServiceTopic(devA.Key(), "slow"), 1, func(paho_Client, paho_Message) { entered <- struct{}{} })
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, h.WaitOnline(context.Background(), devA.Key()))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := h.Invoke(context.Background(), devA.Key(), "slow", nil)
@@ -207,8 +202,8 @@ func TestOfflineFailsWaitingInvoke(t *testing.T) {
 	}()
 	<-entered
 	start := time.Now()
-	require.NoError(t, d.Close())
-	err := <-errc
+	c.Disconnect(0)
+	err = <-errc
 	assert.ErrorIs(t, err, ErrOffline, "a disconnect fails the waiting invoke instead of letting it run to its timeout")
 	assert.Less(t, time.Since(start), 3*time.Second)
 }

@@ -524,6 +524,9 @@ func (h *Host) sessionChanged(dev DeviceKey, st Status) {
 	}
 	changed := cur.Online != st.Online || cur.ClientID != st.ClientID
 	st.LastSeen = cur.LastSeen
+	if st.Online && st.LastSeen.Before(st.Since) {
+		st.LastSeen = st.Since // the CONNECT is traffic too
+	}
 	*cur = st
 	if st.Online {
 		for _, ch := range h.waiters[dev] {

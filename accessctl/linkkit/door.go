@@ -1,0 +1,220 @@
+package linkkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/transport/thingmodel"
+)
+
+// Door is a handle to one LinkKit multi-function door. It implements
+// accessctl.Device (OpenDoor = the remoteOpen service) and
+// accessctl.PermissionSync (a permission file per change, delivered by
+// syncPermissions).
+type Door struct {
+	hub    *Hub
+	key    thingmodel.DeviceKey
+	ref    accessctl.DeviceRef
+	st     *doorState
+	closed atomic.Bool
+}
+
+var (
+	_ accessctl.Device         = (*Door)(nil)
+	_ accessctl.PermissionSync = (*Door)(nil)
+)
+
+// ID is "{productKey}/{deviceName}".
+func (d *Door) ID() string { return d.ref.ID }
+
+// Key returns the door's ProductKey/DeviceName.
+func (d *Door) Key() thingmodel.DeviceKey { return d.key }
+
+// Status reports the door's MQTT session.
+func (d *Door) Status(ctx context.Context) (accessctl.Status, error) {
+	if d.closed.Load() {
+		return accessctl.Status{}, accessctl.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return accessctl.Status{}, err
+	}
+	s := accessctl.Status{Device: d.ref, Info: accessctl.DeviceInfo{Extra: map[string]string{}}}
+	if st, ok := d.hub.host.Status(d.key); ok {
+		s.Online, s.Since, s.LastSeen = st.Online, st.Since, st.LastSeen
+		s.Info.IP = hostOf(st.RemoteAddr)
+		if st.ClientID != "" {
+			s.Info.Extra["clientId"] = st.ClientID
+		}
+	}
+	d.st.mu.Lock()
+	if d.st.reported != "" {
+		s.Info.Extra["RSAPublicKey"] = d.st.reported
+	}
+	d.st.mu.Unlock()
+	return s, nil
+}
+
+// OpenDoor invokes remoteOpen. The door replies once the lock is driven
+// (spec §6); it has one door, so Door must be 0 or 1.
+func (d *Door) OpenDoor(ctx context.Context, req accessctl.OpenRequest) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	if req.Door > 1 || req.Door < 0 {
+		return fmt.Errorf("%w: a LinkKit door has one door, not %d", accessctl.ErrInvalid, req.Door)
+	}
+	_, err := d.hub.host.Invoke(ctx, d.key, ServiceRemoteOpen, struct{}{})
+	return mapErr(ServiceRemoteOpen, err)
+}
+
+// SetRSAPublicKey sets the door's RSAPublicKey property now.
+func (d *Door) SetRSAPublicKey(ctx context.Context, key string) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	_, err := d.hub.host.SetProperties(ctx, d.key, map[string]any{PropertyRSAPublicKey: key})
+	return mapErr("set "+PropertyRSAPublicKey, err)
+}
+
+// PutGrant sends the person's QR, card, BLE card and password credentials
+// (adds), and deletes for the credentials the door held for the person but
+// the grant no longer has. Faces travel by LinkFace, not here: a grant with
+// nothing the file can carry returns ErrUnsupported.
+//
+// What the door holds is remembered per hub (in memory): after a restart, a
+// reconciler's full resync rebuilds it.
+func (d *Door) PutGrant(ctx context.Context, g accessctl.Grant) error {
+	if g.Person.ID == "" {
+		return fmt.Errorf("%w: grant without a person id", accessctl.ErrInvalid)
+	}
+	entries, skipped := GrantEntries(g)
+	d.st.mu.Lock()
+	defer d.st.mu.Unlock()
+	old := d.st.ledger[g.Person.ID]
+	if len(entries) == 0 && len(old) == 0 && len(skipped) > 0 && g.Policy != accessctl.PolicyDeny {
+		return fmt.Errorf("%w: none of %d credentials can travel in a LinkKit permission file (faces need LinkFace)", accessctl.ErrUnsupported, len(skipped))
+	}
+	ops := append(deletesFor(old, entries), entries...)
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := d.syncLocked(ctx, ops); err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		delete(d.st.ledger, g.Person.ID)
+	} else {
+		d.st.ledger[g.Person.ID] = entries
+	}
+	return nil
+}
+
+// RemoveGrant deletes every credential the door holds for the person. A
+// person the hub never put is not an error, and nothing is sent.
+func (d *Door) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
+	d.st.mu.Lock()
+	defer d.st.mu.Unlock()
+	old, ok := d.st.ledger[p.ID]
+	if !ok {
+		return nil
+	}
+	if err := d.syncLocked(ctx, deletesFor(old, nil)); err != nil {
+		return err
+	}
+	delete(d.st.ledger, p.ID)
+	return nil
+}
+
+// Sync sends a permission file of raw entries (bulk loads, a full resync)
+// and returns when the door has answered syncPermissions.
+func (d *Door) Sync(ctx context.Context, entries []Entry) (SyncResult, error) {
+	d.st.mu.Lock()
+	defer d.st.mu.Unlock()
+	err := d.syncLocked(ctx, entries)
+	return d.st.last, err
+}
+
+// LastSync returns the outcome of the door's last syncPermissions call.
+func (d *Door) LastSync() SyncResult {
+	d.st.mu.Lock()
+	defer d.st.mu.Unlock()
+	return d.st.last
+}
+
+// deletesFor lists delete ops for held entries that keep is missing.
+func deletesFor(held, keep []Entry) []Entry {
+	var out []Entry
+	for _, h := range held {
+		found := false
+		for _, k := range keep {
+			if k.Kind == h.Kind && k.Key == h.Key {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, Entry{Kind: h.Kind, Op: OpDelete, Key: h.Key})
+		}
+	}
+	return out
+}
+
+// syncLocked publishes one file and invokes syncPermissions with its URL.
+func (d *Door) syncLocked(ctx context.Context, entries []Entry) error {
+	if d.closed.Load() {
+		return accessctl.ErrClosed
+	}
+	files := d.hub.cfg.files
+	if files == nil {
+		return fmt.Errorf("%w: the hub has no FileServer for permission files (WithFileServer)", accessctl.ErrUnsupported)
+	}
+	if !d.hub.host.Online(d.key) {
+		return fmt.Errorf("%w: %s", accessctl.ErrOffline, d.ref.ID)
+	}
+	data, err := BuildFile(entries)
+	if err != nil {
+		return err
+	}
+	url, err := files.Put(data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.hub.cfg.syncTimeout)
+	defer cancel()
+	_, err = d.hub.host.Invoke(ctx, d.key, ServiceSyncPermissions, map[string]string{"permissionUrl": url})
+	err = mapErr(ServiceSyncPermissions, err)
+	d.st.last = SyncResult{URL: url, Entries: len(entries), Downloads: files.Downloads(url), At: time.Now(), Err: err}
+	return err
+}
+
+// Close releases this handle; the door and other handles are unaffected.
+func (d *Door) Close() error {
+	d.closed.Store(true)
+	return nil
+}
+
+// mapErr turns carrier errors into the accessctl contract.
+func mapErr(op string, err error) error {
+	var re *thingmodel.ReplyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &accessctl.RejectedError{Op: op, Code: strconv.Itoa(re.Code), Message: re.Message}
+	case errors.Is(err, thingmodel.ErrOffline):
+		return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
+	case errors.Is(err, thingmodel.ErrTimeout):
+		return fmt.Errorf("%w: %w", accessctl.ErrTimeout, err)
+	case errors.Is(err, thingmodel.ErrClosed):
+		return fmt.Errorf("%w: %w", accessctl.ErrClosed, err)
+	}
+	return err
+}
+
+func jsonString(raw json.RawMessage, s *string) error { return json.Unmarshal(raw, s) }

@@ -48,17 +48,23 @@ func WithRSAPublicKey(key string) Option { return func(c *config) error { c.rsaK
 
 // WithEventOptions sets the platform, site, direction and password
 // handling of the events made from passEvent.
-func WithEventOptions(o EventOptions) Option { return func(c *config) error { c.event = o; return nil } }
+func WithEventOptions(o EventOptions) Option {
+	return func(c *config) error { c.event = o; return nil }
+}
 
 // WithSyncTimeout bounds one syncPermissions call, download included (default 60 s).
-func WithSyncTimeout(d time.Duration) Option { return func(c *config) error { c.syncTimeout = d; return nil } }
+func WithSyncTimeout(d time.Duration) Option {
+	return func(c *config) error { c.syncTimeout = d; return nil }
+}
 
 // WithLogger sets the hub's logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) error { c.logger = l; return nil } }
 
 // WithThingHandler receives the posts that are not passEvent (other events,
 // property posts other than RSAPublicKey). Without it they are refused.
-func WithThingHandler(h thingmodel.Handler) Option { return func(c *config) error { c.fallback = h; return nil } }
+func WithThingHandler(h thingmodel.Handler) Option {
+	return func(c *config) error { c.fallback = h; return nil }
+}
 
 // Hub drives LinkKit multi-function doors over one thing-model Host: door
 // handles for opening and permission sync, passEvents to an EventSink, the

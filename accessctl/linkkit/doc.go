@@ -1,0 +1,31 @@
+// Package linkkit drives LinkKit "multi-function doors" (多功能门禁) — the
+// community IoT platform's thing-model door — directly from a host, over
+// the thing-model carrier in transport/thingmodel (embedded MQTT broker by
+// default, or an existing broker).
+//
+// The door's thing model (spec permissions-qr-events.md §1–6) maps as:
+//
+//	remoteOpen       service   Door.OpenDoor
+//	syncPermissions  service   Door.PutGrant / RemoveGrant / Sync: a delta
+//	                           permission file (QR, card, BLE card, password
+//	                           lists; add / delete / modify) served by a
+//	                           FileServer under an unguessable, expiring,
+//	                           size-bounded URL
+//	RSAPublicKey     property  pushed by the Hub after every connect
+//	passEvent        event     an accessctl pass event to the EventSink, with
+//	                           the full result-code table; acknowledged to
+//	                           the door only once the sink took it
+//
+// Faces are not carried: LinkFace is a separate binary SDK (spec §7).
+// linkkittest holds a simulated door.
+//
+// Shortest use:
+//
+//	files, _ := linkkit.ServeFiles(":8089", "192.168.1.10:8089")
+//	hub, _ := linkkit.NewHub(ctx,
+//		linkkit.WithHostOptions(thingmodel.WithSecrets(secrets)),
+//		linkkit.WithFileServer(files), linkkit.WithSink(sink),
+//		linkkit.WithRSAPublicKey(publicKeyBase64))
+//	door := hub.Door(thingmodel.DeviceKey{ProductKey: "a1DoorPK001", DeviceName: "door-a"})
+//	err := door.OpenDoor(ctx, accessctl.OpenRequest{Operator: "guard"})
+package linkkit

@@ -213,13 +213,7 @@ func TestInvokeTimeoutAndContext(t *testing.T) {
 		h := e.newHost(t, WithRequestTimeout(150*time.Millisecond))
 		release := make(chan struct{})
 		defer close(release)
-		e.dial(t, h, devA, WithService("stuck", func(ctx context.Context, _ *Request) (any, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil, nil
-		}))
+		e.dial(t, h, devA, WithService("stuck", stuck(release)))
 		start := time.Now()
 		_, err := h.Invoke(context.Background(), devA.Key(), "stuck", nil)
 		require.ErrorIs(t, err, ErrTimeout)
@@ -397,13 +391,7 @@ func TestHostClose(t *testing.T) {
 	h := e.newHost(t)
 	release := make(chan struct{})
 	defer close(release)
-	e.dial(t, h, devA, WithService("stuck", func(ctx context.Context, _ *Request) (any, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil, nil
-	}))
+	e.dial(t, h, devA, WithService("stuck", stuck(release)))
 	errc := make(chan error, 1)
 	go func() { _, err := h.Invoke(context.Background(), devA.Key(), "stuck", nil); errc <- err }()
 	waitFor(t, func() bool { return h.Stats().Pending == 1 }, "invoke pending")
@@ -438,4 +426,15 @@ func TestWaitOnline(t *testing.T) {
 	e.dial(t, nil, devA)
 	require.NoError(t, <-done)
 	require.NoError(t, h.WaitOnline(context.Background(), devA.Key()), "already online returns at once")
+}
+
+// stuck is a service that answers only when released (or the client closes).
+func stuck(release <-chan struct{}) ServiceHandler {
+	return func(ctx context.Context, _ *Request) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, nil
+	}
 }

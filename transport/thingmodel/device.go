@@ -393,35 +393,9 @@ func (d *DeviceClient) doPost(ctx context.Context, t Topic, params json.RawMessa
 	if !d.connected.Load() {
 		return nil, fmt.Errorf("%w: %s not connected", ErrOffline, d.dev)
 	}
-	rt := t.ReplyTopic()
-	id, w := d.pend.add(d.ids, d.dev, rt.Kind, rt.Identifier)
-	req := &Request{ID: id, Version: Version, Params: params, Method: t.Method()}
-	b, err := req.Encode()
-	if err == nil {
-		err = wait(ctx, d.c.Publish(t.String(), d.cfg.qos, false, b))
-	}
-	if err != nil {
-		d.pend.remove(d.dev, id)
-		return nil, err
-	}
-	timer := time.NewTimer(d.cfg.timeout)
-	defer timer.Stop()
-	select {
-	case res := <-w.ch:
-		if res.err != nil {
-			return nil, res.err
-		}
-		return res.reply, res.reply.Err(d.dev, req.Method)
-	case <-timer.C:
-		d.pend.remove(d.dev, id)
-		return nil, fmt.Errorf("%w: %s after %v", ErrTimeout, req.Method, d.cfg.timeout)
-	case <-ctx.Done():
-		d.pend.remove(d.dev, id)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, req.Method, ctx.Err())
-		}
-		return nil, ctx.Err()
-	}
+	return d.pend.call(ctx, d.ids, t, params, d.cfg.timeout, func(ctx context.Context, topic string, payload []byte) error {
+		return wait(ctx, d.c.Publish(topic, d.cfg.qos, false, payload))
+	})
 }
 
 // Stats returns the device client's counters.

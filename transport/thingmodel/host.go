@@ -289,44 +289,20 @@ func (h *Host) request(ctx context.Context, t Topic, params any) (*Reply, error)
 	if err := h.ensureReplySub(ctx, rt); err != nil {
 		return nil, err
 	}
-	id, w := h.pending.add(h.ids, t.Device, rt.Kind, rt.Identifier)
-	req, err := NewRequest(id, t.Method(), params)
-	var payload []byte
-	if err == nil {
-		payload, err = req.Encode()
-	}
-	if err == nil {
-		err = h.link.publish(ctx, t.String(), payload)
-	}
+	raw, err := marshalParams(params)
 	if err != nil {
-		h.pending.remove(t.Device, id)
 		return nil, err
 	}
-	timer := time.NewTimer(h.cfg.timeout)
-	defer timer.Stop()
-	select {
-	case res := <-w.ch:
-		if res.err != nil {
-			return nil, res.err
-		}
-		if err := res.reply.Err(t.Device, req.Method); err != nil {
-			h.invokeRejected.Add(1)
-			return res.reply, err
-		}
+	rep, err := h.pending.call(ctx, h.ids, t, raw, h.cfg.timeout, h.link.publish)
+	switch {
+	case err == nil:
 		h.invokeOK.Add(1)
-		return res.reply, nil
-	case <-timer.C:
-		h.pending.remove(t.Device, id)
+	case errors.Is(err, ErrRejected):
+		h.invokeRejected.Add(1)
+	case errors.Is(err, ErrTimeout):
 		h.invokeTimeouts.Add(1)
-		return nil, fmt.Errorf("%w: %s on %s after %v", ErrTimeout, req.Method, t.Device, h.cfg.timeout)
-	case <-ctx.Done():
-		h.pending.remove(t.Device, id)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			h.invokeTimeouts.Add(1)
-			return nil, fmt.Errorf("%w: %s on %s: %w", ErrTimeout, req.Method, t.Device, ctx.Err())
-		}
-		return nil, ctx.Err()
 	}
+	return rep, err
 }
 
 // ensureReplySub subscribes to the reply topic of a service for all devices

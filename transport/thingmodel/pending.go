@@ -1,11 +1,16 @@
 package thingmodel
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // idGen hands out Alink ids: decimal uint32 strings (the protocol's range),
@@ -70,21 +75,15 @@ func (p *pending) remove(dev DeviceKey, id string) {
 
 // resolve hands a reply to its waiter; false when nobody waits for it.
 func (p *pending) resolve(dev DeviceKey, r *Reply) bool {
-	k := pendingKey{dev, r.ID}
-	p.mu.Lock()
-	w, ok := p.m[k]
-	if ok {
-		delete(p.m, k)
-	}
-	p.mu.Unlock()
-	if ok {
-		w.ch <- result{reply: r}
-	}
-	return ok
+	return p.deliver(dev, r.ID, result{reply: r})
 }
 
 // failID fails one waiter (a reply we could match by id but not decode).
 func (p *pending) failID(dev DeviceKey, id string, err error) bool {
+	return p.deliver(dev, id, result{err: err})
+}
+
+func (p *pending) deliver(dev DeviceKey, id string, res result) bool {
 	k := pendingKey{dev, id}
 	p.mu.Lock()
 	w, ok := p.m[k]
@@ -93,7 +92,7 @@ func (p *pending) failID(dev DeviceKey, id string, err error) bool {
 	}
 	p.mu.Unlock()
 	if ok {
-		w.ch <- result{err: err}
+		w.ch <- res
 	}
 	return ok
 }
@@ -143,4 +142,41 @@ func (p *pending) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.m)
+}
+
+// call is one request/response exchange, for the Host's invokes and the
+// device's posts alike: register a waiter, publish the request carrying its
+// id, wait for the reply, the timeout or ctx. A reply with an error code is
+// returned together with its *ReplyError; both timeouts give ErrTimeout.
+func (p *pending) call(ctx context.Context, gen *idGen, t Topic, params json.RawMessage, timeout time.Duration,
+	publish func(ctx context.Context, topic string, payload []byte) error) (*Reply, error) {
+	rt := t.ReplyTopic()
+	id, w := p.add(gen, t.Device, rt.Kind, rt.Identifier)
+	req := &Request{ID: id, Version: Version, Params: params, Method: t.Method()}
+	b, err := req.Encode()
+	if err == nil {
+		err = publish(ctx, t.String(), b)
+	}
+	if err != nil {
+		p.remove(t.Device, id)
+		return nil, err
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-w.ch:
+		if res.err != nil {
+			return nil, res.err
+		}
+		return res.reply, res.reply.Err(t.Device, req.Method)
+	case <-timer.C:
+		p.remove(t.Device, id)
+		return nil, fmt.Errorf("%w: %s on %s after %v", ErrTimeout, req.Method, t.Device, timeout)
+	case <-ctx.Done():
+		p.remove(t.Device, id)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %s on %s: %w", ErrTimeout, req.Method, t.Device, ctx.Err())
+		}
+		return nil, ctx.Err()
+	}
 }

@@ -1,14 +1,21 @@
 package thingmodel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 func TestBrokerRefusesBadCredentials(t *testing.T) {
@@ -117,4 +124,106 @@ func TestBrokerKeepsOneSessionPerDevice(t *testing.T) {
 	assert.Contains(t, st.ClientID, "SN-2")
 	_, err = h.Invoke(context.Background(), devA.Key(), "remoteOpen", nil)
 	require.NoError(t, err)
+}
+
+// TestMosquittoAuthAndACL runs the auth table against Mosquitto configured
+// with a password_file of signed passwords (fixed timestamp) and the ACL
+// WriteMosquittoACL generates.
+func TestMosquittoAuthAndACL(t *testing.T) {
+	passwd := testutil.RequireTool(t, "mosquitto_passwd")
+	dir := t.TempDir()
+	signAt := time.UnixMilli(2524608000000) // the fixed timestamp clockless doors use
+	pwFile := filepath.Join(dir, "passwd")
+	run := func(args ...string) {
+		out, err := exec.Command(passwd, args...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	run("-c", "-b", pwFile, "menjin-host", "host-pass")
+	for _, tr := range []Triple{devA, devB} {
+		cred, err := Sign(tr, "", signAt, HMACSHA256)
+		require.NoError(t, err)
+		run("-b", pwFile, cred.Username, cred.Password)
+	}
+	var acl bytes.Buffer
+	require.NoError(t, WriteMosquittoACL(&acl, "menjin-host", []DeviceKey{devA.Key(), devB.Key()}))
+	aclFile := filepath.Join(dir, "acl")
+	require.NoError(t, os.WriteFile(aclFile, acl.Bytes(), 0o600))
+	e := startMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pwFile, aclFile))
+
+	posts := make(chan *Message, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := NewHost(ctx, WithBrokerURL(e.url, "menjin-host", "host-pass"),
+		WithHandler(HandlerFunc(func(_ context.Context, m *Message) error { posts <- m; return nil })))
+	require.NoError(t, err)
+	defer h.Close()
+	_, err = NewHost(ctx, WithBrokerURL(e.url, "menjin-host", "wrong"))
+	require.Error(t, err, "the host needs its password too")
+
+	for _, c := range []struct {
+		name string
+		tr   Triple
+	}{
+		{"bad signature", Triple{devA.ProductKey, devA.DeviceName, "not-the-secret"}},
+		{"wrong product key", Triple{"a1WrongPK00", devA.DeviceName, devA.DeviceSecret}},
+		{"other device's secret", Triple{devB.ProductKey, devB.DeviceName, devA.DeviceSecret}},
+	} {
+		_, err := Dial(ctx, e.url, c.tr, WithSignTime(signAt))
+		require.Error(t, err, c.name)
+	}
+
+	invokedB := make(chan struct{}, 1)
+	b := e.dial(t, h, devB, WithSignTime(signAt), WithService("remoteOpen", func(context.Context, *Request) (any, error) {
+		invokedB <- struct{}{}
+		return nil, nil
+	}))
+	_ = b
+	a := e.dial(t, h, devA, WithSignTime(signAt))
+	_, err = a.PostEvent(ctx, "passEvent", map[string]any{"code": 0})
+	require.NoError(t, err, "a device's own topics work")
+	<-posts
+
+	// Device A, raw, trying B's topics (the stored password is bound to A's
+	// client id, so A's own client steps aside first).
+	require.NoError(t, a.Close())
+	cred, err := Sign(devA, "", signAt, HMACSHA256)
+	require.NoError(t, err)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(e.url).SetClientID(cred.ClientID).
+		SetUsername(cred.Username).SetPassword(cred.Password).SetAutoReconnect(false))
+	tok := c.Connect()
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	defer c.Disconnect(100)
+	seen := make(chan struct{}, 1)
+	stok := c.Subscribe(ServiceTopic(devB.Key(), "remoteOpen"), 1, func(paho.Client, paho.Message) { seen <- struct{}{} })
+	require.True(t, stok.WaitTimeout(5*time.Second))
+	forged := `{"id":"1","version":"1.0","method":"thing.event.passEvent.post","params":{"value":{"code":0,"content":"FORGED"}}}`
+	c.Publish(EventTopic(devB.Key(), "passEvent"), 1, false, forged).WaitTimeout(5 * time.Second)
+	_, err = h.Invoke(ctx, devB.Key(), "remoteOpen", nil)
+	require.NoError(t, err)
+	<-invokedB
+	select {
+	case <-seen:
+		t.Fatal("device A received device B's invoke")
+	case m := <-posts:
+		t.Fatalf("forged post reached the host: %s", m.Value)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestWriteMosquittoACL(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteMosquittoACL(&b, "host", []DeviceKey{{"pk", "dn"}}))
+	assert.Equal(t, `user host
+topic readwrite /sys/#
+topic readwrite /as/mqtt/status/#
+
+user dn&pk
+topic read /sys/pk/dn/thing/#
+topic write /sys/pk/dn/thing/event/+/post
+topic write /sys/pk/dn/thing/service/+
+topic write /sys/pk/dn/thing/service/property/set_reply
+topic write /as/mqtt/status/pk/dn
+`, b.String())
+	assert.Error(t, WriteMosquittoACL(&b, "host", []DeviceKey{{"p/k", "dn"}}))
 }

@@ -34,6 +34,7 @@ type deviceConfig struct {
 	queueDepth int
 	logger     *slog.Logger
 	now        func() time.Time
+	signTime   time.Time
 	keepAlive  time.Duration
 }
 
@@ -92,6 +93,13 @@ func WithPropertySet(h ServiceHandler) DeviceOption {
 	return func(c *deviceConfig) error { c.propSet = h; return nil }
 }
 
+// WithSignTime signs the MQTT password with a fixed time instead of the
+// clock's: doors without a clock do this, and a broker that stores static
+// passwords (Mosquitto's password_file) needs it.
+func WithSignTime(t time.Time) DeviceOption {
+	return func(c *deviceConfig) error { c.signTime = t; return nil }
+}
+
 // WithDeviceLogger sets the device client's logger (default: discard).
 func WithDeviceLogger(l *slog.Logger) DeviceOption {
 	return func(c *deviceConfig) error { c.logger = l; return nil }
@@ -139,7 +147,11 @@ func Dial(ctx context.Context, brokerURL string, t Triple, opts ...DeviceOption)
 			return nil, err
 		}
 	}
-	cred, err := Sign(t, cfg.clientID, cfg.now(), cfg.signMethod)
+	signAt := cfg.signTime
+	if signAt.IsZero() {
+		signAt = cfg.now()
+	}
+	cred, err := Sign(t, cfg.clientID, signAt, cfg.signMethod)
 	if err != nil {
 		return nil, err
 	}

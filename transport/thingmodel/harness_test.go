@@ -128,7 +128,7 @@ func startMosquitto(t testing.TB, extraConf string) *env {
 	bin := testutil.RequireTool(t, "mosquitto")
 	port := freePort(t)
 	dir := t.TempDir()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nset_tcp_nodelay true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nset_tcp_nodelay true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n", port)
 	if os.Geteuid() == 0 {
 		conf += "user root\n" // keep access to the test's temp files
 	}
@@ -147,6 +147,9 @@ func startMosquitto(t testing.TB, extraConf string) *env {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-done
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", stderr.String())
+		}
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(5 * time.Second)

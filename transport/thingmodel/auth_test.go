@@ -85,7 +85,7 @@ func TestBrokerConfinesDevicesToTheirTopics(t *testing.T) {
 	}
 	_, err = h.Invoke(context.Background(), devB.Key(), "remoteOpen", nil)
 	require.NoError(t, err)
-	<-invokedB
+	recv(t, invokedB)
 	select {
 	case <-seen:
 		t.Fatal("device A received device B's invoke")
@@ -181,7 +181,7 @@ func TestMosquittoAuthAndACL(t *testing.T) {
 	a := e.dial(t, h, devA, WithSignTime(signAt))
 	_, err = a.PostEvent(ctx, "passEvent", map[string]any{"code": 0})
 	require.NoError(t, err, "a device's own topics work")
-	<-posts
+	recv(t, posts)
 
 	// Device A, raw, trying B's topics (the stored password is bound to A's
 	// client id, so A's own client steps aside first).
@@ -201,7 +201,7 @@ func TestMosquittoAuthAndACL(t *testing.T) {
 	c.Publish(EventTopic(devB.Key(), "passEvent"), 1, false, forged).WaitTimeout(5 * time.Second)
 	_, err = h.Invoke(ctx, devB.Key(), "remoteOpen", nil)
 	require.NoError(t, err)
-	<-invokedB
+	recv(t, invokedB)
 	select {
 	case <-seen:
 		t.Fatal("device A received device B's invoke")

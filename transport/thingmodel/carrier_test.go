@@ -16,13 +16,12 @@ import (
 func TestInvokeRoundTrip(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, e *env) {
 		h := e.newHost(t)
-		var opened sync.WaitGroup
-		opened.Add(1)
+		opened := make(chan struct{}, 1)
 		e.dial(t, h, devA,
 			WithService("remoteOpen", func(_ context.Context, req *Request) (any, error) {
 				assert.Equal(t, "thing.service.remoteOpen", req.Method)
 				assert.JSONEq(t, `{}`, string(req.Params))
-				opened.Done()
+				opened <- struct{}{}
 				return nil, nil
 			}),
 			WithService("echo", func(_ context.Context, req *Request) (any, error) { return req.Params, nil }),
@@ -34,7 +33,7 @@ func TestInvokeRoundTrip(t *testing.T) {
 		rep, err := h.Invoke(ctx, devA.Key(), "remoteOpen", nil)
 		require.NoError(t, err)
 		assert.Equal(t, CodeOK, rep.Code)
-		opened.Wait()
+		recv(t, opened)
 
 		rep, err = h.Invoke(ctx, devA.Key(), "echo", map[string]any{"permissionUrl": "http://x/y"})
 		require.NoError(t, err)
@@ -83,7 +82,7 @@ func TestPropertySetAndPost(t *testing.T) {
 
 		_, err = d.PostProperties(ctx, map[string]any{"RSAPublicKey": "MFwwDQ=="})
 		require.NoError(t, err)
-		m := <-posted
+		m := recv(t, posted)
 		assert.Equal(t, TopicPropertyPost, m.Kind)
 		assert.Equal(t, devA.Key(), m.Device)
 		props, err := DecodeProperties(m.Value)
@@ -200,10 +199,10 @@ func TestOfflineFailsWaitingInvoke(t *testing.T) {
 		_, err := h.Invoke(context.Background(), devA.Key(), "slow", nil)
 		errc <- err
 	}()
-	<-entered
+	recv(t, entered)
 	start := time.Now()
 	c.Disconnect(0)
-	err = <-errc
+	err = recv(t, errc)
 	assert.ErrorIs(t, err, ErrOffline, "a disconnect fails the waiting invoke instead of letting it run to its timeout")
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
@@ -307,21 +306,21 @@ func TestBadRepliesFailFastOrAreReported(t *testing.T) {
 		// Malformed reply carrying a readable id: the invoke fails with ErrMalformed at once.
 		errc := make(chan error, 1)
 		go func() { _, err := h.Invoke(ctx, devA.Key(), "remoteOpen", nil); errc <- err }()
-		r := <-reqs
+		r := recv(t, reqs)
 		publish(replyTopic, `{"id":"`+r.ID+`","code":"not a number"}`)
-		assert.ErrorIs(t, <-errc, ErrMalformed)
+		assert.ErrorIs(t, recv(t, errc), ErrMalformed)
 
 		// Garbage without an id, one request waiting on that service: it is failed too.
 		go func() { _, err := h.Invoke(ctx, devA.Key(), "remoteOpen", nil); errc <- err }()
-		<-reqs
+		recv(t, reqs)
 		publish(replyTopic, `{{{ not json`)
-		assert.ErrorIs(t, <-errc, ErrMalformed)
+		assert.ErrorIs(t, recv(t, errc), ErrMalformed)
 
 		// A reply with an unknown id: reported, counted; the real request times out, no hang.
 		go func() { _, err := h.Invoke(ctx, devA.Key(), "remoteOpen", nil); errc <- err }()
-		r = <-reqs
+		r = recv(t, reqs)
 		publish(replyTopic, `{"id":"999999999999","code":200,"data":{}}`)
-		assert.ErrorIs(t, <-errc, ErrTimeout)
+		assert.ErrorIs(t, recv(t, errc), ErrTimeout)
 		waitFor(t, func() bool { return h.Stats().UnknownReplies == 1 }, "unknown reply counted")
 		assert.True(t, sink.has(func(err error) bool { return errors.Is(err, ErrUnknownReply) }))
 
@@ -396,7 +395,7 @@ func TestHostClose(t *testing.T) {
 	go func() { _, err := h.Invoke(context.Background(), devA.Key(), "stuck", nil); errc <- err }()
 	waitFor(t, func() bool { return h.Stats().Pending == 1 }, "invoke pending")
 	require.NoError(t, h.Close())
-	assert.ErrorIs(t, <-errc, ErrClosed)
+	assert.ErrorIs(t, recv(t, errc), ErrClosed)
 	_, err := h.Invoke(context.Background(), devA.Key(), "stuck", nil)
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.NoError(t, h.Close(), "Close is idempotent")
@@ -424,7 +423,7 @@ func TestWaitOnline(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.WaitOnline(context.Background(), devA.Key()) }()
 	e.dial(t, nil, devA)
-	require.NoError(t, <-done)
+	require.NoError(t, recv(t, done))
 	require.NoError(t, h.WaitOnline(context.Background(), devA.Key()), "already online returns at once")
 }
 

@@ -61,7 +61,7 @@ func TestMosquittoClientsAsDevice(t *testing.T) {
 		require.NoError(t, err, "reply %q", out)
 		assert.Equal(t, "4711", rep.ID)
 		assert.Equal(t, CodeOK, rep.Code)
-		m := <-posts
+		m := recv(t, posts)
 		assert.Equal(t, "passEvent", m.Identifier)
 		assert.Equal(t, time.UnixMilli(1597821579000), m.Time)
 		var pe struct {
@@ -74,7 +74,9 @@ func TestMosquittoClientsAsDevice(t *testing.T) {
 		assert.Equal(t, "ALI7af81cfad5df1", pe.Content)
 
 		// 2. remoteOpen invoke received by mosquitto_sub as the device.
-		if !e.embedded { // on an external broker the device announces its session
+		if e.embedded { // let mosquitto_rr's session end first, or its late end reads as sub's
+			waitFor(t, func() bool { return !h.Online(dev) }, "mosquitto_rr's session over")
+		} else { // on an external broker the device announces its session
 			ann := append(cliConn(t, e, devA), "-t", StatusTopic(dev), "-r", "-m", `{"status":"online"}`)
 			out, err := exec.CommandContext(ctx, pubBin, ann...).CombinedOutput()
 			require.NoError(t, err, "%s", out)
@@ -137,7 +139,7 @@ func TestMosquittoClientsAsDevice(t *testing.T) {
 		replyArgs := append(cliConn(t, e, who), "-t", ServiceTopic(dev, "remoteOpen")+"_reply", "-m", `{"id":"`+req.ID+`","code":200,"data":{}}`)
 		out, err = exec.CommandContext(ctx, pubBin, replyArgs...).CombinedOutput()
 		require.NoError(t, err, "%s", out)
-		require.NoError(t, <-errc)
-		assert.Equal(t, CodeOK, (<-replies).Code)
+		require.NoError(t, recv(t, errc))
+		assert.Equal(t, CodeOK, (recv(t, replies)).Code)
 	})
 }

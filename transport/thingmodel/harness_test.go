@@ -209,3 +209,16 @@ type (
 	paho_Client  = paho.Client
 	paho_Message = paho.Message
 )
+
+// recv receives from ch or fails the test after 10 s: no test waits forever.
+func recv[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting on a channel")
+		var zero T
+		return zero
+	}
+}

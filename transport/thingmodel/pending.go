@@ -159,6 +159,9 @@ func (p *pending) call(ctx context.Context, gen *idGen, t Topic, params json.Raw
 	}
 	if err != nil {
 		p.remove(t.Device, id)
+		if ctxDone(ctx) {
+			return nil, ctxErr(ctx, req.Method, t.Device)
+		}
 		return nil, err
 	}
 	timer := time.NewTimer(timeout)
@@ -171,12 +174,31 @@ func (p *pending) call(ctx context.Context, gen *idGen, t Topic, params json.Raw
 		return res.reply, res.reply.Err(t.Device, req.Method)
 	case <-timer.C:
 		p.remove(t.Device, id)
+		if ctxDone(ctx) { // both expired: the caller's context speaks first
+			return nil, ctxErr(ctx, req.Method, t.Device)
+		}
 		return nil, fmt.Errorf("%w: %s on %s after %v", ErrTimeout, req.Method, t.Device, timeout)
 	case <-ctx.Done():
 		p.remove(t.Device, id)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s on %s: %w", ErrTimeout, req.Method, t.Device, ctx.Err())
-		}
-		return nil, ctx.Err()
+		return nil, ctxErr(ctx, req.Method, t.Device)
 	}
+}
+
+// ctxDone reports whether ctx is cancelled or past its deadline (its timer
+// may not have fired yet on a loaded machine).
+func ctxDone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// ctxErr is ErrTimeout for a deadline and the context's own error otherwise.
+func ctxErr(ctx context.Context, method string, dev DeviceKey) error {
+	err := ctx.Err()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s on %s: %w", ErrTimeout, method, dev, context.DeadlineExceeded)
+	}
+	return err
 }

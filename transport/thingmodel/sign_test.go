@@ -54,7 +54,7 @@ func TestVerify(t *testing.T) {
 	assert.NoError(t, err, "hex case does not matter (some SDKs send upper case)")
 
 	bad := []struct{ name, clientID, username, password string }{
-		{"bad signature", cred.ClientID, cred.Username, cred.Password[:len(cred.Password)-1] + "0"},
+		{"bad signature", cred.ClientID, cred.Username, flipLast(cred.Password)},
 		{"wrong product key", cred.ClientID, "door01&a1WRONGxxxx", cred.Password},
 		{"other device name", cred.ClientID, "door02&a1PHv5Xn2xX", cred.Password},
 		{"tampered client id", "SN0002" + cred.ClientID[6:], cred.Username, cred.Password},
@@ -87,4 +87,12 @@ func TestSignRejectsBadInput(t *testing.T) {
 	_, err = Sign(vecTriple, "", time.Now(), "sha3")
 	assert.ErrorIs(t, err, ErrAuth)
 	assert.NotContains(t, vecTriple.String(), vecTriple.DeviceSecret)
+}
+
+func flipLast(s string) string {
+	last := "0"
+	if s[len(s)-1] == '0' {
+		last = "1"
+	}
+	return s[:len(s)-1] + last
 }

@@ -257,7 +257,7 @@ func TestRSAPublicKeyPushedWhenOnline(t *testing.T) {
 		st, err := d.Status(context.Background())
 		return err == nil && st.Info.Extra["RSAPublicKey"] == sampleKey
 	}, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, uint64(1), r.hub.Stats().KeyPushes)
+	require.Eventually(t, func() bool { return r.hub.Stats().KeyPushes == 1 }, 5*time.Second, 5*time.Millisecond)
 
 	// After a reconnect the key is pushed again.
 	require.NoError(t, sim.Close())

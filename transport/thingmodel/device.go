@@ -184,8 +184,8 @@ func Dial(ctx context.Context, brokerURL string, t Triple, opts ...DeviceOption)
 		d.connected.Store(false)
 		d.pend.failDevice(nil, fmt.Errorf("%w: connection lost", ErrOffline))
 	}
-	d.c, err = newPaho(ctx, pc)
-	if err != nil {
+	d.c = newPaho(pc) // stored before connecting: invokes may arrive at once
+	if err := connect(ctx, d.c, brokerURL); err != nil {
 		d.cancel()
 		return nil, err
 	}

@@ -39,7 +39,9 @@ type willMsg struct {
 	payload []byte
 }
 
-func newPaho(ctx context.Context, cfg pahoConfig) (paho.Client, error) {
+// newPaho builds a client; its handlers may run as soon as connect is
+// called, so callers store it first.
+func newPaho(cfg pahoConfig) paho.Client {
 	o := paho.NewClientOptions().
 		AddBroker(cfg.url).
 		SetClientID(cfg.clientID).
@@ -67,12 +69,16 @@ func newPaho(ctx context.Context, cfg pahoConfig) (paho.Client, error) {
 	if cfg.onLost != nil {
 		o.SetConnectionLostHandler(func(_ paho.Client, err error) { cfg.onLost(err) })
 	}
-	c := paho.NewClient(o)
+	return paho.NewClient(o)
+}
+
+// connect makes the first connection; later ones are paho's auto-reconnects.
+func connect(ctx context.Context, c paho.Client, url string) error {
 	if err := wait(ctx, c.Connect()); err != nil {
 		c.Disconnect(0)
-		return nil, fmt.Errorf("thingmodel: connect %s: %w", cfg.url, err)
+		return fmt.Errorf("thingmodel: connect %s: %w", url, err)
 	}
-	return c, nil
+	return nil
 }
 
 // wait waits for a paho token under ctx.
@@ -123,11 +129,10 @@ func newExternalLink(ctx context.Context, cfg pahoConfig, qos byte, shards, dept
 			prev(c)
 		}
 	}
-	c, err := newPaho(ctx, cfg)
-	if err != nil {
+	l.c = newPaho(cfg)
+	if err := connect(ctx, l.c, cfg.url); err != nil {
 		return nil, err
 	}
-	l.c = c
 	l.shards = make([]chan inbound, shards)
 	for i := range l.shards {
 		ch := make(chan inbound, depth)

@@ -17,7 +17,10 @@
 //	                           the door only once the sink took it
 //
 // Faces are not carried: LinkFace is a separate binary SDK (spec §7).
-// linkkittest holds a simulated door.
+//
+// DoorClient is the other end, for door firmware written in Go and for
+// simulators: it applies permission files with permfile, verifies scans
+// with passcheck (RSA QR codes via qrcode) and posts passEvent.
 //
 // Shortest use:
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/permfile"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
@@ -52,11 +53,9 @@ func (d *Door) Status(ctx context.Context) (accessctl.Status, error) {
 			s.Info.Extra["clientId"] = st.ClientID
 		}
 	}
-	d.st.mu.Lock()
-	if d.st.reported != "" {
-		s.Info.Extra["RSAPublicKey"] = d.st.reported
+	if k := d.st.reported.Load(); k != nil {
+		s.Info.Extra["RSAPublicKey"] = *k
 	}
-	d.st.mu.Unlock()
 	return s, nil
 }
 
@@ -93,12 +92,15 @@ func (d *Door) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	if g.Person.ID == "" {
 		return fmt.Errorf("%w: grant without a person id", accessctl.ErrInvalid)
 	}
-	entries, skipped := GrantEntries(g)
+	var entries []permfile.Entry
+	if g.Policy != accessctl.PolicyDeny { // the door has no deny list: denied means not held
+		entries = permfile.GrantEntries(g)
+	}
 	d.st.mu.Lock()
 	defer d.st.mu.Unlock()
 	old := d.st.ledger[g.Person.ID]
-	if len(entries) == 0 && len(old) == 0 && len(skipped) > 0 && g.Policy != accessctl.PolicyDeny {
-		return fmt.Errorf("%w: none of %d credentials can travel in a LinkKit permission file (faces need LinkFace)", accessctl.ErrUnsupported, len(skipped))
+	if len(entries) == 0 && len(old) == 0 && len(g.Credentials) > 0 && g.Policy != accessctl.PolicyDeny {
+		return fmt.Errorf("%w: none of %d credentials can travel in a LinkKit permission file (faces need LinkFace)", accessctl.ErrUnsupported, len(g.Credentials))
 	}
 	ops := append(deletesFor(old, entries), entries...)
 	if len(ops) == 0 {
@@ -133,7 +135,7 @@ func (d *Door) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
 
 // Sync sends a permission file of raw entries (bulk loads, a full resync)
 // and returns when the door has answered syncPermissions.
-func (d *Door) Sync(ctx context.Context, entries []Entry) (SyncResult, error) {
+func (d *Door) Sync(ctx context.Context, entries []permfile.Entry) (SyncResult, error) {
 	d.st.mu.Lock()
 	defer d.st.mu.Unlock()
 	err := d.syncLocked(ctx, entries)
@@ -148,8 +150,8 @@ func (d *Door) LastSync() SyncResult {
 }
 
 // deletesFor lists delete ops for held entries that keep is missing.
-func deletesFor(held, keep []Entry) []Entry {
-	var out []Entry
+func deletesFor(held, keep []permfile.Entry) []permfile.Entry {
+	var out []permfile.Entry
 	for _, h := range held {
 		found := false
 		for _, k := range keep {
@@ -159,14 +161,14 @@ func deletesFor(held, keep []Entry) []Entry {
 			}
 		}
 		if !found {
-			out = append(out, Entry{Kind: h.Kind, Op: OpDelete, Key: h.Key})
+			out = append(out, permfile.Entry{Kind: h.Kind, Op: permfile.OpDelete, Key: h.Key})
 		}
 	}
 	return out
 }
 
 // syncLocked publishes one file and invokes syncPermissions with its URL.
-func (d *Door) syncLocked(ctx context.Context, entries []Entry) error {
+func (d *Door) syncLocked(ctx context.Context, entries []permfile.Entry) error {
 	if d.closed.Load() {
 		return accessctl.ErrClosed
 	}
@@ -177,7 +179,7 @@ func (d *Door) syncLocked(ctx context.Context, entries []Entry) error {
 	if !d.hub.host.Online(d.key) {
 		return fmt.Errorf("%w: %s", accessctl.ErrOffline, d.ref.ID)
 	}
-	data, err := BuildFile(entries)
+	data, err := permfile.Marshal(entries)
 	if err != nil {
 		return err
 	}

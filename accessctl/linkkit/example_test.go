@@ -6,12 +6,12 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/linkkit"
-	"github.com/menjin/menjin/accessctl/linkkit/linkkittest"
+	"github.com/menjin/menjin/accessctl/passcheck"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
-// A hub with its embedded broker and file server, a simulated door, a QR
-// grant, a scan and a remote open.
+// A hub with its embedded broker and file server, a door (the device-side
+// client, in plain-QR mode), a QR grant, a scan and a remote open.
 func Example() {
 	ctx := context.Background()
 	t := thingmodel.Triple{ProductKey: "a1DoorPK001", DeviceName: "door-a", DeviceSecret: "s3cret"}
@@ -37,7 +37,7 @@ func Example() {
 	}
 	defer hub.Close()
 
-	sim, err := linkkittest.Dial(ctx, hub.Host().Broker().URL(), t)
+	sim, err := linkkit.DialDoor(ctx, hub.Host().Broker().URL(), t, linkkit.WithCheckerOptions(passcheck.WithPlainQR()))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -49,7 +49,7 @@ func Example() {
 	err = door.PutGrant(ctx, accessctl.Grant{Person: accessctl.PersonRef{ID: "alice"},
 		Credentials: []accessctl.Credential{{Kind: accessctl.CredQRCode, Value: "ALIF24DD9END8CD3"}}})
 	fmt.Println("grant:", err)
-	_, _ = sim.Present(ctx, linkkit.TypeQRCode, "ALIF24DD9END8CD3")
+	_, _ = sim.Scan(ctx, "ALIF24DD9END8CD3")
 	e := <-passes
 	fmt.Println("pass:", e.Pass.Person.ID, e.Pass.Result.Granted, e.Pass.Result.Message)
 	fmt.Println("open:", door.OpenDoor(ctx, accessctl.OpenRequest{Operator: "guard"}), sim.Opens())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/permfile"
 	"github.com/menjin/menjin/internal/backoff"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
@@ -87,10 +88,10 @@ type Hub struct {
 
 // doorState is shared by every handle to one door.
 type doorState struct {
-	mu       sync.Mutex         // one permission sync at a time, files in order
-	ledger   map[string][]Entry // person id -> the entries the door holds for them
-	last     SyncResult         // the last syncPermissions outcome
-	reported string             // RSAPublicKey as the door last posted it
+	mu       sync.Mutex                  // one permission sync at a time, files in order
+	ledger   map[string][]permfile.Entry // person id -> the entries the door holds for them
+	last     SyncResult                  // the last syncPermissions outcome
+	reported atomic.Pointer[string]      // RSAPublicKey as the door last posted it (not under mu: a sync holds mu)
 }
 
 // SyncResult is the outcome of one syncPermissions call.
@@ -167,7 +168,7 @@ func (h *Hub) state(dev thingmodel.DeviceKey) *doorState {
 	defer h.mu.Unlock()
 	st, ok := h.states[dev]
 	if !ok {
-		st = &doorState{ledger: map[string][]Entry{}}
+		st = &doorState{ledger: map[string][]permfile.Entry{}}
 		h.states[dev] = st
 	}
 	return st
@@ -214,10 +215,7 @@ func (h *Hub) serveThing(ctx context.Context, m *thingmodel.Message) error {
 		if p, ok := props[PropertyRSAPublicKey]; ok {
 			var key string
 			if err := jsonString(p.Value, &key); err == nil {
-				st := h.state(m.Device)
-				st.mu.Lock()
-				st.reported = key
-				st.mu.Unlock()
+				h.state(m.Device).reported.Store(&key)
 			}
 			if len(props) == 1 || h.cfg.fallback == nil {
 				return nil

@@ -3,7 +3,9 @@ package linkkit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +16,8 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/linkkit"
-	"github.com/menjin/menjin/accessctl/linkkit/linkkittest"
+	"github.com/menjin/menjin/accessctl/passcheck"
+	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
@@ -23,7 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var triple = thingmodel.Triple{ProductKey: "a1DoorPK001", DeviceName: "door-a", DeviceSecret: "secretA0123456789abcdef"}
 
 // The spec's sample key (permissions-qr-events.md §2.1).
-const sampleKey = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAI6zQY57YYUh1xDOk9ZOXQapFpSGmZIukTtJkvM5rf43b4H6tmzH27anYW8csBKmFAdJir9ZaJY1GhZO6FY/8d0CAwEAAQ=="
+const sampleKey = qrcodetest.SampleKey
 
 type rig struct {
 	hub    *linkkit.Hub
@@ -66,11 +69,14 @@ func newRig(t *testing.T, opts ...linkkit.Option) *rig {
 	return r
 }
 
-func (r *rig) dial(t *testing.T) *linkkittest.Door {
+// dial connects a door client in plain-QR mode (codes compared as read);
+// TestEncryptedQRCodeEndToEnd covers the RSA mode.
+func (r *rig) dial(t *testing.T, opts ...linkkit.DoorOption) *linkkit.DoorClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := linkkittest.Dial(ctx, r.url, triple)
+	opts = append([]linkkit.DoorOption{linkkit.WithCheckerOptions(passcheck.WithPlainQR(), passcheck.WithDebounce(0))}, opts...)
+	d, err := linkkit.DialDoor(ctx, r.url, triple, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	require.NoError(t, r.hub.Host().WaitOnline(ctx, triple.Key()))
@@ -124,15 +130,22 @@ func TestConformance(t *testing.T) {
 				mu.Lock()
 				s := sim
 				mu.Unlock()
-				pe, err := s.Present(ctx, linkkit.TypeQRCode, "QR-"+id)
+				o, err := s.Scan(ctx, "QR-"+id)
 				require.NoError(t, err)
-				require.Equal(t, 0, pe.Code)
+				require.True(t, o.Decision.Allow)
 			},
 			Events: r.events,
 		}
 	}
 	accessctltest.TestDevice(t, mk)
 	accessctltest.TestEvents(t, mk)
+}
+
+func keyOf(d *linkkit.DoorClient) string {
+	if k := d.Checker().Key(); k != nil {
+		return k.String()
+	}
+	return ""
 }
 
 func TestPermissionSyncDeliversFiles(t *testing.T) {
@@ -145,60 +158,81 @@ func TestPermissionSyncDeliversFiles(t *testing.T) {
 	g := accessctl.Grant{Person: accessctl.PersonRef{ID: "p-1"}, ValidFrom: &from, ValidTo: &to,
 		Credentials: []accessctl.Credential{
 			{Kind: accessctl.CredQRCode, Value: "ALIF24DD9END8CD3", QR: &accessctl.QRLimits{MaxScans: 2, Scope: accessctl.ScopeShare}},
-			{Kind: accessctl.CredCard, Value: "F47B0BA2"},
+			{Kind: accessctl.CredCard, Value: "f47b0ba2"},
 		}}
 	require.NoError(t, d.PutGrant(ctx, g))
-	rec, ok := sim.Lookup(linkkit.TypeQRCode, "ALIF24DD9END8CD3")
+	rec, ok := sim.Store().Lookup(accessctl.CredQRCode, "ALIF24DD9END8CD3")
 	require.True(t, ok)
-	assert.Equal(t, int64(1568270392000), rec.Start)
-	assert.Equal(t, int64(4102444800000), rec.End)
+	assert.Equal(t, from, rec.Start)
+	assert.Equal(t, to, rec.End)
 	assert.Equal(t, 2, rec.MaxScans)
+	assert.Equal(t, accessctl.ScopeShare, rec.Scope)
 	assert.Equal(t, "p-1", rec.UserID)
-	_, ok = sim.Lookup(linkkit.TypeTradCard, "F47B0BA2")
-	assert.True(t, ok)
+	_, ok = sim.Store().Lookup(accessctl.CredCard, "F47B0BA2")
+	assert.True(t, ok, "card numbers travel normalised")
 	last := d.LastSync()
 	assert.NoError(t, last.Err)
 	assert.Equal(t, 2, last.Entries)
 	assert.Equal(t, 1, last.Downloads, "the door fetched the file before it replied")
+	assert.Equal(t, 2, sim.SyncStatus().Report.Inserted)
 
 	// Putting the grant again without the card deletes the card only.
 	g.Credentials = g.Credentials[:1]
 	require.NoError(t, d.PutGrant(ctx, g))
-	_, ok = sim.Lookup(linkkit.TypeTradCard, "F47B0BA2")
+	_, ok = sim.Store().Lookup(accessctl.CredCard, "F47B0BA2")
 	assert.False(t, ok)
-	_, ok = sim.Lookup(linkkit.TypeQRCode, "ALIF24DD9END8CD3")
+	_, ok = sim.Store().Lookup(accessctl.CredQRCode, "ALIF24DD9END8CD3")
 	assert.True(t, ok)
 
 	// Two scans pass, the third is used up; pass events carry the person.
-	for i, want := range []int{0, 0, linkkit.CodeQRUsedUp} {
-		pe, err := sim.Present(ctx, linkkit.TypeQRCode, "ALIF24DD9END8CD3")
+	for i, want := range []int{0, 0, passcheck.CodeQRUsedUp} {
+		o, err := sim.Scan(ctx, "ALIF24DD9END8CD3")
 		require.NoError(t, err)
-		require.Equal(t, want, pe.Code, i)
+		require.Equal(t, want, o.Decision.Result.Code, i)
 		ev := r.nextPass(t)
 		assert.Equal(t, want, ev.Pass.Result.Code)
 		assert.Equal(t, want == 0, ev.Pass.Result.Granted)
+		assert.Equal(t, passcheck.Message(want), ev.Pass.Result.Message)
 		require.NotNil(t, ev.Pass.Person)
 		assert.Equal(t, "p-1", ev.Pass.Person.ID)
 		assert.Equal(t, "a1DoorPK001/door-a", ev.Device.ID)
+		if want == 0 {
+			require.NotNil(t, ev.Pass.RemainingScans)
+			assert.Equal(t, 1-i, *ev.Pass.RemainingScans)
+		}
 	}
 
-	syncs := sim.Syncs()
+	syncs := sim.SyncStatus().Syncs
 	require.NoError(t, d.RemoveGrant(ctx, accessctl.PersonRef{ID: "p-1"}))
-	assert.Equal(t, 0, sim.Len())
+	assert.Equal(t, 0, sim.Store().Len(accessctl.CredQRCode))
 	require.NoError(t, d.RemoveGrant(ctx, accessctl.PersonRef{ID: "p-1"}), "removing an absent person succeeds")
-	assert.Equal(t, syncs+1, sim.Syncs(), "and sends nothing")
+	assert.Equal(t, syncs+1, sim.SyncStatus().Syncs, "and sends nothing")
 
-	pe, err := sim.Present(ctx, linkkit.TypeQRCode, "ALIF24DD9END8CD3")
+	o, err := sim.Scan(ctx, "ALIF24DD9END8CD3")
 	require.NoError(t, err)
-	assert.Equal(t, linkkit.CodeQRUnknown, pe.Code)
+	assert.Equal(t, passcheck.CodeQRUnknown, o.Decision.Result.Code)
 	assert.Equal(t, "QR code does not exist", r.nextPass(t).Pass.Result.Message)
+
+	// Cards and passwords decide with their own codes.
+	require.NoError(t, d.PutGrant(ctx, accessctl.Grant{Person: accessctl.PersonRef{ID: "p-4"}, ValidTo: &from,
+		Credentials: []accessctl.Credential{{Kind: accessctl.CredCard, Value: "777342461"}, {Kind: accessctl.CredPassword, Value: "246810"}}}))
+	o, err = sim.Present(ctx, accessctl.Credential{Kind: accessctl.CredCard, Value: "777342461"})
+	require.NoError(t, err)
+	assert.Equal(t, passcheck.CodeCardExpired, o.Decision.Result.Code)
+	assert.Equal(t, accessctl.MethodCard, r.nextPass(t).Pass.Method)
+	o, err = sim.Present(ctx, accessctl.Credential{Kind: accessctl.CredPassword, Value: "246810"})
+	require.NoError(t, err)
+	assert.Equal(t, passcheck.CodePasswordExpired, o.Decision.Result.Code)
+	pw := r.nextPass(t)
+	assert.Equal(t, accessctl.MethodPassword, pw.Pass.Method)
+	assert.Empty(t, pw.Pass.Credential, "passwords never reach the sink by default")
 
 	// A deny grant for a held person removes them.
 	require.NoError(t, d.PutGrant(ctx, grant("p-2", "Q2")))
 	deny := grant("p-2", "Q2")
 	deny.Policy = accessctl.PolicyDeny
 	require.NoError(t, d.PutGrant(ctx, deny))
-	_, ok = sim.Lookup(linkkit.TypeQRCode, "Q2")
+	_, ok = sim.Store().Lookup(accessctl.CredQRCode, "Q2")
 	assert.False(t, ok)
 
 	// Faces alone cannot travel in the file.
@@ -207,14 +241,42 @@ func TestPermissionSyncDeliversFiles(t *testing.T) {
 	assert.ErrorIs(t, err, accessctl.ErrUnsupported)
 }
 
+// The platform's encrypted QR codes end to end: the host pushes the public
+// key, grants the code; the door verifies the RSA QR text and opens.
+func TestEncryptedQRCodeEndToEnd(t *testing.T) {
+	r := newRig(t, linkkit.WithRSAPublicKey(qrcodetest.TestKey))
+	var opened atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sim, err := linkkit.DialDoor(ctx, r.url, triple, linkkit.WithCheckerOptions(passcheck.WithDebounce(0)),
+		linkkit.WithLock(func(context.Context) error { opened.Add(1); return nil }))
+	require.NoError(t, err)
+	defer sim.Close()
+	require.Eventually(t, func() bool { return keyOf(sim) == qrcodetest.TestKey }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, r.hub.Door(triple.Key()).PutGrant(ctx, grant("bob", "TESTCODE0000001")))
+
+	o, err := sim.Scan(ctx, qrcodetest.T1) // TESTCODE0000001, expiring in 2100
+	require.NoError(t, err)
+	assert.True(t, o.Decision.Allow)
+	ev := r.nextPass(t)
+	assert.Equal(t, "TESTCODE0000001", ev.Pass.Credential, "the event carries the decoded code, not the 88 characters")
+	assert.Equal(t, "bob", ev.Pass.Person.ID)
+	assert.Equal(t, int32(1), opened.Load(), "a granted pass drives the lock")
+
+	o, err = sim.Scan(ctx, qrcodetest.BitFlipped)
+	require.NoError(t, err)
+	assert.False(t, o.Decision.Allow)
+	assert.Equal(t, int32(1), opened.Load())
+}
+
 func TestPermissionSyncFailures(t *testing.T) {
-	// A URL that expires before the door fetches it: the door answers 404's
-	// failure, the host gets a typed rejection.
+	// A URL that expires before the door fetches it: the door's download
+	// gets 404 and nothing is applied; the host gets a typed rejection.
 	fs, err := linkkit.ServeFiles("127.0.0.1:0", "", linkkit.WithFileTTL(time.Nanosecond))
 	require.NoError(t, err)
 	defer fs.Close()
 	r := newRig(t, linkkit.WithFileServer(fs))
-	r.dial(t)
+	sim := r.dial(t)
 	d := r.hub.Door(triple.Key())
 	ctx := context.Background()
 	err = d.PutGrant(ctx, grant("p-1", "Q1"))
@@ -224,6 +286,20 @@ func TestPermissionSyncFailures(t *testing.T) {
 	assert.Equal(t, "syncPermissions", re.Op)
 	assert.Contains(t, re.Message, "404")
 	assert.ErrorIs(t, d.LastSync().Err, accessctl.ErrRejected)
+	assert.Equal(t, 0, sim.Store().Len(accessctl.CredQRCode))
+	assert.Error(t, sim.SyncStatus().Err)
+
+	// An oversized file: the file server refuses to publish it.
+	small, err := linkkit.ServeFiles("127.0.0.1:0", "", linkkit.WithMaxFileSize(64))
+	require.NoError(t, err)
+	defer small.Close()
+	r4 := newRig(t, linkkit.WithFileServer(small))
+	r4.dial(t)
+	big := grant("p-9", "Q9")
+	for i := range 10 {
+		big.Credentials = append(big.Credentials, accessctl.Credential{Kind: accessctl.CredQRCode, Value: fmt.Sprintf("CODE-%02d", i)})
+	}
+	assert.ErrorIs(t, r4.hub.Door(triple.Key()).PutGrant(ctx, big), linkkit.ErrFileTooLarge)
 
 	// A door that never answers: ErrTimeout, bounded by the sync timeout.
 	r2 := newRig(t, linkkit.WithSyncTimeout(200*time.Millisecond))
@@ -251,7 +327,7 @@ func TestRSAPublicKeyPushedWhenOnline(t *testing.T) {
 	r := newRig(t, linkkit.WithRSAPublicKey(sampleKey))
 	sim := r.dial(t)
 	d := r.hub.Door(triple.Key())
-	require.Eventually(t, func() bool { return sim.RSAPublicKey() == sampleKey }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return keyOf(sim) == sampleKey }, 10*time.Second, 5*time.Millisecond)
 	// The door reports the accepted key back; the hub shows it in Status.
 	require.Eventually(t, func() bool {
 		st, err := d.Status(context.Background())
@@ -262,9 +338,13 @@ func TestRSAPublicKeyPushedWhenOnline(t *testing.T) {
 	// After a reconnect the key is pushed again.
 	require.NoError(t, sim.Close())
 	sim2 := r.dial(t)
-	require.Eventually(t, func() bool { return sim2.RSAPublicKey() == sampleKey }, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, d.SetRSAPublicKey(context.Background(), "MFww"))
-	assert.Equal(t, "MFww", sim2.RSAPublicKey())
+	require.Eventually(t, func() bool { return keyOf(sim2) == sampleKey }, 10*time.Second, 5*time.Millisecond)
+	// A key that does not parse is refused and the old one stays.
+	err := d.SetRSAPublicKey(context.Background(), "not a key")
+	require.ErrorIs(t, err, accessctl.ErrRejected)
+	assert.Equal(t, sampleKey, keyOf(sim2))
+	require.NoError(t, d.SetRSAPublicKey(context.Background(), qrcodetest.TestKey))
+	assert.Equal(t, qrcodetest.TestKey, keyOf(sim2))
 }
 
 func TestPassEventNotLostWhenSinkFails(t *testing.T) {
@@ -281,14 +361,16 @@ func TestPassEventNotLostWhenSinkFails(t *testing.T) {
 		return nil
 	}
 	r.sinkMu.Unlock()
-	_, err := sim.Present(ctx, linkkit.TypeQRCode, "Q1")
+	o, err := sim.Scan(ctx, "Q1")
 	require.ErrorIs(t, err, thingmodel.ErrRejected, "the door learns its event was not taken and keeps it")
+	require.NotNil(t, o.Event)
 	r.sinkMu.Lock()
 	r.sinkFn = nil
 	r.sinkMu.Unlock()
-	_, err = sim.Present(ctx, linkkit.TypeQRCode, "Q1")
-	require.NoError(t, err)
-	assert.Equal(t, "p-1", r.nextPass(t).Pass.Person.ID)
+	require.NoError(t, sim.Repost(ctx, *o.Event))
+	ev := r.nextPass(t)
+	assert.Equal(t, "p-1", ev.Pass.Person.ID)
+	assert.Equal(t, o.Event.OccurredAt.Unix(), ev.OccurredAt.Unix(), "the event keeps the time it was decided")
 }
 
 func TestStatusEventsAndDriver(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/passcheck"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
@@ -31,68 +32,6 @@ const (
 	TypeFace     = "face"
 )
 
-// Result codes of passEvent (spec §5.4), with the exact English messages.
-// 401–403 are the spec's proposal for passwords, which the source leaves
-// without codes.
-const (
-	CodeSuccess             = 0
-	CodeQRNotYetValid       = 101
-	CodeQRExpired           = 102
-	CodeQRUnknown           = 103
-	CodeQRUsedUp            = 104
-	CodeCardNotYetValid     = 201
-	CodeCardExpired         = 202
-	CodeCardUnknown         = 203
-	CodeBLENotYetValid      = 301
-	CodeBLEExpired          = 302
-	CodeBLEUnknown          = 303
-	CodePasswordNotYetValid = 401
-	CodePasswordExpired     = 402
-	CodePasswordUnknown     = 403
-	CodeFaceNotYetValid     = 501
-	CodeFaceExpired         = 502
-	CodeFaceLibraryEmpty    = 503
-	CodeFaceFeatureFailed   = 504
-	CodeFaceBelowThreshold  = 505
-	CodeFaceBlacklisted     = 506
-	CodeFaceTimeout         = 507
-	CodeUnknownError        = 10000
-)
-
-var resultMessages = map[int]string{
-	CodeSuccess:             "success",
-	CodeQRNotYetValid:       "QR code does not take effect",
-	CodeQRExpired:           "QR code has expired",
-	CodeQRUnknown:           "QR code does not exist",
-	CodeQRUsedUp:            "QR code have be used up", // sic
-	CodeCardNotYetValid:     "Traditional card number does not take effect",
-	CodeCardExpired:         "Traditional card number has expired",
-	CodeCardUnknown:         "Traditional card number does not exist",
-	CodeBLENotYetValid:      "Bluetooth card number does not take effect",
-	CodeBLEExpired:          "Bluetooth card number has expired",
-	CodeBLEUnknown:          "Bluetooth card number does not exist",
-	CodePasswordNotYetValid: "Password does not take effect",
-	CodePasswordExpired:     "Password has expired",
-	CodePasswordUnknown:     "Password does not exist",
-	CodeFaceNotYetValid:     "Face auth does not take effect",
-	CodeFaceExpired:         "Face information has expired",
-	CodeFaceLibraryEmpty:    "Face library is empty",
-	CodeFaceFeatureFailed:   "Face feature extraction failed",
-	CodeFaceBelowThreshold:  "Face matching similarity is less than the threshold",
-	CodeFaceBlacklisted:     "The user is in blacklist",
-	CodeFaceTimeout:         "Face recognition timeout",
-	CodeUnknownError:        "Unknown error",
-}
-
-// ResultMessage returns the exact message of a passEvent code, or "" for
-// a code outside the table.
-func ResultMessage(code int) string { return resultMessages[code] }
-
-// ResultCodes lists every code of the table in ascending order.
-func ResultCodes() []int {
-	return []int{0, 101, 102, 103, 104, 201, 202, 203, 301, 302, 303, 401, 402, 403, 501, 502, 503, 504, 505, 506, 507, 10000}
-}
-
 // Method maps a passEvent type to the accessctl method.
 func Method(typ string) accessctl.Method {
 	switch typ {
@@ -110,7 +49,8 @@ func Method(typ string) accessctl.Method {
 	return accessctl.MethodUnknown
 }
 
-// PassEvent is the passEvent output data as the door sends it.
+// PassEvent is the passEvent output data as the door sends it (the door
+// side renders it with passcheck.WirePassEvent).
 type PassEvent struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
@@ -213,14 +153,14 @@ func ToEvent(dev accessctl.DeviceRef, m *thingmodel.Message, o EventOptions) (ac
 	}
 	msg := pe.Message
 	if msg == "" {
-		msg = ResultMessage(pe.Code)
+		msg = passcheck.Message(pe.Code)
 	}
 	p := &accessctl.PassEvent{
 		Method:     Method(pe.Type),
 		Credential: pe.Content,
 		Direction:  o.Direction,
 		Kind:       accessctl.PassDenied,
-		Result:     accessctl.Result{Granted: pe.Code == CodeSuccess, Code: pe.Code, Message: msg},
+		Result:     accessctl.Result{Granted: pe.Code == passcheck.CodeSuccess, Code: pe.Code, Message: msg},
 	}
 	if p.Result.Granted {
 		p.Kind = accessctl.PassGranted

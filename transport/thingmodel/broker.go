@@ -344,7 +344,11 @@ func (l *embeddedLink) publish(_ context.Context, topic string, payload []byte) 
 	return l.b.srv.Publish(topic, payload, false, l.qos)
 }
 
-func (l *embeddedLink) subscribe(_ context.Context, filter string, h func(topic string, payload []byte), _ bool) error {
+func (l *embeddedLink) publishNoWait(topic string, payload []byte) {
+	_ = l.b.srv.Publish(topic, payload, false, l.qos)
+}
+
+func (l *embeddedLink) subscribe(_ context.Context, filter string, h func(topic string, payload []byte)) error {
 	id := int(inlineSubIDs.Add(1))
 	l.mu.Lock()
 	if l.subs == nil {

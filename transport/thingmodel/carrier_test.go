@@ -437,3 +437,26 @@ func stuck(release <-chan struct{}) ServiceHandler {
 		return nil, nil
 	}
 }
+
+// A handler may call back into the device that posted (open the door on a
+// pass, read a property): posts run off the delivery goroutine that
+// carries the replies, so this does not deadlock.
+func TestHandlerMayInvokeThePostingDevice(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, e *env) {
+		var h *Host
+		h = e.newHost(t, WithHandler(HandlerFunc(func(ctx context.Context, m *Message) error {
+			_, err := h.Invoke(ctx, m.Device, "remoteOpen", nil)
+			return err
+		})))
+		opened := make(chan struct{}, 1)
+		d := e.dial(t, h, devA, WithService("remoteOpen", func(context.Context, *Request) (any, error) {
+			opened <- struct{}{}
+			return nil, nil
+		}))
+		start := time.Now()
+		_, err := d.PostEvent(context.Background(), "passEvent", map[string]any{"code": 0})
+		require.NoError(t, err)
+		recv(t, opened)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}

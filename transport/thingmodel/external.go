@@ -6,8 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"hash/fnv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +16,13 @@ import (
 // client or a client of an external broker.
 type link interface {
 	publish(ctx context.Context, topic string, payload []byte) error
-	// subscribe delivers matching messages to h. heavy marks handlers that
-	// may block (user handlers); light ones (reply matching) never do.
-	subscribe(ctx context.Context, filter string, h func(topic string, payload []byte), heavy bool) error
+	// publishNoWait sends without waiting for an acknowledgement: for the
+	// delivery goroutine, which must never block.
+	publishNoWait(topic string, payload []byte)
+	// subscribe delivers matching messages to h on the link's delivery
+	// goroutine (paho's router, the publishing device's broker loop). h
+	// must not block: replies to the Host's requests arrive there too.
+	subscribe(ctx context.Context, filter string, h func(topic string, payload []byte)) error
 	close() error
 }
 
@@ -98,30 +100,16 @@ func randomID(prefix string) string {
 }
 
 // externalLink is a Host's client of an external broker (Mosquitto, EMQX, ...).
-// paho delivers messages in order on one goroutine, so heavy handlers run on
-// per-device shards: order per device is kept, and a slow handler for one
-// device neither stalls the others nor the reply matching.
 type externalLink struct {
 	c   paho.Client
 	qos byte
 
 	mu   sync.Mutex
 	subs map[string]paho.MessageHandler
-
-	shards []chan inbound
-	busy   func(topic string, payload []byte) // answers a post that found its shard full
-	wg     sync.WaitGroup
-	stop   chan struct{}
 }
 
-type inbound struct {
-	topic   string
-	payload []byte
-	h       func(string, []byte)
-}
-
-func newExternalLink(ctx context.Context, cfg pahoConfig, qos byte, shards, depth int) (*externalLink, error) {
-	l := &externalLink{qos: qos, subs: map[string]paho.MessageHandler{}, stop: make(chan struct{})}
+func newExternalLink(ctx context.Context, cfg pahoConfig, qos byte) (*externalLink, error) {
+	l := &externalLink{qos: qos, subs: map[string]paho.MessageHandler{}}
 	prev := cfg.onConnect
 	cfg.onConnect = func(c paho.Client) { // clean session: subscribe again after a reconnect
 		l.resubscribe(c)
@@ -132,23 +120,6 @@ func newExternalLink(ctx context.Context, cfg pahoConfig, qos byte, shards, dept
 	l.c = newPaho(cfg)
 	if err := connect(ctx, l.c, cfg.url); err != nil {
 		return nil, err
-	}
-	l.shards = make([]chan inbound, shards)
-	for i := range l.shards {
-		ch := make(chan inbound, depth)
-		l.shards[i] = ch
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case m := <-ch:
-					m.h(m.topic, m.payload)
-				case <-l.stop:
-					return
-				}
-			}
-		}()
 	}
 	return l, nil
 }
@@ -174,23 +145,8 @@ func (l *externalLink) publish(ctx context.Context, topic string, payload []byte
 	return wait(ctx, l.c.Publish(topic, l.qos, false, payload))
 }
 
-func (l *externalLink) subscribe(ctx context.Context, filter string, h func(string, []byte), heavy bool) error {
+func (l *externalLink) subscribe(ctx context.Context, filter string, h func(string, []byte)) error {
 	handler := func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
-	if heavy {
-		handler = func(_ paho.Client, m paho.Message) {
-			ch := l.shards[shardOf(m.Topic(), len(l.shards))]
-			select {
-			case ch <- inbound{topic: m.Topic(), payload: m.Payload(), h: h}:
-			default:
-				// Never block paho's delivery goroutine: it also reads the
-				// PUBACKs the shard workers wait for. The device is told to
-				// retry instead (it keeps what is not acknowledged).
-				if l.busy != nil {
-					l.busy(m.Topic(), m.Payload())
-				}
-			}
-		}
-	}
 	l.mu.Lock()
 	l.subs[filter] = handler
 	l.mu.Unlock()
@@ -200,20 +156,7 @@ func (l *externalLink) subscribe(ctx context.Context, filter string, h func(stri
 	return nil
 }
 
-// shardOf hashes the device part of a topic (/sys/{pk}/{dn}/...).
-func shardOf(topic string, n int) int {
-	key := topic
-	if i := strings.Index(topic, "/thing/"); i > 0 {
-		key = topic[:i]
-	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
-}
-
 func (l *externalLink) close() error {
 	l.c.Disconnect(250)
-	close(l.stop)
-	l.wg.Wait()
 	return nil
 }

@@ -61,7 +61,7 @@ type Stats struct {
 	Events         uint64 // event posts received
 	PropertyPosts  uint64
 	HandlerErrors  uint64 // posts answered with an error code
-	BusyPosts      uint64 // posts answered 429 because the Host's queue was full (external broker)
+	BusyPosts      uint64 // posts answered 429 because their device's queue was full
 	Malformed      uint64 // messages that failed to decode
 	BadTopics      uint64
 	Pending        int
@@ -169,6 +169,7 @@ type Host struct {
 	pending  *pending
 	ctx      context.Context // lifetime of handler calls
 	cancel   context.CancelFunc
+	posts    *dispatcher
 
 	subMu sync.Mutex
 	subs  map[string]*subOnce // reply filters, subscribed on first use
@@ -211,9 +212,8 @@ func NewHost(ctx context.Context, opts ...Option) (*Host, error) {
 		}
 		var el *externalLink
 		el, err = newExternalLink(ctx, pahoConfig{url: cfg.url, clientID: id, username: cfg.username,
-			password: cfg.password, tls: cfg.tls}, cfg.qos, cfg.shards, 1024)
+			password: cfg.password, tls: cfg.tls}, cfg.qos)
 		if err == nil {
-			el.busy = h.busyPost(el)
 			h.link = el
 		}
 	case cfg.broker != nil:
@@ -233,6 +233,7 @@ func NewHost(ctx context.Context, opts ...Option) (*Host, error) {
 		h.cancel()
 		return nil, err
 	}
+	h.posts = newDispatcher(cfg.shards, 1024, h.onPost)
 	if h.broker != nil {
 		for dev, st := range h.broker.watch(h.sessionChanged) {
 			h.sessionChanged(dev, st)
@@ -246,11 +247,11 @@ func NewHost(ctx context.Context, opts ...Option) (*Host, error) {
 }
 
 func (h *Host) subscribeAll(ctx context.Context) error {
-	if err := h.link.subscribe(ctx, "/sys/+/+/thing/event/+/post", h.onPost, true); err != nil {
+	if err := h.link.subscribe(ctx, "/sys/+/+/thing/event/+/post", h.offerPost); err != nil {
 		return err
 	}
 	if h.external {
-		if err := h.link.subscribe(ctx, "/as/mqtt/status/+/+", h.onStatusMessage, false); err != nil {
+		if err := h.link.subscribe(ctx, "/as/mqtt/status/+/+", h.onStatusMessage); err != nil {
 			return err
 		}
 	}
@@ -321,7 +322,7 @@ func (h *Host) ensureReplySub(ctx context.Context, rt Topic) error {
 	}
 	h.subMu.Unlock()
 	if !ok {
-		s.err = h.link.subscribe(ctx, filter, h.onReply, false)
+		s.err = h.link.subscribe(ctx, filter, h.onReply)
 		if s.err != nil {
 			h.subMu.Lock()
 			delete(h.subs, filter) // let a later call try again
@@ -443,19 +444,21 @@ func (h *Host) serve(m *Message) (err error) {
 	return h.cfg.handler.ServeThing(h.ctx, m)
 }
 
-// busyPost answers a post the Host has no room to queue with 429.
-func (h *Host) busyPost(el *externalLink) func(string, []byte) {
-	return func(topic string, payload []byte) {
-		h.busyPosts.Add(1)
-		t, err := ParseTopic(topic)
-		id, ok := PeekID(payload)
-		if err != nil || !ok {
-			return
-		}
-		rt := t.ReplyTopic()
-		if b, err := (&Reply{ID: id, Code: CodeTooMany, Message: "busy", Method: rt.Method()}).Encode(); err == nil {
-			el.publishNoWait(rt.String(), b)
-		}
+// offerPost queues a device's post for its shard, or answers 429 at once
+// when the shard is full (the device keeps the post and retries).
+func (h *Host) offerPost(topic string, payload []byte) {
+	if h.closed.Load() || h.posts.offer(topic, payload) {
+		return
+	}
+	h.busyPosts.Add(1)
+	t, err := ParseTopic(topic)
+	id, ok := PeekID(payload)
+	if err != nil || !ok {
+		return
+	}
+	rt := t.ReplyTopic()
+	if b, err := (&Reply{ID: id, Code: CodeTooMany, Message: "busy", Method: rt.Method()}).Encode(); err == nil {
+		h.link.publishNoWait(rt.String(), b)
 	}
 }
 
@@ -624,5 +627,9 @@ func (h *Host) Close() error {
 	}
 	h.cancel()
 	h.pending.failDevice(nil, ErrClosed)
-	return h.link.close()
+	err := h.link.close()
+	if h.posts != nil {
+		h.posts.close()
+	}
+	return err
 }

@@ -277,8 +277,12 @@ func (h *Hub) deliverStatus() {
 // few times: doors need it before they can open any encrypted QR code.
 func (h *Hub) pushKey(dev thingmodel.DeviceKey) {
 	defer h.wg.Done()
-	// The session starts before the door has subscribed, so the first
-	// attempt can go unheard: attempts are short, then back off.
+	// The session starts before the door has subscribed: wait for its
+	// announcement (a door that never announces gets the key anyway after
+	// 2 s), then keep attempts short at first and back off.
+	readyCtx, cancelReady := context.WithTimeout(h.ctx, 2*time.Second)
+	_ = h.host.WaitReady(readyCtx, dev)
+	cancelReady()
 	policy := backoff.Policy{Min: 250 * time.Millisecond, Max: 10 * time.Second, Factor: 2, Jitter: 0.2}
 	for attempt := 0; attempt < 6; attempt++ {
 		ctx, cancel := context.WithTimeout(h.ctx, min(time.Second<<attempt, 15*time.Second))

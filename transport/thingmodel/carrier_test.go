@@ -226,8 +226,12 @@ func TestInvokeTimeoutAndContext(t *testing.T) {
 
 		ctx, cancel2 := context.WithCancel(context.Background())
 		cancel2()
+		sent := h.Stats().Invokes
 		_, err = h.Invoke(ctx, devA.Key(), "stuck", nil)
 		require.ErrorIs(t, err, context.Canceled)
+		_, err = h.Invoke(ctx, devA.Key(), "echo", nil)
+		require.ErrorIs(t, err, context.Canceled, "even a service that would answer at once")
+		assert.Equal(t, sent+2, h.Stats().Invokes)
 		assert.Equal(t, 0, h.Stats().Pending, "abandoned requests leave nothing behind")
 	})
 }
@@ -458,5 +462,20 @@ func TestHandlerMayInvokeThePostingDevice(t *testing.T) {
 		require.NoError(t, err)
 		recv(t, opened)
 		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+func TestWaitReady(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, e *env) {
+		h := e.newHost(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		require.Error(t, h.WaitReady(ctx, devA.Key()), "not ready before it connects")
+		e.dial(t, h, devA, WithService("remoteOpen", func(context.Context, *Request) (any, error) { return nil, nil }))
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel2()
+		require.NoError(t, h.WaitReady(ctx2, devA.Key()))
+		_, err := h.Invoke(ctx2, devA.Key(), "remoteOpen", nil)
+		require.NoError(t, err, "once ready, the first request is heard")
 	})
 }

@@ -177,6 +177,7 @@ type Host struct {
 	stMu    sync.Mutex
 	status  map[DeviceKey]*Status
 	waiters map[DeviceKey][]chan struct{} // WaitOnline callers
+	ready   map[DeviceKey]*readiness
 
 	closed atomic.Bool
 
@@ -200,7 +201,8 @@ func NewHost(ctx context.Context, opts ...Option) (*Host, error) {
 			return nil, err
 		}
 	}
-	h := &Host{cfg: cfg, ids: newIDGen(), pending: newPending(), subs: map[string]*subOnce{}, status: map[DeviceKey]*Status{}}
+	h := &Host{cfg: cfg, ids: newIDGen(), pending: newPending(), subs: map[string]*subOnce{}, status: map[DeviceKey]*Status{},
+		ready: map[DeviceKey]*readiness{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	var err error
 	switch {
@@ -250,12 +252,9 @@ func (h *Host) subscribeAll(ctx context.Context) error {
 	if err := h.link.subscribe(ctx, "/sys/+/+/thing/event/+/post", h.offerPost); err != nil {
 		return err
 	}
-	if h.external {
-		if err := h.link.subscribe(ctx, "/as/mqtt/status/+/+", h.onStatusMessage); err != nil {
-			return err
-		}
-	}
-	return nil
+	// On an external broker the announcements are the session state; on
+	// the embedded one they say the device has subscribed (WaitReady).
+	return h.link.subscribe(ctx, "/as/mqtt/status/+/+", h.onStatusMessage)
 }
 
 // Invoke calls service identifier on dev with params (any JSON-marshalable
@@ -491,7 +490,56 @@ func (h *Host) onStatusMessage(topic string, payload []byte) {
 		h.report(&DecodeError{Topic: topic, Reason: "bad status message", Err: ErrMalformed})
 		return
 	}
-	h.sessionChanged(t.Device, Status{Online: s.Status == "online", Since: time.Now(), ClientID: s.ClientID, RemoteAddr: s.ClientIP})
+	online := s.Status == "online"
+	if h.external {
+		h.sessionChanged(t.Device, Status{Online: online, Since: time.Now(), ClientID: s.ClientID, RemoteAddr: s.ClientIP})
+	}
+	if online {
+		h.markReady(t.Device)
+	}
+}
+
+// readiness is per device: closed once the device announced itself in its
+// current session, which a LinkKit device does after subscribing.
+type readiness struct {
+	ch     chan struct{}
+	closed bool
+}
+
+func (h *Host) readyLocked(dev DeviceKey) *readiness {
+	r := h.ready[dev]
+	if r == nil {
+		r = &readiness{ch: make(chan struct{})}
+		h.ready[dev] = r
+	}
+	return r
+}
+
+func (h *Host) markReady(dev DeviceKey) {
+	h.stMu.Lock()
+	defer h.stMu.Unlock()
+	if r := h.readyLocked(dev); !r.closed {
+		r.closed = true
+		close(r.ch)
+	}
+}
+
+// WaitReady waits until dev has announced itself on its status topic in
+// its current session (DeviceClient does once it has subscribed), so that
+// a request sent now is heard. A device that never announces keeps
+// WaitReady waiting until ctx ends: bound ctx and send anyway.
+func (h *Host) WaitReady(ctx context.Context, dev DeviceKey) error {
+	h.stMu.Lock()
+	ch := h.readyLocked(dev).ch
+	h.stMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-h.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (h *Host) sessionChanged(dev DeviceKey, st Status) {
@@ -505,6 +553,12 @@ func (h *Host) sessionChanged(dev DeviceKey, st Status) {
 	st.LastSeen = cur.LastSeen
 	if st.Online && st.LastSeen.Before(st.Since) {
 		st.LastSeen = st.Since // the CONNECT is traffic too
+	}
+	if changed && st.Online && !h.external {
+		// A new session: it must announce itself again.
+		if r := h.readyLocked(dev); r.closed {
+			h.ready[dev] = &readiness{ch: make(chan struct{})}
+		}
 	}
 	*cur = st
 	if st.Online {

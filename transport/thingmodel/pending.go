@@ -150,6 +150,9 @@ func (p *pending) len() int {
 // returned together with its *ReplyError; both timeouts give ErrTimeout.
 func (p *pending) call(ctx context.Context, gen *idGen, t Topic, params json.RawMessage, timeout time.Duration,
 	publish func(ctx context.Context, topic string, payload []byte) error) (*Reply, error) {
+	if ctxDone(ctx) { // nothing is sent for a caller that already gave up
+		return nil, ctxErr(ctx, t.Method(), t.Device)
+	}
 	rt := t.ReplyTopic()
 	id, w := p.add(gen, t.Device, rt.Kind, rt.Identifier)
 	req := &Request{ID: id, Version: Version, Params: params, Method: t.Method()}

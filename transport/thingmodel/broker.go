@@ -33,7 +33,8 @@ type Broker struct {
 
 	mu       sync.Mutex
 	sessions map[DeviceKey]*session
-	watchers []func(DeviceKey, Status)
+	watchers map[int]func(DeviceKey, Status)
+	watchID  int
 
 	connects, authFailures, aclDenials, disconnects, replaced atomic.Uint64
 	closeOnce                                                 sync.Once
@@ -186,22 +187,35 @@ func (b *Broker) Stats() BrokerStats {
 	}
 }
 
-// watch registers fn for session changes and returns the devices online now.
-// fn runs on the broker's connection goroutines and must not block.
-func (b *Broker) watch(fn func(DeviceKey, Status)) map[DeviceKey]Status {
+// watch registers fn for session changes and returns the devices online
+// now and a function that unregisters fn. fn runs on the broker's
+// connection goroutines and must not block.
+func (b *Broker) watch(fn func(DeviceKey, Status)) (map[DeviceKey]Status, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.watchers = append(b.watchers, fn)
+	if b.watchers == nil {
+		b.watchers = map[int]func(DeviceKey, Status){}
+	}
+	b.watchID++
+	id := b.watchID
+	b.watchers[id] = fn
 	now := make(map[DeviceKey]Status, len(b.sessions))
 	for k, s := range b.sessions {
 		now[k] = s.status
 	}
-	return now
+	return now, func() {
+		b.mu.Lock()
+		delete(b.watchers, id)
+		b.mu.Unlock()
+	}
 }
 
 func (b *Broker) notify(dev DeviceKey, st Status) {
 	b.mu.Lock()
-	ws := b.watchers
+	ws := make([]func(DeviceKey, Status), 0, len(b.watchers))
+	for _, fn := range b.watchers {
+		ws = append(ws, fn)
+	}
 	b.mu.Unlock()
 	for _, fn := range ws {
 		fn(dev, st)

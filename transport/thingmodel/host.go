@@ -170,6 +170,7 @@ type Host struct {
 	ctx      context.Context // lifetime of handler calls
 	cancel   context.CancelFunc
 	posts    *dispatcher
+	unwatch  func() // stops the embedded broker's session notifications
 
 	subMu sync.Mutex
 	subs  map[string]*subOnce // reply filters, subscribed on first use
@@ -237,7 +238,9 @@ func NewHost(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h.posts = newDispatcher(cfg.shards, 1024, h.onPost)
 	if h.broker != nil {
-		for dev, st := range h.broker.watch(h.sessionChanged) {
+		var online map[DeviceKey]Status
+		online, h.unwatch = h.broker.watch(h.sessionChanged)
+		for dev, st := range online {
 			h.sessionChanged(dev, st)
 		}
 	}
@@ -680,6 +683,9 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.cancel()
+	if h.unwatch != nil {
+		h.unwatch()
+	}
 	h.pending.failDevice(nil, ErrClosed)
 	err := h.link.close()
 	if h.posts != nil {

@@ -146,7 +146,7 @@ func WithUploaderClock(now func() time.Time) UploaderOption {
 // UploaderStats counts what an Uploader did.
 type UploaderStats struct {
 	Uploaded   uint64 // HC answered code 0
-	Skipped    uint64 // accepted and not uploaded on purpose (no URL, no HC endpoint for the kind, no taskId, no photo)
+	Skipped    uint64 // accepted and not uploaded on purpose (no URL, no HC endpoint for the kind, no taskId, no photo, heartbeat of a machine HC did not register)
 	Transient  uint64 // failed, to be retried
 	Rejected   uint64 // HC answered code != 0
 	AuthErrors uint64 // configuration errors (alerts)
@@ -361,7 +361,7 @@ func (u *Uploader) resultBody(e accessctl.Event) map[string]any {
 func (u *Uploader) heartbeatBody(e accessctl.Event) (map[string]any, error) {
 	community := u.community(e)
 	if community == "" || e.Device.ID == "" {
-		return nil, fmt.Errorf("%w: heartbeat %s: device %q has no HC community", accessctl.ErrInvalid, e.ID, e.Device.ID)
+		return nil, nil // a terminal HC has not registered (yet): nothing to tell HC
 	}
 	at := e.ReceivedAt // HC ignores heartbeatTime; our clock is the better one anyway
 	if at.IsZero() {

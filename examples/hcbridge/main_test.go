@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/hciot/hciottest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	hcAppID        = "992020051967020024"
+	hcSecurityCode = "g3kE9ggkM4Jqrs576rJS0CYg7dbtMXPT"
+	community      = "702020042194860039"
+)
+
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-app-id", "a", "-app-secret", "s", "-hm", "1=wsterm", "-hm", "7=other",
+		"-terminals", ":9000", "-hc-app-id", "h", "-hc-security-code", "c", "-hc-open-door-url", "u1", "-hc-cmd-result-url", "u2",
+		"-hc-heartbeat-url", "u3", "-simulate", "3"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, hmFlag{"1": "wsterm", "7": "other"}, cfg.hm)
+	assert.Equal(t, config{listen: "127.0.0.1:0", appID: "a", appSecret: "s", hm: cfg.hm, terminals: ":9000", hcAppID: "h",
+		hcSecurityCode: "c", openDoorURL: "u1", cmdURL: "u2", heartbeatURL: "u3", simulate: 3}, cfg)
+
+	for _, bad := range [][]string{
+		{"-app-id", "a"},
+		{"-app-id", "a", "-app-secret", "s", "-hm", "nodriver"},
+		{"-app-id", "a", "-app-secret", "s", "-hm", "=x"},
+		{"-app-id", "a", "-app-secret", "s", "-hc-open-door-url", "u"},
+		{"-app-id", "a", "-app-secret", "s", "-simulate", "-1"},
+		{"-app-id", "a", "-app-secret", "s", "extra"},
+	} {
+		_, err := parseFlags(bad, io.Discard)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+// syncBuffer is stdout for the bridge.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) events(t *testing.T) []accessctl.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []accessctl.Event
+	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e accessctl.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		out = append(out, e)
+	}
+	return out
+}
+
+// The whole bridge, run as the flags say, driven by HC's sequence.
+func TestBridgeRunsHCSequence(t *testing.T) {
+	hc := hciottest.NewPlatform(hcAppID, hcSecurityCode)
+	defer hc.Close()
+	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm",
+		"-hc-app-id", hcAppID, "-hc-security-code", hcSecurityCode, "-hc-open-door-url", hc.OpenDoorURL(),
+		"-hc-cmd-result-url", hc.CmdResultURL(), "-hc-heartbeat-url", hc.HeartbeatURL(), "-simulate", "2"}, io.Discard)
+	require.NoError(t, err)
+
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *bridge, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b }) }()
+	var b *bridge
+	select {
+	case b = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge did not start")
+	}
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	c, cc := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cc()
+	client := &hciottest.Client{BaseURL: "http://" + b.ExtAPIAddr + "/", AppID: "iot", AppSecret: "iot-secret"}
+	_, env, err := client.GetToken(c)
+	require.NoError(t, err)
+	require.Equal(t, 0, env.Code)
+	ok := func(path string, body map[string]any) {
+		t.Helper()
+		env, err := client.Post(c, path, body)
+		require.NoError(t, err)
+		require.Equal(t, 0, env.Code, "%s: %s", path, env.Msg)
+		require.Equal(t, body["taskId"], env.TaskID())
+	}
+	gate := hciottest.MachineSpec{Code: "sim-1", ExtID: "e1", Community: community, Name: "大门", HmID: "1", LocationType: "1000", LocationObjID: community, Direction: "3306"}
+	unit := hciottest.MachineSpec{Code: "sim-2", ExtID: "e2", Community: community, Name: "1单元", HmID: "1", LocationType: "2000", LocationObjID: "unit-1", Direction: "3307"}
+	zhang := hciottest.Resident{ID: "u-1", Name: "张三", Face: hciottest.FaceJPEG}
+	li := hciottest.Resident{ID: "u-2", Name: "李四", Face: hciottest.FaceJPEG, DataURL: true}
+
+	ok("/extApi/community/addCommunity", hciottest.AddCommunity(hciottest.CommunitySpec{ID: community, Name: "老九学堂", Address: "西宁", CityCode: "630100"}, "t1"))
+	ok("/extApi/machine/addMachine", hciottest.AddMachine(gate, "t2"))
+	ok("/extApi/machine/addMachine", hciottest.AddMachine(unit, "t3"))
+	now := time.Now()
+	ok("/extApi/user/addUser", hciottest.AddUser(zhang, gate, now, "t4"))
+	ok("/extApi/user/addUser", hciottest.AddUser(li, gate, now, "t5"))
+	ok("/extApi/user/addUser", hciottest.AddUser(zhang, unit, now, "t6"))
+
+	terms := b.Terminals.(*fakeTerminals)
+	sim1, sim2 := terms.device("sim-1"), terms.device("sim-2")
+	for _, id := range []string{"u-1", "u-2"} {
+		_, on := sim1.Holds(id)
+		assert.True(t, on, "%s on sim-1", id)
+	}
+	_, on := sim2.Holds("u-1")
+	assert.True(t, on)
+
+	ok("/extApi/machine/openDoor", hciottest.OpenDoor(gate, "t7"))
+	assert.Equal(t, 1, sim1.DoorOpens())
+
+	// A pass on the terminal goes out as a JSON line and to HC's 3001001.
+	require.NoError(t, sim1.Pass(c, "u-2"))
+
+	// HC's owner delete reaches the gate only; the bridge clears the unit door too.
+	del := hciottest.DeleteUser(zhang, gate, "t8")
+	ok("/extApi/user/deleteUser", del)
+	ok("/extApi/user/deleteUser", del) // resend
+	_, on = sim1.Holds("u-1")
+	assert.False(t, on)
+	_, on = sim2.Holds("u-1")
+	assert.False(t, on, "cascaded to the unit door")
+	ok("/extApi/machine/openDoor", hciottest.OpenDoor(gate, "t7")) // resend
+	assert.Equal(t, 1, sim1.DoorOpens())
+
+	// 8 commands and 2 resends report their results; one pass record.
+	if !hc.Wait(11, 10*time.Second) {
+		for _, u := range hc.Uploads() {
+			t.Logf("%s %s", u.Path, u.Raw)
+		}
+		t.Fatalf("uploads: %d, refused %v", len(hc.Uploads()), hc.Refused())
+	}
+	pass := hc.UploadsTo(hciottest.OpenDoorLogPath)
+	require.Len(t, pass, 1)
+	assert.Equal(t, "u-2", pass[0].Field("userId"))
+	assert.Equal(t, "李四", pass[0].Field("userName"))
+	assert.Equal(t, community, pass[0].Field("extCommunityId"))
+	assert.Equal(t, "sim-1", pass[0].Field("machineCode"))
+	var tasks []string
+	for _, u := range hc.UploadsTo(hciottest.CmdResultPath) {
+		tasks = append(tasks, u.Field("taskId"))
+		assert.Equal(t, "0", u.Field("code"))
+	}
+	assert.ElementsMatch(t, []string{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t8", "t7"}, tasks)
+	assert.Empty(t, hc.Refused(), "every sign verified")
+
+	var kinds []accessctl.EventKind
+	for _, e := range out.events(t) {
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Contains(t, kinds, accessctl.KindPass)
+	assert.Contains(t, kinds, accessctl.KindCommandResult)
+}

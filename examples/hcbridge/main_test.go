@@ -89,7 +89,9 @@ func TestBridgeRunsHCSequence(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *bridge, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b }) }()
+	go func() {
+		done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b })
+	}()
 	var b *bridge
 	select {
 	case b = <-ready:

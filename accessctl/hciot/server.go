@@ -503,8 +503,11 @@ func (s *Server) report(ctx context.Context, c *call, replay bool, err error, d 
 		ReceivedAt: now,
 		Command:    res,
 	}
-	// The result must reach the sink even when HC has hung up already.
-	if err := s.sink.Handle(context.WithoutCancel(ctx), e); err != nil {
+	// The result must reach the sink even when HC has hung up already, but
+	// a full blocking buffer must not hold HC's request forever.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cmdTimeout)
+	defer cancel()
+	if err := s.sink.Handle(sctx, e); err != nil {
 		s.stats.sinkErrors.Add(1)
 	}
 }
@@ -839,23 +842,25 @@ func (s *Server) machineOp(c *call) (code, extID string, err error) {
 	return code, extID, c.f.err
 }
 
-func (s *Server) openDoor(ctx context.Context, c *call) (map[string]any, error) {
+// deviceCommand runs f on the device of the machine the call names
+// (machineCode, or extMachineId when that is absent).
+func (s *Server) deviceCommand(c *call, f func(dev accessctl.Device) error) (map[string]any, error) {
 	code, extID, err := s.machineOp(c)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.withMachine(c, code, extID, func(m *machine) error {
-		return m.dev.OpenDoor(ctx, accessctl.OpenRequest{Operator: Platform, Reason: "openDoor", CorrelationID: c.taskID})
+	return nil, s.withMachine(c, code, extID, func(m *machine) error { return f(m.dev) })
+}
+
+func (s *Server) openDoor(ctx context.Context, c *call) (map[string]any, error) {
+	return s.deviceCommand(c, func(dev accessctl.Device) error {
+		return dev.OpenDoor(ctx, accessctl.OpenRequest{Operator: Platform, Reason: "openDoor", CorrelationID: c.taskID})
 	})
 }
 
 func (s *Server) closeDoor(ctx context.Context, c *call) (map[string]any, error) {
-	code, extID, err := s.machineOp(c)
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.withMachine(c, code, extID, func(m *machine) error {
-		ko, ok := m.dev.(accessctl.KeepOpener)
+	return s.deviceCommand(c, func(dev accessctl.Device) error {
+		ko, ok := dev.(accessctl.KeepOpener)
 		if !ok {
 			return fmt.Errorf("closeDoor: %w", accessctl.ErrUnsupported)
 		}
@@ -864,12 +869,8 @@ func (s *Server) closeDoor(ctx context.Context, c *call) (map[string]any, error)
 }
 
 func (s *Server) restartMachine(ctx context.Context, c *call) (map[string]any, error) {
-	code, extID, err := s.machineOp(c)
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.withMachine(c, code, extID, func(m *machine) error {
-		rb, ok := m.dev.(accessctl.Rebooter)
+	return s.deviceCommand(c, func(dev accessctl.Device) error {
+		rb, ok := dev.(accessctl.Rebooter)
 		if !ok {
 			return fmt.Errorf("restartMachine: %w", accessctl.ErrUnsupported)
 		}
@@ -877,12 +878,9 @@ func (s *Server) restartMachine(ctx context.Context, c *call) (map[string]any, e
 	})
 }
 
+// getQRcode asks for a QR code for userId; no driver issues HC QR codes yet.
 func (s *Server) getQRcode(_ context.Context, c *call) (map[string]any, error) {
-	code, extID, err := s.machineOp(c)
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.withMachine(c, code, extID, func(*machine) error {
+	return s.deviceCommand(c, func(accessctl.Device) error {
 		return fmt.Errorf("getQRcode: %w", accessctl.ErrUnsupported)
 	})
 }

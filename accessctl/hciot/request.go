@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrBadRequest is what every malformed /extApi request wraps: a body that
@@ -48,6 +49,11 @@ func (r request) str(key string) (string, error) {
 	case len(raw) == 0, string(raw) == "null":
 		return "", nil
 	case raw[0] == '"':
+		// The body was validated by decodeRequest: a string without escapes
+		// is its bytes between the quotes.
+		if in := raw[1 : len(raw)-1]; bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			return strings.TrimSpace(string(in)), nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", fmt.Errorf("%w: %s: %v", ErrBadRequest, key, err)

@@ -1,6 +1,7 @@
 package hciot
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -47,5 +48,31 @@ func TestCleanPath(t *testing.T) {
 		if got := cleanPath(in); got != want {
 			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+var benchBody = []byte(`{"userId":"702020042194860037","faceBase64":"/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==","startTime":"2026-11-23 10:00:00","endTime":"2038-01-01 00:00:00","name":"张三","idNumber":"","machineCode":"101010","taskId":"702020112300000100","link":"13800000001","extMachineId":"702020042194860040","extCommunityId":"702020042194860039","attrs":[{"specCd":"1001","value":"VIP"}]}`)
+
+// BenchmarkDecodeAddUser reads an addUser body the way the server does
+// (strings or numbers per field).
+func BenchmarkDecodeAddUser(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		r, _ := decodeRequest(benchBody)
+		f := fieldReader{r: r}
+		for _, k := range []string{"userId", "faceBase64", "startTime", "endTime", "name", "machineCode", "taskId", "link"} {
+			f.opt(k)
+		}
+	}
+}
+
+// BenchmarkDecodeAddUserBaseline unmarshals into a fixed struct of strings.
+func BenchmarkDecodeAddUserBaseline(b *testing.B) {
+	var v struct {
+		UserID, FaceBase64, StartTime, EndTime, Name, MachineCode, TaskID, Link string
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = json.Unmarshal(benchBody, &v)
 	}
 }

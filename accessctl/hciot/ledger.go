@@ -10,6 +10,7 @@ import (
 // LedgerEntry records that a person was put on a device.
 type LedgerEntry struct {
 	Person    string    `json:"person"`    // HC userId
+	Name      string    `json:"name"`      // the person's name, for records of devices that do not send it
 	Device    string    `json:"device"`    // HC machineCode
 	Community string    `json:"community"` // HC extCommunityId of the device
 	TaskID    string    `json:"taskId"`    // the taskId that put it there

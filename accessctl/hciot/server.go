@@ -242,6 +242,21 @@ func (s *Server) Device(code string) (accessctl.Device, bool) {
 	return m.dev, true
 }
 
+// PersonName returns the name HC gave a person on any device, for pass
+// records of terminals that report only the id.
+func (s *Server) PersonName(userID string) (string, bool) {
+	es, err := s.ledger.ByPerson(context.Background(), userID)
+	if err != nil {
+		return "", false
+	}
+	for _, e := range es {
+		if e.Name != "" {
+			return e.Name, true
+		}
+	}
+	return "", false
+}
+
 // Ledger returns the grant ledger.
 func (s *Server) Ledger() Ledger { return s.ledger }
 
@@ -985,7 +1000,7 @@ func (s *Server) putUser(ctx context.Context, c *call) (map[string]any, error) {
 		}
 		// On a timeout the person may be on the device: the ledger must know
 		// so that a later delete still reaches it.
-		entry := LedgerEntry{Person: g.Person.ID, Device: m.info.Code, Community: m.info.Community, TaskID: c.taskID, At: s.now(), Unsure: err != nil}
+		entry := LedgerEntry{Person: g.Person.ID, Name: g.Name, Device: m.info.Code, Community: m.info.Community, TaskID: c.taskID, At: s.now(), Unsure: err != nil}
 		if lerr := s.ledger.Put(ctx, entry); lerr != nil {
 			return fmt.Errorf("ledger: %w", lerr)
 		}

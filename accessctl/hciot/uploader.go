@@ -77,6 +77,13 @@ type MachineLookup interface {
 	Machine(code string) (Machine, bool)
 }
 
+// PersonLookup is implemented by a MachineLookup that also knows persons'
+// names (*Server does, from its ledger): HC wants a userName with every
+// record, and some terminals report only the id.
+type PersonLookup interface {
+	PersonName(userID string) (string, bool)
+}
+
 // UploaderOption configures an Uploader.
 type UploaderOption func(*Uploader)
 
@@ -287,6 +294,9 @@ func (u *Uploader) passBody(e accessctl.Event) (map[string]any, error) {
 	userID, name := "-1", unknownPerson // §5 item 5: HC wants -1 and a name
 	if p.Person != nil && p.Person.ID != "" {
 		userID, name = p.Person.ID, p.PersonName
+		if pl, ok := u.machines.(PersonLookup); ok && name == "" {
+			name, _ = pl.PersonName(userID)
+		}
 		if name == "" {
 			name = p.Person.ID
 		}

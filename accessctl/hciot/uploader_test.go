@@ -168,6 +168,12 @@ func TestUploadStrangerAndMachineLookup(t *testing.T) {
 	assert.Equal(t, "0.93", up.Field("similar"))
 	assert.Equal(t, community, up.Field("extCommunityId"), "from the machine HC registered")
 
+	// A terminal that reports only the id: the name comes from the ledger.
+	f.ok(t, "/extApi/user/addUser", hciottest.AddUser(residents[0], gate, f.clock.Now(), "n1"))
+	e.Pass.Person, e.Pass.Kind = &accessctl.PersonRef{ID: residents[0].ID}, accessctl.PassGranted
+	require.NoError(t, u.up.Handle(ctx(t), e))
+	assert.Equal(t, residents[0].Name, u.hc.Uploads()[1].Field("userName"))
+
 	e.Device.ID = "unregistered"
 	err := u.up.Handle(ctx(t), e)
 	assert.True(t, accessctl.IsPermanent(err))

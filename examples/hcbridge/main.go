@@ -260,6 +260,16 @@ func (m *machineLookup) Machine(code string) (hciot.Machine, bool) {
 	return s.Machine(code)
 }
 
+func (m *machineLookup) PersonName(userID string) (string, bool) {
+	m.mu.Lock()
+	s := m.srv
+	m.mu.Unlock()
+	if s == nil {
+		return "", false
+	}
+	return s.PersonName(userID)
+}
+
 func main() {
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {

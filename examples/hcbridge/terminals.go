@@ -89,3 +89,29 @@ func (f *fakeTerminals) device(sn string) *accessctltest.FakeDevice {
 }
 
 func (f *fakeTerminals) Close() error { return nil }
+
+// The device side, for tests: what a terminal holds, a pass on it, and how
+// often its door opened.
+func (f *fakeTerminals) holds(sn, personID string) (string, bool) {
+	d := f.device(sn)
+	if d == nil {
+		return "", false
+	}
+	return d.Holds(personID)
+}
+
+func (f *fakeTerminals) pass(ctx context.Context, sn, personID string) error {
+	d := f.device(sn)
+	if d == nil {
+		return fmt.Errorf("no terminal %s", sn)
+	}
+	return d.Pass(ctx, personID)
+}
+
+func (f *fakeTerminals) doorOpens(sn string) int {
+	d := f.device(sn)
+	if d == nil {
+		return 0
+	}
+	return d.DoorOpens()
+}

@@ -586,3 +586,51 @@ func TestNewServerNeedsApp(t *testing.T) {
 	_, err := hciot.NewServer()
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 }
+
+// A machine moved to a driver that cannot open it keeps its old device:
+// nothing half-applied. A new machineCode opens a new device and retires
+// the old entry.
+func TestUpdateMachineDriverAndCode(t *testing.T) {
+	f := newFixture(t)
+	f.setup(t, gate)
+	env := f.fail(t, "/extApi/machine/updateMachine", map[string]any{"extMachineId": gate.ExtID, "hmId": "hm-broken", "taskId": "u1"})
+	assert.Contains(t, env.Msg, "offline")
+	m, ok := f.srv.Machine(gate.Code)
+	require.True(t, ok)
+	assert.Equal(t, "fake", m.Driver)
+	f.ok(t, "/extApi/machine/openDoor", hciottest.OpenDoor(gate, "o1"))
+	assert.Equal(t, 1, f.device(gate.Code).DoorOpens())
+
+	f.ok(t, "/extApi/machine/updateMachine", map[string]any{"extMachineId": gate.ExtID, "machineCode": "101099", "taskId": "u2"})
+	_, ok = f.srv.Machine(gate.Code)
+	assert.False(t, ok)
+	m, ok = f.srv.Machine("101099")
+	require.True(t, ok)
+	assert.Equal(t, gate.ExtID, m.ExtID)
+	assert.Equal(t, "大门", m.Name, "fields HC did not send are kept")
+	f.ok(t, "/extApi/machine/openDoor", map[string]any{"extMachineId": gate.ExtID, "taskId": "o2"})
+	assert.Equal(t, 1, f.device("101099").DoorOpens())
+
+	// An update for a machine we lost (a restart) that carries everything
+	// an add needs registers it.
+	lost := hciottest.MachineSpec{Code: "303030", ExtID: "lost", Community: community, Name: "侧门", HmID: "hm-1", LocationType: "1000", LocationObjID: community}
+	upd := hciottest.AddMachine(lost, "u3")
+	f.ok(t, "/extApi/machine/updateMachine", upd)
+	_, ok = f.srv.Machine("303030")
+	assert.True(t, ok)
+	assert.Len(t, f.srv.Machines(), 2)
+}
+
+func TestRegisterMachineAtStartup(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.srv.RegisterMachine(ctx(t), hciot.Machine{Code: "404040", ExtID: "e4", Community: community, HmID: "hm-1", LocationType: "1000", LocationObjID: community, DirectionCd: "3307"}))
+	m, ok := f.srv.Machine("404040")
+	require.True(t, ok)
+	assert.Equal(t, accessctl.DirectionOut, m.Direction)
+	dev, ok := f.srv.Device("404040")
+	require.True(t, ok)
+	assert.Equal(t, "404040", dev.ID())
+	assert.ErrorIs(t, f.srv.RegisterMachine(ctx(t), hciot.Machine{Code: "x", HmID: "hm-404"}), hciot.ErrUnknownHmID)
+	st := f.srv.Stats()
+	assert.Equal(t, 1, st.Machines)
+}

@@ -1,7 +1,3 @@
-// Package hciottest plays the HC property system for tests and demos: a
-// Platform that receives signed uploads the way HC's API gateway does
-// (verifying every sign with its own code), and a Client that sends HC's
-// /extApi requests the way HC's IoT adapters do.
 package hciottest
 
 import (

@@ -1,6 +1,3 @@
-// Package shankaitest is a local 闪开 card cloud for tests and demos: it
-// issues expiring tokens, keeps organisations, users and cards, validates
-// card numbers with 闪开's documented rules and answers with its errcodes.
 package shankaitest
 
 import (

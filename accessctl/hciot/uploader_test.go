@@ -2,6 +2,7 @@ package hciot_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -357,5 +358,45 @@ func BenchmarkSignBaseline(b *testing.B) {
 	for b.Loop() {
 		sum := md5.Sum([]byte(v.txID + v.reqTime + hcAppID + v.payload + hcSecurityCode))
 		_ = hex.EncodeToString(sum[:])
+	}
+}
+
+func okServer(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"code":0,"msg":"成功"}`)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkUploadPass is one signed pass-record upload over loopback.
+func BenchmarkUploadPass(b *testing.B) {
+	srv := okServer(b)
+	up := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(srv.URL), hciot.WithHTTPClient(srv.Client()))
+	e := passEvent()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := up.Handle(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUploadPassRaw posts a prepared body with the same client: the
+// cost of HTTP alone.
+func BenchmarkUploadPassRaw(b *testing.B) {
+	srv := okServer(b)
+	client := srv.Client()
+	body := []byte(signVectors[1].payload)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }

@@ -44,14 +44,16 @@ func (e *CardError) Is(target error) bool {
 }
 
 // CardOption changes how ParseCardNo reads a number.
-type CardOption func(*cardOpts)
+type CardOption func(cardOpts) cardOpts
 
 type cardOpts struct{ hexFallback bool }
 
 // AllowHexFallback writes decimal numbers above 2147483647 in hex (0x%X, at
 // least 8 digits) instead of refusing them. It is opt-in because readers may
 // present one card in several notations.
-func AllowHexFallback() CardOption { return func(o *cardOpts) { o.hexFallback = true } }
+func AllowHexFallback() CardOption {
+	return func(o cardOpts) cardOpts { o.hexFallback = true; return o }
+}
 
 func isSpace(b byte) bool {
 	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
@@ -69,7 +71,7 @@ func isHexDigit(b byte) bool {
 func ParseCardNo(s string, opts ...CardOption) (accessctl.CardNo, error) {
 	var o cardOpts
 	for _, f := range opts {
-		f(&o)
+		o = f(o) // by value: no allocation per parse
 	}
 	in := s
 	start, end := 0, len(s)
@@ -80,43 +82,40 @@ func ParseCardNo(s string, opts ...CardOption) (accessctl.CardNo, error) {
 		end--
 	}
 	s = s[start:end]
-	bad := func(reason string) (accessctl.CardNo, error) {
-		return accessctl.CardNo{}, &CardError{Input: in, Reason: reason}
-	}
 	if s == "" {
-		return bad("empty")
+		return badCard(in, "empty")
 	}
 	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
 		digits := s[2:]
 		if digits == "" {
-			return bad("no digits after 0x")
+			return badCard(in, "no digits after 0x")
 		}
 		if len(digits) > MaxHexDigits {
-			return bad(fmt.Sprintf("more than %d hex digits (22 bytes)", MaxHexDigits))
+			return badCard(in, fmt.Sprintf("more than %d hex digits (22 bytes)", MaxHexDigits))
 		}
 		zero := true
 		for i := 0; i < len(digits); i++ {
 			if !isHexDigit(digits[i]) {
-				return bad("not a hex digit")
+				return badCard(in, "not a hex digit")
 			}
 			if digits[i] != '0' {
 				zero = false
 			}
 		}
 		if zero {
-			return bad("zero")
+			return badCard(in, "zero")
 		}
 		digits = strings.ToUpper(digits)
 		return accessctl.CardNo{Raw: "0x" + digits, Value: value64(digits), Notation: accessctl.CardHex}, nil
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return bad("neither decimal digits nor 0x hex")
+			return badCard(in, "neither decimal digits nor 0x hex")
 		}
 	}
 	trimmed := strings.TrimLeft(s, "0")
 	if trimmed == "" {
-		return bad("zero")
+		return badCard(in, "zero")
 	}
 	if len(trimmed) <= 10 {
 		v, _ := strconv.ParseUint(trimmed, 10, 64)
@@ -125,14 +124,18 @@ func ParseCardNo(s string, opts ...CardOption) (accessctl.CardNo, error) {
 		}
 	}
 	if !o.hexFallback {
-		return bad("decimal above 2147483647")
+		return badCard(in, "decimal above 2147483647")
 	}
 	n, _ := new(big.Int).SetString(trimmed, 10)
 	digits := fmt.Sprintf("%08X", n)
 	if len(digits) > MaxHexDigits {
-		return bad("more than 22 bytes")
+		return badCard(in, "more than 22 bytes")
 	}
 	return accessctl.CardNo{Raw: "0x" + digits, Value: value64(digits), Notation: accessctl.CardHex}, nil
+}
+
+func badCard(in, reason string) (accessctl.CardNo, error) {
+	return accessctl.CardNo{}, &CardError{Input: in, Reason: reason}
 }
 
 // value64 is the value of hex digits when it fits in 64 bits, else 0.

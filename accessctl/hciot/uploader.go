@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,9 +151,21 @@ func WithUploaderClock(now func() time.Time) UploaderOption {
 	}
 }
 
+// WithDedupWindow sets how many uploaded event ids are remembered (default
+// 4096): HC inserts a new row per openDoorLog call, so an event a driver
+// redelivers (same Event.ID) must not be uploaded twice. 0 turns it off.
+func WithDedupWindow(n int) UploaderOption {
+	return func(u *Uploader) {
+		if n >= 0 {
+			u.dedup = newIDWindow(n)
+		}
+	}
+}
+
 // UploaderStats counts what an Uploader did.
 type UploaderStats struct {
 	Uploaded   uint64 // HC answered code 0
+	Duplicates uint64 // events with an id already uploaded: not sent again
 	Skipped    uint64 // accepted and not uploaded on purpose (no URL, no HC endpoint for the kind, no taskId, no photo, heartbeat of a machine HC did not register)
 	Transient  uint64 // failed, to be retried
 	Rejected   uint64 // HC answered code != 0
@@ -180,9 +193,10 @@ type Uploader struct {
 	photoRequired       bool
 	loc                 *time.Location
 	now                 func() time.Time
+	dedup               *idWindow
 
 	seq   atomic.Uint64
-	stats struct{ uploaded, skipped, transient, rejected, auth atomic.Uint64 }
+	stats struct{ uploaded, duplicates, skipped, transient, rejected, auth atomic.Uint64 }
 }
 
 // NewUploader returns an Uploader signing with HC's app id (spec_cd 3003001)
@@ -195,6 +209,7 @@ func NewUploader(appID, securityCode string, opts ...UploaderOption) *Uploader {
 		simScale:     100,
 		loc:          time.FixedZone("CST", 8*3600),
 		now:          time.Now,
+		dedup:        newIDWindow(4096),
 	}
 	for _, o := range opts {
 		o(u)
@@ -206,6 +221,7 @@ func NewUploader(appID, securityCode string, opts ...UploaderOption) *Uploader {
 func (u *Uploader) Stats() UploaderStats {
 	return UploaderStats{
 		Uploaded:   u.stats.uploaded.Load(),
+		Duplicates: u.stats.duplicates.Load(),
 		Skipped:    u.stats.skipped.Load(),
 		Transient:  u.stats.transient.Load(),
 		Rejected:   u.stats.rejected.Load(),
@@ -247,12 +263,62 @@ func (u *Uploader) Handle(ctx context.Context, e accessctl.Event) error {
 		u.stats.skipped.Add(1)
 		return nil
 	}
+	if u.dedup.has(e.ID) {
+		u.stats.duplicates.Add(1)
+		return nil
+	}
 	payload, err := marshalBody(body)
 	if err != nil {
 		u.stats.rejected.Add(1)
 		return accessctl.Permanent(fmt.Errorf("hciot: %s: %w", op, err))
 	}
-	return u.post(ctx, op, url, payload)
+	if err := u.post(ctx, op, url, payload); err != nil {
+		return err
+	}
+	u.dedup.add(e.ID)
+	return nil
+}
+
+// idWindow remembers the last n ids.
+type idWindow struct {
+	mu    sync.Mutex
+	n     int
+	seen  map[string]struct{}
+	order []string
+	next  int
+}
+
+func newIDWindow(n int) *idWindow {
+	return &idWindow{n: n, seen: make(map[string]struct{}, n)}
+}
+
+func (w *idWindow) has(id string) bool {
+	if id == "" || w.n == 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.seen[id]
+	return ok
+}
+
+func (w *idWindow) add(id string) {
+	if id == "" || w.n == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.seen[id]; ok {
+		return
+	}
+	if len(w.order) < w.n {
+		w.order = append(w.order, id)
+	} else {
+		delete(w.seen, w.order[w.next])
+		w.order[w.next] = id
+		w.next = (w.next + 1) % w.n
+	}
+	w.seen[id] = struct{}{}
 }
 
 // marshalBody writes keys in alphabetical order (as HC's fastjson does) and

@@ -171,11 +171,11 @@ func TestUploadStrangerAndMachineLookup(t *testing.T) {
 
 	// A terminal that reports only the id: the name comes from the ledger.
 	f.ok(t, "/extApi/user/addUser", hciottest.AddUser(residents[0], gate, f.clock.Now(), "n1"))
-	e.Pass.Person, e.Pass.Kind = &accessctl.PersonRef{ID: residents[0].ID}, accessctl.PassGranted
+	e.ID, e.Pass.Person, e.Pass.Kind = "ev-2", &accessctl.PersonRef{ID: residents[0].ID}, accessctl.PassGranted
 	require.NoError(t, u.up.Handle(ctx(t), e))
 	assert.Equal(t, residents[0].Name, u.hc.Uploads()[1].Field("userName"))
 
-	e.Device.ID = "unregistered"
+	e.ID, e.Device.ID = "ev-3", "unregistered"
 	err := u.up.Handle(ctx(t), e)
 	assert.True(t, accessctl.IsPermanent(err))
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
@@ -273,6 +273,26 @@ func TestTransportErrorIsTransient(t *testing.T) {
 	err := up.Handle(ctx(t), accessctl.Event{Kind: accessctl.KindHeartbeat, Site: accessctl.SiteRef{ID: "c"}, Device: accessctl.DeviceRef{ID: "d"}})
 	require.ErrorIs(t, err, hciot.ErrUploadTransient)
 	assert.False(t, accessctl.IsPermanent(err))
+}
+
+// A redelivered event (same id) is not uploaded twice: HC would store two
+// rows. A failed upload is not remembered, so its retry goes out.
+func TestRedeliveryIsNotUploadedTwice(t *testing.T) {
+	f := newUploadFixture(t)
+	e := passEvent()
+	f.hc.FailNext(502, "")
+	require.ErrorIs(t, f.up.Handle(ctx(t), e), hciot.ErrUploadTransient)
+	require.NoError(t, f.up.Handle(ctx(t), e))
+	require.NoError(t, f.up.Handle(ctx(t), e))
+	assert.Len(t, f.hc.Uploads(), 1)
+	assert.Equal(t, uint64(1), f.up.Stats().Duplicates)
+	e.ID = "ev-2"
+	require.NoError(t, f.up.Handle(ctx(t), e))
+	assert.Len(t, f.hc.Uploads(), 2)
+
+	off := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(f.hc.OpenDoorURL()), hciot.WithDedupWindow(0))
+	require.NoError(t, off.Handle(ctx(t), e))
+	assert.Len(t, f.hc.Uploads(), 3)
 }
 
 // No URL for a kind: accepted and not uploaded, on purpose, and counted.

@@ -634,3 +634,21 @@ func TestRegisterMachineAtStartup(t *testing.T) {
 	st := f.srv.Stats()
 	assert.Equal(t, 1, st.Machines)
 }
+
+// faceBase64 arrives plain or with any of the data-URL prefixes HC's own
+// storage code strips.
+func TestFacePrefixes(t *testing.T) {
+	f := newFixture(t)
+	f.setup(t, gate)
+	plain := base64.StdEncoding.EncodeToString(hciottest.FaceJPEG)
+	for i, prefix := range []string{"", "data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,", "data:application/octet-stream;base64,"} {
+		r := hciottest.Resident{ID: fmt.Sprintf("p%d", i), Name: "n"}
+		body := hciottest.AddUser(r, gate, f.clock.Now(), fmt.Sprintf("face-%d", i))
+		body["faceBase64"] = prefix + plain
+		f.ok(t, "/extApi/user/addUser", body)
+		g, err := f.device(gate.Code).GetGrant(ctx(t), accessctl.PersonRef{ID: r.ID})
+		require.NoError(t, err)
+		face, _ := g.Credential(accessctl.CredFace)
+		assert.Equal(t, hciottest.FaceJPEG, face.Face.Data, prefix)
+	}
+}

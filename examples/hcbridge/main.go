@@ -117,7 +117,7 @@ type bridge struct {
 	ExtAPIAddr    string // where /extApi listens
 	TerminalsAddr string // where terminals connect ("" when none)
 	Server        *hciot.Server
-	Terminals     terminalBackend
+	Terminals     *terminals
 	Uploader      *hciot.Uploader // nil when uploads are off
 }
 
@@ -217,7 +217,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		return fmt.Errorf("listen %s: %w", cfg.listen, err)
 	}
 	termAddr := cfg.terminals
-	if termAddr == "" && cfg.simulate > 0 && terms.NeedsListener() {
+	if termAddr == "" && cfg.simulate > 0 {
 		termAddr = "127.0.0.1:0" // simulated terminals need somewhere to dial
 	}
 	if termAddr != "" {
@@ -232,7 +232,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 			return fmt.Errorf("simulate: %w", err)
 		}
 	}
-	log.Info("hcbridge ready", "extApi", b.ExtAPIAddr, "terminals", b.TerminalsAddr, "backend", terms.Describe(),
+	log.Info("hcbridge ready", "extApi", b.ExtAPIAddr, "terminals", b.TerminalsAddr,
 		"simulated", cfg.simulate, "uploads", up != nil)
 	if started != nil {
 		started(b)

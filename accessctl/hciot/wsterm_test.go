@@ -31,6 +31,7 @@ func TestHCSequenceOnWSTerminals(t *testing.T) {
 		sims[sn] = wstermtest.NewTerminal(url, wstermtest.WithSN(sn))
 		defer sims[sn].Close()
 		require.NoError(t, sims[sn].WaitRegistered(ctx(t)))
+		waitOnline(t, terms, sn, true)
 	}
 
 	srv, err := hciot.NewServer(hciot.WithApp(iotAppID, iotAppSecret), hciot.WithRegistry(reg), hciot.WithDriver("hm-1", "wsterm"))
@@ -78,10 +79,7 @@ func TestHCSequenceOnWSTerminals(t *testing.T) {
 
 	// A terminal that is off the network: HC gets -1 and its resend acts.
 	sims[unitDoor.Code].Disconnect()
-	dev, _ := terms.Device(unitDoor.Code)
-	for st, _ := dev.Status(ctx(t)); st.Online; st, _ = dev.Status(ctx(t)) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitOnline(t, terms, unitDoor.Code, false)
 	add := hciottest.AddUser(residents[2], unitDoor, now, "wr")
 	env, err = hc.Post(ctx(t), "/extApi/user/addUser", add)
 	require.NoError(t, err)
@@ -89,10 +87,25 @@ func TestHCSequenceOnWSTerminals(t *testing.T) {
 	assert.Contains(t, env.Msg, "offline")
 	sims[unitDoor.Code].Reconnect()
 	require.NoError(t, sims[unitDoor.Code].WaitRegistered(ctx(t)))
-	for st, _ := dev.Status(ctx(t)); !st.Online; st, _ = dev.Status(ctx(t)) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitOnline(t, terms, unitDoor.Code, true)
 	ok("/extApi/user/addUser", add)
 	_, on = sims[unitDoor.Code].User(residents[2].ID)
 	assert.True(t, on)
+}
+
+// waitOnline waits until the driver sees the terminal on- or offline (the
+// simulator's registration can be acknowledged a moment before).
+func waitOnline(t *testing.T, terms *wsterm.Server, sn string, online bool) {
+	t.Helper()
+	dev, err := terms.Device(sn)
+	require.NoError(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := dev.Status(ctx(t))
+		if st.Online == online {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s never became online=%t", sn, online)
+		time.Sleep(5 * time.Millisecond)
+	}
 }

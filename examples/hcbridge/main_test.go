@@ -90,7 +90,7 @@ func (t *terminals) reconnect(ctx context.Context, sn string) error {
 			return ctx.Err()
 		}
 	}
-	return nil
+	return t.waitOnline(ctx, sim)
 }
 
 // syncBuffer is stdout for the bridge.

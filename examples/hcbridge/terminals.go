@@ -44,11 +44,35 @@ func (t *terminals) Simulate(ctx context.Context, n int, addr string) error {
 	}
 	var errs []error
 	for _, sim := range t.simulated() {
-		if err := sim.WaitRegistered(ctx); err != nil {
+		if err := t.waitOnline(ctx, sim); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sim.SN(), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitOnline waits until the simulated terminal registered and the driver
+// sees it online (the two can be a moment apart).
+func (t *terminals) waitOnline(ctx context.Context, sim *wstermtest.Terminal) error {
+	if err := sim.WaitRegistered(ctx); err != nil {
+		return err
+	}
+	dev, err := t.Device(sim.SN())
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := dev.Status(ctx); err == nil && st.Online {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (t *terminals) simulated() []*wstermtest.Terminal {

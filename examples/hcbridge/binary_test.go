@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/testutil"
 )
 
@@ -75,10 +76,10 @@ func TestBinaryWithCurl(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "exits 0 on SIGTERM")
 	var results []string
-	for _, e := range stdout.events(t) {
-		if e.Command != nil {
-			results = append(results, e.Command.CorrelationID)
+	for _, l := range stdout.lines(t) {
+		if l.Kind == accessctl.KindCommandResult {
+			results = append(results, l.ID)
 		}
 	}
-	assert.Equal(t, []string{"curl-1"}, results, "the command result was printed as a JSON line")
+	assert.Equal(t, []string{"hc-task-curl-1-1"}, results, "the command result was printed as a JSON line")
 }

@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/hciot"
+	"github.com/menjin/menjin/internal/gateway"
 )
 
 // hmFlag collects repeated -hm HMID=DRIVER.
@@ -100,18 +100,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// printer writes each event as one JSON line.
-type printer struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-}
-
-func (p *printer) Handle(_ context.Context, e accessctl.Event) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.enc.Encode(e)
-}
-
 // bridge is a running hcbridge.
 type bridge struct {
 	ExtAPIAddr    string // where /extApi listens
@@ -129,8 +117,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 
 	// Events: every one printed; the HC kinds uploaded through a buffer that
 	// retries what HC cannot take yet.
-	out := &printer{enc: json.NewEncoder(stdout)}
-	sinks := []accessctl.EventSink{out}
+	sinks := []accessctl.EventSink{gateway.EventLines(stdout)}
 	var up *hciot.Uploader
 	var buf *accessctl.Buffer
 	lazyMachines := &machineLookup{}

@@ -76,3 +76,27 @@ func BenchmarkDecodeAddUserBaseline(b *testing.B) {
 		_ = json.Unmarshal(benchBody, &v)
 	}
 }
+
+func TestRecentKeepsTheLastN(t *testing.T) {
+	r := newRecent[int](2)
+	r.put("a", 1)
+	r.put("b", 2)
+	r.put("a", 3) // an update does not take a new slot
+	if v, ok := r.get("a"); !ok || v != 3 {
+		t.Fatalf("a = %d, %t", v, ok)
+	}
+	r.put("c", 4) // evicts a, the oldest key
+	if _, ok := r.get("a"); ok {
+		t.Fatal("a kept past the bound")
+	}
+	for k, want := range map[string]int{"b": 2, "c": 4} {
+		if v, ok := r.get(k); !ok || v != want {
+			t.Fatalf("%s = %d, %t", k, v, ok)
+		}
+	}
+	none := newRecent[int](0)
+	none.put("x", 1)
+	if _, ok := none.get("x"); ok {
+		t.Fatal("a zero bound keeps nothing")
+	}
+}

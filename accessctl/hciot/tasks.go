@@ -22,17 +22,14 @@ type taskResult struct {
 // not remembered: their resend must act. It also runs copies of one taskId
 // one at a time.
 type taskMemory struct {
-	n int
+	done *recent[taskResult]
 
 	mu       sync.Mutex
-	done     map[string]taskResult
-	order    []string // ring of taskIds in done, oldest at next
-	next     int
 	inflight map[string]chan struct{}
 }
 
 func newTaskMemory(n int) *taskMemory {
-	return &taskMemory{n: n, done: map[string]taskResult{}, inflight: map[string]chan struct{}{}}
+	return &taskMemory{done: newRecent[taskResult](n), inflight: map[string]chan struct{}{}}
 }
 
 // acquire waits until no other request with the same taskId is running and
@@ -60,28 +57,11 @@ func (t *taskMemory) acquire(id string) (release func()) {
 }
 
 func (t *taskMemory) lookup(id string, hash [32]byte) (taskResult, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	r, ok := t.done[id]
+	r, ok := t.done.get(id)
 	if !ok || r.hash != hash {
 		return taskResult{}, false
 	}
 	return r, true
 }
 
-func (t *taskMemory) store(id string, r taskResult) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.done[id]; ok {
-		t.done[id] = r
-		return
-	}
-	if len(t.order) < t.n {
-		t.order = append(t.order, id)
-	} else {
-		delete(t.done, t.order[t.next])
-		t.order[t.next] = id
-		t.next = (t.next + 1) % t.n
-	}
-	t.done[id] = r
-}
+func (t *taskMemory) store(id string, r taskResult) { t.done.put(id, r) }

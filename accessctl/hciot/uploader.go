@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -157,7 +156,7 @@ func WithUploaderClock(now func() time.Time) UploaderOption {
 func WithDedupWindow(n int) UploaderOption {
 	return func(u *Uploader) {
 		if n >= 0 {
-			u.dedup = newIDWindow(n)
+			u.dedup = newRecent[struct{}](n)
 		}
 	}
 }
@@ -193,7 +192,7 @@ type Uploader struct {
 	photoRequired       bool
 	loc                 *time.Location
 	now                 func() time.Time
-	dedup               *idWindow
+	dedup               *recent[struct{}]
 
 	seq   atomic.Uint64
 	stats struct{ uploaded, duplicates, skipped, transient, rejected, auth atomic.Uint64 }
@@ -209,7 +208,7 @@ func NewUploader(appID, securityCode string, opts ...UploaderOption) *Uploader {
 		simScale:     100,
 		loc:          time.FixedZone("CST", 8*3600),
 		now:          time.Now,
-		dedup:        newIDWindow(4096),
+		dedup:        newRecent[struct{}](4096),
 	}
 	for _, o := range opts {
 		o(u)
@@ -263,7 +262,7 @@ func (u *Uploader) Handle(ctx context.Context, e accessctl.Event) error {
 		u.stats.skipped.Add(1)
 		return nil
 	}
-	if u.dedup.has(e.ID) {
+	if _, dup := u.dedup.get(e.ID); dup && e.ID != "" {
 		u.stats.duplicates.Add(1)
 		return nil
 	}
@@ -275,50 +274,10 @@ func (u *Uploader) Handle(ctx context.Context, e accessctl.Event) error {
 	if err := u.post(ctx, op, url, payload); err != nil {
 		return err
 	}
-	u.dedup.add(e.ID)
+	if e.ID != "" {
+		u.dedup.put(e.ID, struct{}{})
+	}
 	return nil
-}
-
-// idWindow remembers the last n ids.
-type idWindow struct {
-	mu    sync.Mutex
-	n     int
-	seen  map[string]struct{}
-	order []string
-	next  int
-}
-
-func newIDWindow(n int) *idWindow {
-	return &idWindow{n: n, seen: make(map[string]struct{}, n)}
-}
-
-func (w *idWindow) has(id string) bool {
-	if id == "" || w.n == 0 {
-		return false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, ok := w.seen[id]
-	return ok
-}
-
-func (w *idWindow) add(id string) {
-	if id == "" || w.n == 0 {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, ok := w.seen[id]; ok {
-		return
-	}
-	if len(w.order) < w.n {
-		w.order = append(w.order, id)
-	} else {
-		delete(w.seen, w.order[w.next])
-		w.order[w.next] = id
-		w.next = (w.next + 1) % w.n
-	}
-	w.seen[id] = struct{}{}
 }
 
 // marshalBody writes keys in alphabetical order (as HC's fastjson does) and

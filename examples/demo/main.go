@@ -137,6 +137,8 @@ func steps() []step {
 		{"WebSocket face terminals", wsTerminals, map[string]int{"online": 3, "pass/face": 6, "enrolled": 1, "heartbeat": 1}},
 		{"HTTP standard-protocol terminal", stdTerminal, map[string]int{"pass/card": 1, "granted/qr_code": 1}},
 		{"QR door", qrDoor, map[string]int{"device/DEMO-QR-GATE": 3}},
+		{"LinkKit door over MQTT", linkkitDoor, map[string]int{"device/a1DemoDoor/DEMO-LK-1": 2, "granted/qr_code": 4}},
+		{"HC property system bridge", hcBridge, map[string]int{"device/HC-GATE-1": 2}},
 		{"Platform outage: nothing lost", outage, map[string]int{"device/DEMO-OUTAGE-DOOR": outagePasses}},
 	}
 }

@@ -47,7 +47,7 @@ func TestDemoRunsToCompletion(t *testing.T) {
 			methods[ev.Method]++
 		}
 	}
-	for kind, min := range map[string]int{"online": 4, "offline": 4, "pass": 11, "heartbeat": 1, "enrolled": 1} {
+	for kind, min := range map[string]int{"online": 6, "offline": 6, "pass": 18, "heartbeat": 1, "enrolled": 1} {
 		assert.GreaterOrEqual(t, kinds[kind], min, "kind %s", kind)
 	}
 	for _, m := range []string{"face", "card", "qr_code"} {
@@ -55,6 +55,9 @@ func TestDemoRunsToCompletion(t *testing.T) {
 	}
 	assert.Contains(t, text, "scan: allow=false code=104 QR code have be used up")
 	assert.Contains(t, text, "== done in")
+	assert.Contains(t, text, "HC received pass record 3001001 for 张三, sign verified")
+	assert.Contains(t, text, "HC deleteUser → terminal still holds the resident: false")
+	assert.Contains(t, text, "remoteOpen: the door opened 1 time(s)")
 }
 
 func TestDemoForeverStopsOnCancel(t *testing.T) {

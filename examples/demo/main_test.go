@@ -47,7 +47,7 @@ func TestDemoRunsToCompletion(t *testing.T) {
 			methods[ev.Method]++
 		}
 	}
-	for kind, min := range map[string]int{"online": 6, "offline": 6, "pass": 18, "heartbeat": 1, "enrolled": 1} {
+	for kind, min := range map[string]int{"online": 6, "offline": 5, "pass": 18, "heartbeat": 1, "enrolled": 1} {
 		assert.GreaterOrEqual(t, kinds[kind], min, "kind %s", kind)
 	}
 	for _, m := range []string{"face", "card", "qr_code"} {

@@ -1,0 +1,128 @@
+package parking
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// gateQueue serialises a barrier's commands: one in flight, executed in
+// the order they were submitted (§11 item 18). A close racing an open is
+// therefore ordered, never interleaved on the wire.
+type gateQueue struct {
+	cam  Camera
+	reqs chan *gateReq
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	keepOpen atomic.Bool
+	last     GateCommand
+	hasLast  bool
+	seq      atomic.Uint64
+
+	sent, skipped, refused, failed atomic.Uint64
+}
+
+type gateReq struct {
+	ctx   context.Context
+	cmd   GateCommand
+	auto  bool // from a lane decision, not an operator
+	force bool // close even onto a vehicle
+	seq   uint64
+	res   chan gateResult
+}
+
+type gateResult struct {
+	err  error
+	sent bool
+	seq  uint64
+}
+
+func newGateQueue(cam Camera) *gateQueue {
+	g := &gateQueue{cam: cam, reqs: make(chan *gateReq), done: make(chan struct{})}
+	g.wg.Add(1)
+	go g.run()
+	return g
+}
+
+func (g *gateQueue) close() {
+	close(g.done)
+	g.wg.Wait()
+}
+
+func (g *gateQueue) submit(ctx context.Context, cmd GateCommand, auto, force bool) gateResult {
+	r := &gateReq{ctx: ctx, cmd: cmd, auto: auto, force: force, res: make(chan gateResult, 1)}
+	select {
+	case g.reqs <- r:
+	case <-ctx.Done():
+		return gateResult{err: ctx.Err()}
+	case <-g.done:
+		return gateResult{err: errClosed}
+	}
+	select {
+	case res := <-r.res:
+		return res
+	case <-g.done:
+		// run answers every request it took before it stops.
+		return <-r.res
+	}
+}
+
+var errClosed = errors.New("parking: lane closed")
+
+func (g *gateQueue) run() {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.done:
+			return
+		case r := <-g.reqs:
+			r.seq = g.seq.Add(1)
+			r.res <- g.exec(r)
+		}
+	}
+}
+
+func (g *gateQueue) exec(r *gateReq) gateResult {
+	res := gateResult{seq: r.seq}
+	if err := r.ctx.Err(); err != nil {
+		res.err = err
+		return res
+	}
+	w, watch := g.cam.(GateWatcher)
+	switch r.cmd {
+	case GateClose:
+		if r.auto && g.keepOpen.Load() {
+			g.refused.Add(1)
+			res.err = ErrKeepOpen
+			return res
+		}
+		if watch && !r.force && w.VehicleState() == VehiclePresent {
+			g.refused.Add(1)
+			res.err = ErrVehiclePresent
+			return res
+		}
+	case GateOpen:
+		// Idempotent: an open the barrier is already doing is not resent.
+		if watch && g.hasLast && g.last != GateClose && w.GateState().Open() {
+			g.skipped.Add(1)
+			return res
+		}
+	}
+	if err := g.cam.OperateGate(r.ctx, r.cmd); err != nil {
+		g.failed.Add(1)
+		res.err = err
+		return res
+	}
+	g.sent.Add(1)
+	g.last, g.hasLast = r.cmd, true
+	switch r.cmd {
+	case GateKeepOpen:
+		g.keepOpen.Store(true)
+	case GateClose:
+		g.keepOpen.Store(false) // an explicit close cancels keep-open (§10 G25)
+	}
+	res.sent = true
+	return res
+}

@@ -81,7 +81,9 @@ func WithPublicURL(base string) EdgeFileOption {
 }
 
 // WithEdgeFileClock replaces time.Now.
-func WithEdgeFileClock(now func() time.Time) EdgeFileOption { return func(s *EdgeFileServer) { s.now = now } }
+func WithEdgeFileClock(now func() time.Time) EdgeFileOption {
+	return func(s *EdgeFileServer) { s.now = now }
+}
 
 // NewEdgeFileServer returns an empty service; mount it as an http.Handler.
 func NewEdgeFileServer(opts ...EdgeFileOption) *EdgeFileServer {

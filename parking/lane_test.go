@@ -116,8 +116,9 @@ func TestLaneDuplicateRecognitionsOpenOnce(t *testing.T) {
 	f := newLane(t, nil, slow)
 	errs := make(chan error, 2)
 	go func() { errs <- f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345"}) }()
-	calls.Wait()                                                                 // the first is being decided
-	go func() { errs <- f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A 12345"}) }() // same car, spaced differently
+	calls.Wait() // the first is being decided
+	// The same car, its plate spaced differently.
+	go func() { errs <- f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A 12345"}) }()
 	require.Eventually(t, func() bool { return f.lane.Stats().Duplicates == 1 }, 5*time.Second, time.Millisecond)
 	close(release)
 	require.NoError(t, <-errs)

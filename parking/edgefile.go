@@ -45,11 +45,13 @@ type EdgeFileServer struct {
 
 	mu    sync.Mutex
 	files map[string]*edgeFile
+	seq   uint64
 	total int64
 	st    EdgeFileStats
 }
 
 type edgeFile struct {
+	seq     uint64 // upload order, for eviction
 	data    []byte
 	mime    string
 	added   time.Time
@@ -267,7 +269,7 @@ func (s *EdgeFileServer) put(p string, data []byte, mime string, expire time.Dur
 		for k, f := range s.files {
 			all = append(all, kv{k, f})
 		}
-		sort.Slice(all, func(i, j int) bool { return all[i].f.added.Before(all[j].f.added) })
+		sort.Slice(all, func(i, j int) bool { return all[i].f.seq < all[j].f.seq })
 		for _, e := range all {
 			if s.total+int64(len(data)) <= s.maxTotal {
 				break
@@ -277,7 +279,8 @@ func (s *EdgeFileServer) put(p string, data []byte, mime string, expire time.Dur
 			s.st.Evicted++
 		}
 	}
-	s.files[p] = &edgeFile{data: bytes.Clone(data), mime: mime, added: now, expires: now.Add(expire)}
+	s.seq++
+	s.files[p] = &edgeFile{seq: s.seq, data: bytes.Clone(data), mime: mime, added: now, expires: now.Add(expire)}
 	s.total += int64(len(data))
 	s.st.Uploads++
 	return nil

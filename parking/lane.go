@@ -30,10 +30,16 @@ type Lane struct {
 
 	mu     sync.Mutex
 	recent map[string]*laneEntry // by PlateKey and by event id
+	order  []recentKey           // the keys of recent, oldest first
 	closed bool
 	wg     sync.WaitGroup
 
 	st laneCounters
+}
+
+type recentKey struct {
+	key   string
+	entry *laneEntry
 }
 
 type laneEntry struct {
@@ -225,10 +231,10 @@ func (l *Lane) Recognize(ctx context.Context, r Recognition) (Outcome, error) {
 	}
 	e := &laneEntry{at: start, done: make(chan struct{})}
 	if key != "" && l.cfg.window > 0 {
-		l.recent["p:"+key] = e
+		l.remember("p:"+key, e)
 	}
 	if r.EventID != "" {
-		l.recent["e:"+r.EventID] = e
+		l.remember("e:"+r.EventID, e)
 	}
 	l.wg.Add(1)
 	l.mu.Unlock()
@@ -260,22 +266,39 @@ func (l *Lane) lookup(key, id string, now time.Time) *laneEntry {
 }
 
 // sweep forgets entries older than the window (event ids: 10 windows, so
-// that a redelivery after a sink failure still finds its entry).
+// that a redelivery after a sink failure still finds its entry). Entries
+// are queued in arrival order, so this is amortised O(1).
 func (l *Lane) sweep(now time.Time) {
 	keep := max(l.cfg.window, time.Second)
-	for k, e := range l.recent {
+	for len(l.order) > 0 {
+		k := l.order[0]
 		ttl := keep
-		if k[0] == 'e' {
+		if k.key[0] == 'e' {
 			ttl = 10 * keep
 		}
-		if now.Sub(e.at) >= ttl || len(l.recent) > l.cfg.maxRecent {
+		e, ok := l.recent[k.key]
+		if ok && e != k.entry { // replaced by a later entry with its own queue slot
+			ok = false
+		}
+		if ok && now.Sub(e.at) < ttl && len(l.order) <= l.cfg.maxRecent {
+			return
+		}
+		if ok {
 			select {
 			case <-e.done:
-				delete(l.recent, k)
 			default:
+				return // still in progress: keep it and everything after it
 			}
+			delete(l.recent, k.key)
 		}
+		l.order[0] = recentKey{}
+		l.order = l.order[1:]
 	}
+}
+
+func (l *Lane) remember(key string, e *laneEntry) {
+	l.recent[key] = e
+	l.order = append(l.order, recentKey{key, e})
 }
 
 func (l *Lane) duplicate(ctx context.Context, e *laneEntry, r Recognition) (Outcome, error) {

@@ -545,6 +545,17 @@ func (c *Camera) postGate(ctx context.Context, st parking.GateState) {
 	_ = p.HandleProperties(ctx, b) // a lost state post is repaired by the next one
 }
 
+// DriveThrough is the car passing the barrier: the barrier closes behind
+// it (as its loop detector makes it) and the camera posts the state.
+func (c *Camera) DriveThrough(ctx context.Context) {
+	c.mu.Lock()
+	c.gateGen++
+	c.gate = parking.GateClosed
+	c.vehicle = parking.NoVehicle
+	c.mu.Unlock()
+	c.postGate(ctx, parking.GateClosed)
+}
+
 // SetVehicle reports presence under the barrier (VehicleState).
 func (c *Camera) SetVehicle(ctx context.Context, v parking.VehicleState) error {
 	c.mu.Lock()

@@ -27,7 +27,8 @@ func ListDecider(s *PermissionSet, allowTemporary bool) accessctl.Decider {
 		p, ok := s.Lookup(plate)
 		switch {
 		case plate == "":
-			return deny(show, 1, "无牌车 请取卡"), nil
+			return accessctl.Decision{Result: accessctl.Result{Code: 1, Message: "请取卡"},
+				Display: []string{show, "请取卡"}, Voice: "无牌车 请取卡"}, nil
 		case ok && p.Category == CategoryBlacklist:
 			return deny(show, 2, "禁止通行"), nil
 		case ok && !p.ValidAt(at):

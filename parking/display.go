@@ -142,6 +142,11 @@ func (p Profile) Render(s Screen) Rendering {
 		}
 		r.Services = append(r.Services, NoticeBroadcast{VoiceContent: v})
 	}
+	// A message replaces the whole screen, as it does in mixed mode: rows
+	// it leaves out are blanked rather than left showing the last car's.
+	for len(lines) < rows {
+		lines = append(lines, "")
+	}
 	if p.LineBreaks() && len(lines) > 1 {
 		text, cut := cutBytes(strings.Join(lines, "<br>"), MaxContentLen)
 		if cut {

@@ -40,6 +40,7 @@ func TestRenderSeparated(t *testing.T) {
 	r := p.Render(parking.Screen{Plate: "京A1", Lines: []string{"#p", "欢迎光临", "dropped"}, Voice: "欢迎", Seconds: 99999})
 	assert.Equal(t, 1, r.Dropped)
 	require.Len(t, r.Services, 3)
+	assert.Equal(t, []string{"京A1", "欢迎光临"}, r.Rows)
 	assert.Equal(t, parking.NoticeBroadcast{VoiceContent: "欢迎"}, r.Services[0])
 	assert.Equal(t, parking.NoticeDisplay{DisplayContent: "京A1", RowNumber: 1, DisplayTime: 3600}, r.Services[1])
 	assert.Equal(t, parking.NoticeDisplay{DisplayContent: "欢迎光临", RowNumber: 2, DisplayTime: 3600}, r.Services[2])
@@ -57,8 +58,8 @@ func TestRenderLineBreaks(t *testing.T) {
 
 	// Without "<br>" support the token splits rows instead.
 	r = parking.Profile{Mode: parking.Separated, Rows: 0}.Render(parking.Screen{Lines: []string{"a<br>b"}})
-	require.Len(t, r.Services, 2)
-	assert.Equal(t, []string{"a", "b"}, r.Rows)
+	require.Len(t, r.Services, 4, "one NoticeDisplay per row, unused rows blanked")
+	assert.Equal(t, []string{"a", "b", "", ""}, r.Rows)
 	assert.Equal(t, 4, parking.Profile{}.PhysicalRows(), "LedRowNumber 0: 4 rows")
 }
 

@@ -26,8 +26,8 @@ type Camera interface {
 }
 
 // GateWatcher is implemented by cameras that know the barrier's state
-// from the camera's property posts. A Lane uses it to skip an open the
-// barrier is already doing and to refuse closing onto a vehicle.
+// from the camera's property posts. A Lane uses it to refuse closing onto
+// a vehicle.
 type GateWatcher interface {
 	GateState() GateState
 	VehicleState() VehicleState

@@ -17,11 +17,9 @@ type gateQueue struct {
 	wg   sync.WaitGroup
 
 	keepOpen atomic.Bool
-	last     GateCommand
-	hasLast  bool
 	seq      atomic.Uint64
 
-	sent, skipped, refused, failed atomic.Uint64
+	sent, refused, failed atomic.Uint64
 }
 
 type gateReq struct {
@@ -103,20 +101,17 @@ func (g *gateQueue) exec(r *gateReq) gateResult {
 			res.err = ErrVehiclePresent
 			return res
 		}
-	case GateOpen:
-		// Idempotent: an open the barrier is already doing is not resent.
-		if watch && g.hasLast && g.last != GateClose && w.GateState().Open() {
-			g.skipped.Add(1)
-			return res
-		}
 	}
+	// An open is sent even when the barrier reports itself open (§11 item
+	// 18 would skip it): the report may predate a close that is still on
+	// its way, and a skipped open strands a car while a repeated one is
+	// harmless. Repeats of one car are caught by the lane's duplicate window.
 	if err := g.cam.OperateGate(r.ctx, r.cmd); err != nil {
 		g.failed.Add(1)
 		res.err = err
 		return res
 	}
 	g.sent.Add(1)
-	g.last, g.hasLast = r.cmd, true
 	switch r.cmd {
 	case GateKeepOpen:
 		g.keepOpen.Store(true)

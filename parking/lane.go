@@ -129,7 +129,7 @@ type Outcome struct {
 // LaneStats counts a Lane's traffic.
 type LaneStats struct {
 	Recognitions, Duplicates, Allowed, Denied, Fallbacks uint64
-	GateSent, GateSkipped, GateRefused, GateFailed       uint64
+	GateSent, GateRefused, GateFailed                    uint64
 	DisplayFailed, Delivered, DeliveryFailed, Alarms     uint64
 }
 
@@ -481,7 +481,7 @@ func (l *Lane) Stats() LaneStats {
 	return LaneStats{
 		Recognitions: l.st.recognitions.Load(), Duplicates: l.st.duplicates.Load(),
 		Allowed: l.st.allowed.Load(), Denied: l.st.denied.Load(), Fallbacks: l.st.fallbacks.Load(),
-		GateSent: l.gate.sent.Load(), GateSkipped: l.gate.skipped.Load(), GateRefused: l.gate.refused.Load(),
+		GateSent: l.gate.sent.Load(), GateRefused: l.gate.refused.Load(),
 		GateFailed: l.gate.failed.Load(), DisplayFailed: l.st.displayFailed.Load(),
 		Delivered: l.st.delivered.Load(), DeliveryFailed: l.st.deliveryFailed.Load(), Alarms: l.st.alarms.Load(),
 	}

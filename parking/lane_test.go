@@ -187,7 +187,7 @@ func TestLaneGateCommandsAreSerialised(t *testing.T) {
 	assert.Equal(t, want, f.sim.GateState(), "the last command wins")
 	st := f.lane.Stats()
 	assert.Equal(t, uint64(len(cmds)), st.GateSent)
-	assert.Equal(t, uint64(2*n), st.GateSent+st.GateSkipped, "every command was sent or found already done")
+	assert.Equal(t, uint64(2*n), st.GateSent, "every command was sent")
 }
 
 func TestLaneKeepOpenAndVehiclePresent(t *testing.T) {
@@ -205,13 +205,12 @@ func TestLaneKeepOpenAndVehiclePresent(t *testing.T) {
 	require.ErrorIs(t, f.lane.OperateGate(ctx, 7, false), parking.ErrUnknownValue)
 	assert.Equal(t, uint64(2), f.lane.Stats().GateRefused)
 
-	// Open while already opened is not resent.
+	// Open while already opened is sent again: the state report may be stale.
 	require.NoError(t, f.sim.SetVehicle(ctx, parking.NoVehicle))
 	require.NoError(t, f.lane.OperateGate(ctx, parking.GateOpen, false))
 	n := len(f.sim.GateCommands())
 	require.NoError(t, f.lane.OperateGate(ctx, parking.GateOpen, false))
-	assert.Len(t, f.sim.GateCommands(), n)
-	assert.Equal(t, uint64(1), f.lane.Stats().GateSkipped)
+	assert.Len(t, f.sim.GateCommands(), n+1)
 }
 
 func TestLaneDeciderFailureFallsBackToDeny(t *testing.T) {

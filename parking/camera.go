@@ -212,7 +212,10 @@ type ThingCamera struct {
 	handler   EventHandler
 	onProps   func(Properties)
 	onSts     func(OssStsTokenRequest)
-	onUnknown func(ThingEvent)
+	online    func() bool
+	since     time.Time // when online last changed, as seen here
+	wasOnline bool
+	lastSeen  time.Time
 }
 
 // CameraOption configures NewThingCamera.
@@ -223,6 +226,11 @@ type CameraOption func(*ThingCamera)
 func WithProfile(p Profile) CameraOption {
 	return func(c *ThingCamera) { c.profile, c.known = p, true }
 }
+
+// WithOnline tells the driver whether the carrier has a session with the
+// camera now (thingmodel.Host.Online). Without it a camera counts as
+// online once it has posted anything.
+func WithOnline(f func() bool) CameraOption { return func(c *ThingCamera) { c.online = f } }
 
 // WithOnProperties is called with every property post, after it is applied.
 func WithOnProperties(f func(Properties)) CameraOption { return func(c *ThingCamera) { c.onProps = f } }
@@ -267,6 +275,36 @@ func (c *ThingCamera) VehicleState() VehicleState {
 	return c.vehicle
 }
 
+// Online reports whether the camera is reachable now, since when, and
+// when it last posted anything.
+func (c *ThingCamera) Online() (online bool, since, lastSeen time.Time) {
+	c.mu.Lock()
+	f := c.online
+	c.mu.Unlock()
+	var on bool
+	if f != nil {
+		on = f()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f == nil {
+		on = !c.lastSeen.IsZero()
+	}
+	if on != c.wasOnline || c.since.IsZero() {
+		c.wasOnline, c.since = on, time.Now()
+	}
+	if on && c.lastSeen.IsZero() {
+		c.lastSeen = c.since
+	}
+	return on, c.since, c.lastSeen
+}
+
+func (c *ThingCamera) seen() {
+	c.mu.Lock()
+	c.lastSeen = time.Now()
+	c.mu.Unlock()
+}
+
 // Subscribe implements Subscriber.
 func (c *ThingCamera) Subscribe(h EventHandler) {
 	c.mu.Lock()
@@ -280,7 +318,14 @@ func (c *ThingCamera) Call(ctx context.Context, s Service) (json.RawMessage, err
 	if err != nil {
 		return nil, err
 	}
-	return c.inv.Invoke(ctx, s.Identifier(), args)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := c.inv.Invoke(ctx, s.Identifier(), args)
+	if err == nil {
+		c.seen()
+	}
+	return out, err
 }
 
 // OperateGate implements Camera.
@@ -395,6 +440,7 @@ func (c *ThingCamera) HandleProperties(_ context.Context, params json.RawMessage
 	if err != nil {
 		return err
 	}
+	c.seen()
 	c.mu.Lock()
 	if p.LedNoticeMode != nil {
 		c.profile.Mode, c.known = *p.LedNoticeMode, true
@@ -424,6 +470,7 @@ func (c *ThingCamera) HandleProperties(_ context.Context, params json.RawMessage
 // returns an error so that the carrier does not acknowledge the event:
 // nothing the camera reported is dropped silently.
 func (c *ThingCamera) HandleEvent(ctx context.Context, e ThingEvent) error {
+	c.seen()
 	c.mu.Lock()
 	h, onSts := c.handler, c.onSts
 	c.mu.Unlock()

@@ -473,8 +473,54 @@ func (l *Lane) OperateGate(ctx context.Context, cmd GateCommand, force bool) err
 	if !cmd.Valid() {
 		return fieldErr(ServiceOperateGate, ParamOperateType, ErrUnknownValue, "%d", cmd)
 	}
-	return l.gate.submit(ctx, cmd, false, force).err
+	err := l.gate.submit(ctx, cmd, false, force).err
+	if errors.Is(err, errClosed) {
+		err = fmt.Errorf("%w: lane", accessctl.ErrClosed)
+	}
+	return err
 }
+
+// ID implements accessctl.Device: the lane's device id.
+func (l *Lane) ID() string { return l.cfg.device.ID }
+
+// Status implements accessctl.Device from the camera's reachability
+// (cameras that say: ThingCamera does).
+func (l *Lane) Status(ctx context.Context) (accessctl.Status, error) {
+	st := accessctl.Status{Device: l.cfg.device, Online: true}
+	switch l.cfg.direction {
+	case accessctl.DirectionIn:
+		st.Info.Role = accessctl.RoleEntry
+	case accessctl.DirectionOut:
+		st.Info.Role = accessctl.RoleExit
+	}
+	if o, ok := l.cam.(interface {
+		Online() (bool, time.Time, time.Time)
+	}); ok {
+		st.Online, st.Since, st.LastSeen = o.Online()
+	}
+	return st, ctx.Err()
+}
+
+// OpenDoor implements accessctl.Device: an operator's open of the barrier,
+// through the lane's gate queue.
+func (l *Lane) OpenDoor(ctx context.Context, req accessctl.OpenRequest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.OperateGate(ctx, GateOpen, false)
+}
+
+// SetKeepOpen implements accessctl.KeepOpener: keep the barrier up (長开)
+// or close it again.
+func (l *Lane) SetKeepOpen(ctx context.Context, _ int, open bool) error {
+	if open {
+		return l.OperateGate(ctx, GateKeepOpen, false)
+	}
+	return l.OperateGate(ctx, GateClose, false)
+}
+
+// KeepOpen implements accessctl.KeepOpener.
+func (l *Lane) KeepOpen(context.Context, int) (bool, error) { return l.gate.keepOpen.Load(), nil }
 
 // Stats returns the lane's counters.
 func (l *Lane) Stats() LaneStats {

@@ -110,6 +110,7 @@ type Camera struct {
 	maxIn    int
 	gateGen  uint64
 	closed   bool
+	unplug   bool
 	perms    parking.PermissionSet
 	dl       bool
 	wg       sync.WaitGroup
@@ -178,9 +179,19 @@ func (c *Camera) Attach(ctx context.Context, p Poster) error {
 // to c.Invoke, c's posts come back to the driver. It is the quickest way
 // to a working lane in a test or a demo.
 func Loopback(ctx context.Context, c *Camera) (*parking.ThingCamera, error) {
-	cam := parking.NewThingCamera(c.ID(), c)
+	cam := parking.NewThingCamera(c.ID(), c, parking.WithOnline(c.Plugged))
 	return cam, c.Attach(ctx, cam)
 }
+
+// Unplug takes the camera off the network: invokes fail with
+// accessctl.ErrOffline and posts are not made. Plug brings it back.
+func (c *Camera) Unplug() { c.mu.Lock(); c.unplug = true; c.mu.Unlock() }
+
+// Plug reconnects an unplugged camera.
+func (c *Camera) Plug() { c.mu.Lock(); c.unplug = false; c.mu.Unlock() }
+
+// Plugged reports whether the camera is on the network.
+func (c *Camera) Plugged() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.unplug }
 
 // Close stops the barrier's timers. It is safe to call more than once.
 func (c *Camera) Close() error {
@@ -197,8 +208,14 @@ func (c *Camera) Close() error {
 // services of the other LED mode and unknown services are errors.
 func (c *Camera) Invoke(ctx context.Context, identifier string, params json.RawMessage) (json.RawMessage, error) {
 	c.mu.Lock()
-	c.invokes[identifier]++
+	unplugged := c.unplug
+	if !unplugged {
+		c.invokes[identifier]++
+	}
 	c.mu.Unlock()
+	if unplugged {
+		return nil, fmt.Errorf("%w: camera %s unplugged", accessctl.ErrOffline, c.id)
+	}
 	svc, err := parking.DecodeService(identifier, params)
 	if identifier == parking.ServiceAddLedData {
 		if c.profile.Mode != parking.Mixed {
@@ -537,6 +554,9 @@ func (c *Camera) operate(ctx context.Context, cmd parking.GateCommand) error {
 func (c *Camera) postGate(ctx context.Context, st parking.GateState) {
 	c.mu.Lock()
 	p := c.poster
+	if c.unplug {
+		p = nil
+	}
 	c.mu.Unlock()
 	if p == nil {
 		return
@@ -688,9 +708,9 @@ func (c *Camera) LastEventID() string {
 
 func (c *Camera) postID(ctx context.Context, id, identifier string, params json.RawMessage) error {
 	c.mu.Lock()
-	p := c.poster
+	p, unplugged := c.poster, c.unplug
 	c.mu.Unlock()
-	if p == nil {
+	if p == nil || unplugged {
 		return fmt.Errorf("%w: camera not attached", accessctl.ErrOffline)
 	}
 	return p.HandleEvent(ctx, parking.ThingEvent{ID: id, Identifier: identifier, At: c.now(), Params: params})

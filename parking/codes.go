@@ -243,14 +243,14 @@ const (
 	VehicleNavy         VehicleColor = "navy"
 )
 
-// One row per colour: v2 carColorNumber letter, cloud list code, pass
-// record vehicleColor (-1: the model lacks it).
-var vehicleColors = []struct {
+type vehicleColorRow struct {
 	c      VehicleColor
-	letter string
-	list   int
-	record int
-}{
+	letter string // v2 carColorNumber
+	list   int    // cloud black/white list color; -1: absent
+	record int    // iot_park_pass_record.vehicleColor; -1: absent
+}
+
+var vehicleColors = []vehicleColorRow{
 	{VehicleColorOther, "Z", 0, -1},
 	{VehicleWhite, "A", 1, 5},
 	{VehicleGrey, "B", 2, 6},
@@ -268,6 +268,18 @@ var vehicleColors = []struct {
 	{VehicleNavy, "N", -1, -1},
 }
 
+// find returns the first row that matches, or def.
+func find[R any, V any](rows []R, match func(R) bool, val func(R) V, def V) V {
+	for _, r := range rows {
+		if match(r) {
+			return val(r)
+		}
+	}
+	return def
+}
+
+func (r vehicleColorRow) color() VehicleColor { return r.c }
+
 // VehicleColorFromLetter reads v2 carColorNumber; unknown letters are
 // "other" (§10 G24), an empty one unknown.
 func VehicleColorFromLetter(s string) VehicleColor {
@@ -275,42 +287,24 @@ func VehicleColorFromLetter(s string) VehicleColor {
 	if s == "" {
 		return VehicleColorUnknown
 	}
-	for _, r := range vehicleColors {
-		if r.letter == s {
-			return r.c
-		}
-	}
-	return VehicleColorOther
+	return find(vehicleColors, func(r vehicleColorRow) bool { return r.letter == s }, vehicleColorRow.color, VehicleColorOther)
 }
 
 // Letter is the v2 carColorNumber of c ("Z" for other and unknown).
 func (c VehicleColor) Letter() string {
-	for _, r := range vehicleColors {
-		if r.c == c {
-			return r.letter
-		}
-	}
-	return "Z"
+	return find(vehicleColors, func(r vehicleColorRow) bool { return r.c == c },
+		func(r vehicleColorRow) string { return r.letter }, "Z")
 }
 
 // VehicleColorFromList reads the cloud black/white list color code.
 func VehicleColorFromList(v int) VehicleColor {
-	for _, r := range vehicleColors {
-		if r.list == v && v >= 0 {
-			return r.c
-		}
-	}
-	return VehicleColorOther
+	return find(vehicleColors, func(r vehicleColorRow) bool { return v >= 0 && r.list == v }, vehicleColorRow.color, VehicleColorOther)
 }
 
 // ListCode is the cloud list color of c (0 "other" when the list lacks it).
 func (c VehicleColor) ListCode() int {
-	for _, r := range vehicleColors {
-		if r.c == c && r.list >= 0 {
-			return r.list
-		}
-	}
-	return 0
+	return find(vehicleColors, func(r vehicleColorRow) bool { return r.c == c && r.list >= 0 },
+		func(r vehicleColorRow) int { return r.list }, 0)
 }
 
 // VehicleColorFromPassRecord reads iot_park_pass_record.vehicleColor (0 unknown).
@@ -318,23 +312,14 @@ func VehicleColorFromPassRecord(v int) VehicleColor {
 	if v == 0 {
 		return VehicleColorUnknown
 	}
-	for _, r := range vehicleColors {
-		if r.record == v {
-			return r.c
-		}
-	}
-	return VehicleColorOther
+	return find(vehicleColors, func(r vehicleColorRow) bool { return r.record == v }, vehicleColorRow.color, VehicleColorOther)
 }
 
 // PassRecordCode is the iot_park_pass_record.vehicleColor of c (0 unknown
 // where that model lacks the colour).
 func (c VehicleColor) PassRecordCode() int {
-	for _, r := range vehicleColors {
-		if r.c == c && r.record >= 0 {
-			return r.record
-		}
-	}
-	return 0
+	return find(vehicleColors, func(r vehicleColorRow) bool { return r.c == c && r.record >= 0 },
+		func(r vehicleColorRow) int { return r.record }, 0)
 }
 
 // PlateColor is a neutral plate colour (§5.5).
@@ -353,12 +338,13 @@ const (
 	PlateColorOther    PlateColor = "other"
 )
 
-// v2 plateColorNumber and pass-record plateColor (-1: absent).
-var plateColors = []struct {
+type plateColorRow struct {
 	c      PlateColor
-	v2     int
-	record int
-}{
+	v2     int // v2 plateColorNumber
+	record int // iot_park_pass_record.plateColor; -1: absent
+}
+
+var plateColors = []plateColorRow{
 	{PlateColorUnknown, 9, 0},
 	{PlateBlue, 2, 1},
 	{PlateYellow, 1, 2},
@@ -371,45 +357,28 @@ var plateColors = []struct {
 	{PlateColorOther, 4, -1},
 }
 
+func (r plateColorRow) color() PlateColor { return r.c }
+
 // PlateColorFromV2 reads v2 plateColorNumber (9: not recognised).
 func PlateColorFromV2(v int) PlateColor {
-	for _, r := range plateColors {
-		if r.v2 == v {
-			return r.c
-		}
-	}
-	return PlateColorOther
+	return find(plateColors, func(r plateColorRow) bool { return r.v2 == v }, plateColorRow.color, PlateColorOther)
 }
 
 // V2 is the v2 plateColorNumber of c.
 func (c PlateColor) V2() int {
-	for _, r := range plateColors {
-		if r.c == c {
-			return r.v2
-		}
-	}
-	return 4
+	return find(plateColors, func(r plateColorRow) bool { return r.c == c }, func(r plateColorRow) int { return r.v2 }, 4)
 }
 
 // PlateColorFromPassRecord reads iot_park_pass_record.plateColor.
 func PlateColorFromPassRecord(v int) PlateColor {
-	for _, r := range plateColors {
-		if r.record == v {
-			return r.c
-		}
-	}
-	return PlateColorOther
+	return find(plateColors, func(r plateColorRow) bool { return r.record == v }, plateColorRow.color, PlateColorOther)
 }
 
 // PassRecordCode is the iot_park_pass_record.plateColor of c (0 where
 // that model lacks the colour).
 func (c PlateColor) PassRecordCode() int {
-	for _, r := range plateColors {
-		if r.c == c && r.record >= 0 {
-			return r.record
-		}
-	}
-	return 0
+	return find(plateColors, func(r plateColorRow) bool { return r.c == c && r.record >= 0 },
+		func(r plateColorRow) int { return r.record }, 0)
 }
 
 // PlateNumberTypes names the v2 plateNumberType codes.

@@ -187,6 +187,28 @@ func (s SendOssStsToken) Args() (json.RawMessage, error) {
 	})
 }
 
+// content reads a required text of at most 2048 characters.
+func (o object) content(name string) (string, error) {
+	s, err := o.requiredStr(name)
+	if err != nil {
+		return "", err
+	}
+	return s, checkContent(o.payload, name, s, false)
+}
+
+// contentRow reads DisplayContent and a RowNumber in 1..100.
+func (o object) contentRow() (string, int, error) {
+	s, err := o.content(ParamDisplayContent)
+	if err != nil {
+		return "", 0, err
+	}
+	row, err := o.requiredInt(ParamRowNumber)
+	if err != nil {
+		return "", 0, err
+	}
+	return s, row, checkRow(o.payload, row)
+}
+
 // DecodeService parses the params of a service invoke as the device
 // receives them. Unknown identifiers give ErrUnknownService; bad params a
 // *FieldError. Out-of-range speeds and durations are clamped (§11 item 11),
@@ -210,10 +232,7 @@ func DecodeService(identifier string, params []byte) (Service, error) {
 	switch identifier {
 	case ServiceNoticeBroadcast:
 		var s NoticeBroadcast
-		if s.VoiceContent, err = o.requiredStr(ParamVoiceContent); err != nil {
-			return nil, err
-		}
-		if err := checkContent(identifier, ParamVoiceContent, s.VoiceContent, false); err != nil {
+		if s.VoiceContent, err = o.content(ParamVoiceContent); err != nil {
 			return nil, err
 		}
 		ps, _, err := o.int(ParamPlaySpeed)
@@ -221,16 +240,7 @@ func DecodeService(identifier string, params []byte) (Service, error) {
 		return s, err
 	case ServiceNoticeDisplay:
 		var s NoticeDisplay
-		if s.DisplayContent, err = o.requiredStr(ParamDisplayContent); err != nil {
-			return nil, err
-		}
-		if err := checkContent(identifier, ParamDisplayContent, s.DisplayContent, false); err != nil {
-			return nil, err
-		}
-		if s.RowNumber, err = o.requiredInt(ParamRowNumber); err != nil {
-			return nil, err
-		}
-		if err := checkRow(identifier, s.RowNumber); err != nil {
+		if s.DisplayContent, s.RowNumber, err = o.contentRow(); err != nil {
 			return nil, err
 		}
 		ms, _, err := o.int(ParamMovingSpeed)
@@ -250,16 +260,7 @@ func DecodeService(identifier string, params []byte) (Service, error) {
 		return s, err
 	case ServiceDefaultDisplay:
 		var s DefaultDisplay
-		if s.DisplayContent, err = o.requiredStr(ParamDisplayContent); err != nil {
-			return nil, err
-		}
-		if err := checkContent(identifier, ParamDisplayContent, s.DisplayContent, false); err != nil {
-			return nil, err
-		}
-		if s.RowNumber, err = o.requiredInt(ParamRowNumber); err != nil {
-			return nil, err
-		}
-		if err := checkRow(identifier, s.RowNumber); err != nil {
+		if s.DisplayContent, s.RowNumber, err = o.contentRow(); err != nil {
 			return nil, err
 		}
 		ds, err := o.requiredInt(ParamDefaultSituation)
@@ -272,11 +273,9 @@ func DecodeService(identifier string, params []byte) (Service, error) {
 		}
 		return s, nil
 	case ServiceQrCodeDisplay:
-		var s QrCodeDisplay
-		if s.QrCode, err = o.requiredStr(ParamQrCode); err != nil {
-			return nil, err
-		}
-		return s, checkContent(identifier, ParamQrCode, s.QrCode, false)
+		s := QrCodeDisplay{}
+		s.QrCode, err = o.content(ParamQrCode)
+		return s, err
 	case ServiceTriggerRecognition:
 		return TriggerRecognition{}, nil
 	case ServiceOperateGate:

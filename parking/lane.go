@@ -47,7 +47,8 @@ type laneEntry struct {
 	done      chan struct{}
 	outcome   Outcome
 	event     accessctl.Event
-	delivered atomic.Bool
+	deliverMu sync.Mutex // one delivery at a time: the first and a duplicate may race
+	delivered bool
 }
 
 type laneConfig struct {
@@ -320,16 +321,17 @@ func (l *Lane) duplicate(ctx context.Context, e *laneEntry, r Recognition) (Outc
 }
 
 func (l *Lane) deliver(ctx context.Context, e *laneEntry) error {
-	if e.delivered.Load() {
+	e.deliverMu.Lock()
+	defer e.deliverMu.Unlock()
+	if e.delivered {
 		return nil
 	}
 	if err := l.sink.Handle(ctx, e.event); err != nil {
 		l.st.deliveryFailed.Add(1)
 		return fmt.Errorf("parking: pass event %s not delivered: %w", e.event.ID, err)
 	}
-	if e.delivered.CompareAndSwap(false, true) {
-		l.st.delivered.Add(1)
-	}
+	e.delivered = true
+	l.st.delivered.Add(1)
 	return nil
 }
 

@@ -3,23 +3,28 @@ package parking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/menjin/menjin/accessctl"
 )
 
 // gateQueue serialises a barrier's commands: one in flight, executed in
 // the order they were submitted (§11 item 18). A close racing an open is
 // therefore ordered, never interleaved on the wire.
 type gateQueue struct {
-	cam  Camera
-	reqs chan *gateReq
-	done chan struct{}
-	wg   sync.WaitGroup
+	cam     Camera
+	confirm time.Duration // wait for GateState to follow a command; 0: do not
+	reqs    chan *gateReq
+	done    chan struct{}
+	wg      sync.WaitGroup
 
 	keepOpen atomic.Bool
 	seq      atomic.Uint64
 
-	sent, refused, failed atomic.Uint64
+	sent, refused, failed, unconfirmed atomic.Uint64
 }
 
 type gateReq struct {
@@ -37,8 +42,8 @@ type gateResult struct {
 	seq  uint64
 }
 
-func newGateQueue(cam Camera) *gateQueue {
-	g := &gateQueue{cam: cam, reqs: make(chan *gateReq), done: make(chan struct{})}
+func newGateQueue(cam Camera, confirm time.Duration) *gateQueue {
+	g := &gateQueue{cam: cam, confirm: confirm, reqs: make(chan *gateReq), done: make(chan struct{})}
 	g.wg.Add(1)
 	go g.run()
 	return g
@@ -112,6 +117,12 @@ func (g *gateQueue) exec(r *gateReq) gateResult {
 		return res
 	}
 	g.sent.Add(1)
+	if watch && g.confirm > 0 {
+		if err := g.confirmState(r.ctx, w, r.cmd); err != nil {
+			g.unconfirmed.Add(1)
+			res.err = err
+		}
+	}
 	switch r.cmd {
 	case GateKeepOpen:
 		g.keepOpen.Store(true)
@@ -120,4 +131,27 @@ func (g *gateQueue) exec(r *gateReq) gateResult {
 	}
 	res.sent = true
 	return res
+}
+
+// confirmState waits for the camera's GateState to follow cmd (§11 item
+// 20): opening or opened after an open, closing or closed after a close.
+func (g *gateQueue) confirmState(ctx context.Context, w GateWatcher, cmd GateCommand) error {
+	want := func(s GateState) bool { return s.Open() }
+	if cmd == GateClose {
+		want = func(s GateState) bool { return s == GateClosing || s == GateClosed }
+	}
+	deadline := time.NewTimer(g.confirm)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !want(w.GateState()) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("%w: barrier did not report %s within %v (now %s)", accessctl.ErrTimeout, cmd, g.confirm, w.GateState())
+		case <-tick.C:
+		}
+	}
+	return nil
 }

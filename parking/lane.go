@@ -65,6 +65,7 @@ type laneConfig struct {
 	onOutcome     func(Outcome)
 	now           func() time.Time
 	maxRecent     int
+	confirm       time.Duration
 }
 
 // LaneOption configures NewLane.
@@ -91,6 +92,12 @@ func WithDecisionTimeout(d time.Duration) LaneOption {
 
 // WithCommandTimeout bounds the gate and screen commands (default 2 s).
 func WithCommandTimeout(d time.Duration) LaneOption { return func(c *laneConfig) { c.cmdTimeout = d } }
+
+// WithGateConfirm makes every barrier command wait, up to d, for the
+// camera to report the matching GateState (cameras that are GateWatchers);
+// a barrier that does not follow is an accessctl.ErrTimeout (§11 item 20).
+// Default 0: the camera's acceptance of the command is enough.
+func WithGateConfirm(d time.Duration) LaneOption { return func(c *laneConfig) { c.confirm = d } }
 
 // WithShowSeconds sets how long the screen shows a decision (default 10).
 func WithShowSeconds(n int) LaneOption { return func(c *laneConfig) { c.seconds = n } }
@@ -130,7 +137,7 @@ type Outcome struct {
 // LaneStats counts a Lane's traffic.
 type LaneStats struct {
 	Recognitions, Duplicates, Allowed, Denied, Fallbacks uint64
-	GateSent, GateRefused, GateFailed                    uint64
+	GateSent, GateRefused, GateFailed, GateUnconfirmed   uint64
 	DisplayFailed, Delivered, DeliveryFailed, Alarms     uint64
 }
 
@@ -165,7 +172,7 @@ func NewLane(cam Camera, decider accessctl.Decider, sink accessctl.EventSink, op
 	if sink == nil {
 		sink = accessctl.Discard
 	}
-	l := &Lane{cam: cam, decider: decider, sink: sink, cfg: cfg, gate: newGateQueue(cam), recent: map[string]*laneEntry{}}
+	l := &Lane{cam: cam, decider: decider, sink: sink, cfg: cfg, gate: newGateQueue(cam, cfg.confirm), recent: map[string]*laneEntry{}}
 	if s, ok := cam.(Subscriber); ok {
 		s.Subscribe(l)
 	}
@@ -530,7 +537,7 @@ func (l *Lane) Stats() LaneStats {
 		Recognitions: l.st.recognitions.Load(), Duplicates: l.st.duplicates.Load(),
 		Allowed: l.st.allowed.Load(), Denied: l.st.denied.Load(), Fallbacks: l.st.fallbacks.Load(),
 		GateSent: l.gate.sent.Load(), GateRefused: l.gate.refused.Load(),
-		GateFailed: l.gate.failed.Load(), DisplayFailed: l.st.displayFailed.Load(),
+		GateFailed: l.gate.failed.Load(), GateUnconfirmed: l.gate.unconfirmed.Load(), DisplayFailed: l.st.displayFailed.Load(),
 		Delivered: l.st.delivered.Load(), DeliveryFailed: l.st.deliveryFailed.Load(), Alarms: l.st.alarms.Load(),
 	}
 }

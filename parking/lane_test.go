@@ -304,3 +304,25 @@ func TestLaneClosed(t *testing.T) {
 	err := f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345"})
 	require.ErrorIs(t, err, accessctl.ErrClosed)
 }
+
+// stuckGate accepts commands but its barrier never moves.
+type stuckGate struct{ parking.Camera }
+
+func (stuckGate) OperateGate(context.Context, parking.GateCommand) error { return nil }
+func (stuckGate) GateState() parking.GateState                         { return parking.GateClosed }
+func (stuckGate) VehicleState() parking.VehicleState                   { return parking.NoVehicle }
+
+func TestLaneGateConfirm(t *testing.T) {
+	ctx := context.Background()
+	f := newLane(t, []parkingsim.Option{parkingsim.WithGateTravel(20 * time.Millisecond)}, nil,
+		parking.WithGateConfirm(time.Second))
+	require.NoError(t, f.lane.OperateGate(ctx, parking.GateOpen, false), "opening is confirmation enough")
+	require.NoError(t, f.lane.OperateGate(ctx, parking.GateClose, false))
+	assert.Equal(t, uint64(0), f.lane.Stats().GateUnconfirmed)
+
+	stuck := parking.NewLane(stuckGate{f.cam}, nil, nil, parking.WithGateConfirm(30*time.Millisecond))
+	defer stuck.Close()
+	err := stuck.OperateGate(ctx, parking.GateOpen, false)
+	require.ErrorIs(t, err, accessctl.ErrTimeout)
+	assert.Equal(t, uint64(1), stuck.Stats().GateUnconfirmed)
+}

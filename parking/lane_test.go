@@ -309,8 +309,8 @@ func TestLaneClosed(t *testing.T) {
 type stuckGate struct{ parking.Camera }
 
 func (stuckGate) OperateGate(context.Context, parking.GateCommand) error { return nil }
-func (stuckGate) GateState() parking.GateState                         { return parking.GateClosed }
-func (stuckGate) VehicleState() parking.VehicleState                   { return parking.NoVehicle }
+func (stuckGate) GateState() parking.GateState                           { return parking.GateClosed }
+func (stuckGate) VehicleState() parking.VehicleState                     { return parking.NoVehicle }
 
 func TestLaneGateConfirm(t *testing.T) {
 	ctx := context.Background()

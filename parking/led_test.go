@@ -337,3 +337,26 @@ func TestEvents(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, props, again)
 }
+
+func TestGateVectors(t *testing.T) {
+	var req struct {
+		BarrierID string      `json:"barrierId"`
+		Command   GateCommand `json:"command"`
+	}
+	require.NoError(t, json.Unmarshal(vector(t, "TV-GATE-2.json"), &req))
+	assert.Equal(t, "道闸唯一标识", req.BarrierID)
+	assert.Equal(t, GateOpen, req.Command)
+	args, err := OperateGate{Command: req.Command}.Args()
+	require.NoError(t, err)
+	assert.JSONEq(t, string(vector(t, "TV-GATE-1.json")), string(args), "domain open is OperatType 1")
+	b, err := json.Marshal(struct {
+		Command GateCommand `json:"command"`
+	}{GateKeepOpen})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"command":"keepOpen"}`, string(b))
+	_, err = ParseGateCommand("lift")
+	require.ErrorIs(t, err, ErrUnknownValue)
+	assert.Equal(t, "open", GateOpening.DomainStatus())
+	assert.Equal(t, "close", GateClosing.DomainStatus())
+	assert.Equal(t, "", GateUnknown.DomainStatus())
+}

@@ -1,6 +1,9 @@
 package parking
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Wire identifiers of the multi-function parking camera's thing model
 // (spec §2). Misspellings are the real identifiers and stay as they are on
@@ -227,6 +230,29 @@ func (c GateCommand) String() string {
 // MarshalText writes the domain model's command names (§4.1).
 func (c GateCommand) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// ParseGateCommand reads a command as the parking domain service writes
+// it ("open", "close", "keepOpen", any case) or as OperatType ("0"–"2").
+func ParseGateCommand(s string) (GateCommand, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "close", "0":
+		return GateClose, nil
+	case "open", "1":
+		return GateOpen, nil
+	case "keepopen", "keep_open", "2":
+		return GateKeepOpen, nil
+	}
+	return 0, fieldErr("barrier command", "command", ErrUnknownValue, "%q", TruncateRunes(s, 32))
+}
+
+// UnmarshalText is ParseGateCommand.
+func (c *GateCommand) UnmarshalText(b []byte) error {
+	v, err := ParseGateCommand(string(b))
+	if err == nil {
+		*c = v
+	}
+	return err
+}
+
 // GateState is the GateState property.
 type GateState int
 
@@ -257,6 +283,18 @@ func (s GateState) String() string {
 
 // MarshalText names the state in JSON output meant for people.
 func (s GateState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// DomainStatus is the parking domain's BarrierDTO.status: "open" or
+// "close" (§4.1's recommended mapping), "" when unknown.
+func (s GateState) DomainStatus() string {
+	switch s {
+	case GateOpened, GateOpening:
+		return "open"
+	case GateClosed, GateClosing:
+		return "close"
+	}
+	return ""
+}
 
 // Open reports whether the state counts as open: opening is reported as
 // commanded open, closing as closed (§4.1 recommended mapping).

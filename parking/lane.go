@@ -432,8 +432,12 @@ func (l *Lane) passEvent(r Recognition, out Outcome) accessctl.Event {
 	if id == "" {
 		id = l.cfg.device.ID + "/" + PlateKey(r.Plate) + "/" + strconv.FormatInt(r.At.UnixNano(), 10)
 	}
+	cred := r.Plate
+	if d.Credential != "" { // the decider corrected a misread plate
+		cred = d.Credential
+	}
 	p := &accessctl.PassEvent{
-		Person: d.Person, PersonName: d.Name, Method: accessctl.MethodPlate, Credential: r.Plate,
+		Person: d.Person, PersonName: d.Name, Method: accessctl.MethodPlate, Credential: cred,
 		Direction: l.cfg.direction, Kind: kind, Result: d.Result, Snapshot: r.Picture,
 		RemainingScans: d.RemainingScans,
 	}

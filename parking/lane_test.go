@@ -326,3 +326,21 @@ func TestLaneGateConfirm(t *testing.T) {
 	require.ErrorIs(t, err, accessctl.ErrTimeout)
 	assert.Equal(t, uint64(1), stuck.Stats().GateUnconfirmed)
 }
+
+func TestLaneRecordsTheDecidersPlate(t *testing.T) {
+	ctx := context.Background()
+	fix := accessctl.DeciderFunc(func(_ context.Context, r accessctl.DecisionRequest) (accessctl.Decision, error) {
+		assert.Equal(t, "京A I2345", r.Credential.Value, "the decider sees the plate as read")
+		assert.Equal(t, accessctl.CredPlate, r.Credential.Kind)
+		assert.Equal(t, accessctl.DirectionIn, r.Direction)
+		require.NotNil(t, r.Snapshot)
+		return accessctl.Decision{Allow: true, Credential: "京A12345", Person: &accessctl.PersonRef{ID: "owner-7"}, Name: "张三"}, nil
+	})
+	f := newLane(t, nil, fix)
+	require.NoError(t, f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A I2345"}))
+	ev := f.sink.all()
+	require.Len(t, ev, 1)
+	assert.Equal(t, "京A12345", ev[0].Pass.Credential)
+	assert.Equal(t, "owner-7", ev[0].Pass.Person.ID)
+	assert.Equal(t, "张三", ev[0].Pass.PersonName)
+}

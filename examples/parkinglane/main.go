@@ -3,8 +3,9 @@
 // from a vehicle permission file, opens the barrier and updates the LED
 // screen, and one JSON line per car says what happened.
 //
-//	go run ./examples/parkinglane            # mixed-mode screen, 4 rows
+//	go run ./examples/parkinglane            # mixed-mode screen, 4 rows, in memory
 //	go run ./examples/parkinglane -mode separated -rows -4
+//	go run ./examples/parkinglane -mqtt      # the camera on an embedded MQTT broker
 package main
 
 import (
@@ -19,19 +20,21 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
+	"github.com/menjin/menjin/parking/parkingmqtt"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
 
 func main() {
 	mode := flag.String("mode", "mixed", "LED mode: mixed (AddLedData) or separated (NoticeDisplay)")
 	rows := flag.Int("rows", 4, "LedRowNumber; negative: the screen takes <br>")
+	overMQTT := flag.Bool("mqtt", false, "run the camera over the thing-model carrier on an embedded broker")
 	flag.Parse()
-	if err := run(*mode, *rows); err != nil {
+	if err := run(*mode, *rows, *overMQTT); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(mode string, rows int) error {
+func run(mode string, rows int, overMQTT bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	profile := parking.Profile{Mode: parking.Mixed, Rows: rows, QRCode: true}
@@ -57,20 +60,31 @@ func run(mode string, rows int) error {
 
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
-	var alarms []accessctl.Event
+	alarms := make(chan accessctl.Event, 8)
 	sink := accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error {
 		if e.Kind == accessctl.KindAlarm {
-			alarms = append(alarms, e)
+			alarms <- e
 		}
 		return nil
 	})
-	lane, err := parkingsim.NewLane(ctx, "entrance-1", parking.ListDecider(list, true), sink,
-		[]parkingsim.Option{parkingsim.WithProfile(profile)},
-		parking.WithDirection(accessctl.DirectionIn), parking.WithShowSeconds(5))
-	if err != nil {
-		return err
+	simOpts := []parkingsim.Option{parkingsim.WithProfile(profile)}
+	laneOpts := []parking.LaneOption{parking.WithDirection(accessctl.DirectionIn), parking.WithShowSeconds(5)}
+	var lane *parkingsim.Lane
+	if overMQTT {
+		l, err := parkingmqtt.StartSimLane(ctx, "entrance-1", parking.ListDecider(list, true), sink, simOpts, laneOpts...)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		lane = l.Lane
+	} else {
+		l, err := parkingsim.NewLane(ctx, "entrance-1", parking.ListDecider(list, true), sink, simOpts, laneOpts...)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		lane = l
 	}
-	defer lane.Close()
 	// The camera learns the same list, so its records carry the category.
 	lane.Sim.Permissions().Apply(parsed)
 	if _, err := lane.Camera.SetDefault(ctx, parking.SituationIdle, []string{"智慧停车", "欢迎光临", "#T"}, parking.Green); err != nil {
@@ -104,10 +118,13 @@ func run(mode string, rows int) error {
 	if err := lane.Sim.AbnormalLift(ctx, parking.OpenByRemoteControl, ""); err != nil {
 		return err
 	}
-	for _, a := range alarms {
+	select { // over a carrier the alarm arrives after the post is acknowledged
+	case a := <-alarms:
 		if err := out.Encode(map[string]any{"alarm": a.Alarm.Type, "message": a.Alarm.Message, "gate": lane.Sim.GateState().String()}); err != nil {
 			return err
 		}
+	case <-ctx.Done():
+		return fmt.Errorf("no alarm: %w", ctx.Err())
 	}
 	st := lane.Lane.Stats()
 	if st.Recognitions != 5 || st.Duplicates != 1 || st.Alarms != 1 {

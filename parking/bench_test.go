@@ -2,40 +2,15 @@ package parking_test
 
 import (
 	"context"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
+	"github.com/menjin/menjin/parking/internal/latency"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
-
-// latencies records one duration per iteration and reports p50/p99 and
-// throughput.
-type latencies struct {
-	d     []time.Duration
-	start time.Time
-}
-
-func newLatencies(n int) *latencies {
-	return &latencies{d: make([]time.Duration, 0, n), start: time.Now()}
-}
-
-func (l *latencies) report(b *testing.B) {
-	var busy time.Duration // timed work only: events/s of one lane, sequentially
-	for _, d := range l.d {
-		busy += d
-	}
-	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
-	if len(l.d) == 0 {
-		return
-	}
-	b.ReportMetric(float64(l.d[len(l.d)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(l.d[len(l.d)*99/100].Nanoseconds()), "p99-ns")
-	b.ReportMetric(float64(len(l.d))/busy.Seconds(), "events/s")
-}
 
 func benchLane(b *testing.B) (*parkingsim.Camera, *parking.ThingCamera, *parking.Lane) {
 	ctx := context.Background()
@@ -60,7 +35,7 @@ func BenchmarkLanePlateToCommands(b *testing.B) {
 	ctx := context.Background()
 	sim, _, lane := benchLane(b)
 	b.ReportAllocs()
-	lat := newLatencies(b.N)
+	var lat latency.Recorder
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		car := parkingsim.Car{Plate: "京A" + strconv.Itoa(i)} // a new car each time: no duplicates
@@ -68,12 +43,12 @@ func BenchmarkLanePlateToCommands(b *testing.B) {
 		if err := sim.Arrive(ctx, car); err != nil {
 			b.Fatal(err)
 		}
-		lat.d = append(lat.d, time.Since(t0))
+		lat.Add(time.Since(t0))
 		b.StopTimer()
 		sim.DriveThrough(ctx) // the barrier closes behind the car
 		b.StartTimer()
 	}
-	lat.report(b)
+	lat.Report(b)
 	if st := lane.Stats(); st.Duplicates > 0 || st.GateSent != st.Recognitions {
 		b.Fatalf("not every car went the whole way: %+v", st)
 	}
@@ -87,7 +62,7 @@ func BenchmarkRawInvoke(b *testing.B) {
 	sim, cam, _ := benchLane(b)
 	screen := parking.Screen{Plate: "京A00001", Lines: []string{"京A00001", "欢迎光临"}, Voice: "欢迎光临"}
 	b.ReportAllocs()
-	lat := newLatencies(b.N)
+	var lat latency.Recorder
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
@@ -97,8 +72,8 @@ func BenchmarkRawInvoke(b *testing.B) {
 		if _, err := cam.Show(ctx, screen); err != nil {
 			b.Fatal(err)
 		}
-		lat.d = append(lat.d, time.Since(t0))
+		lat.Add(time.Since(t0))
 	}
-	lat.report(b)
+	lat.Report(b)
 	_ = sim
 }

@@ -2,29 +2,15 @@ package parkingmqtt_test
 
 import (
 	"context"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
+	"github.com/menjin/menjin/parking/internal/latency"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
-
-func report(b *testing.B, d []time.Duration) {
-	if len(d) == 0 {
-		return
-	}
-	var busy time.Duration // timed work only: events/s of one lane, sequentially
-	for _, x := range d {
-		busy += x
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	b.ReportMetric(float64(d[len(d)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds()), "p99-ns")
-	b.ReportMetric(float64(len(d))/busy.Seconds(), "events/s")
-}
 
 // BenchmarkLaneOverBroker: a simulated camera posts IntelligentAlarm over
 // the embedded broker; the gateway queues it, the lane decides and invokes
@@ -41,7 +27,7 @@ func BenchmarkLaneOverBroker(b *testing.B) {
 		[]parkingsim.Option{parkingsim.WithProfile(parking.Profile{Mode: parking.Mixed, Rows: 4})}, nil,
 		parking.WithOnOutcome(func(o parking.Outcome) { done <- o }))
 	b.ReportAllocs()
-	lat := make([]time.Duration, 0, 1024)
+	var lat latency.Recorder
 	for i := 0; b.Loop(); i++ {
 		car := parkingsim.Car{Plate: "京A" + strconv.Itoa(i)}
 		t0 := time.Now()
@@ -49,7 +35,7 @@ func BenchmarkLaneOverBroker(b *testing.B) {
 			b.Fatal(err)
 		}
 		o := <-done
-		lat = append(lat, time.Since(t0))
+		lat.Add(time.Since(t0))
 		if o.Err != nil || !o.GateSent {
 			b.Fatalf("outcome %+v", o)
 		}
@@ -59,7 +45,7 @@ func BenchmarkLaneOverBroker(b *testing.B) {
 		waitGate(cam, parking.GateClosed)
 		b.StartTimer()
 	}
-	report(b, lat)
+	lat.Report(b)
 	if st := lane.Stats(); st.GateSent != st.Recognitions {
 		b.Fatalf("stats %+v", st)
 	}
@@ -84,7 +70,7 @@ func BenchmarkRawInvokeOverBroker(b *testing.B) {
 		[]parkingsim.Option{parkingsim.WithProfile(parking.Profile{Mode: parking.Mixed, Rows: 4})}, nil)
 	screen := parking.Screen{Plate: "京A00001", Lines: []string{"京A00001", "欢迎光临"}, Voice: "欢迎光临"}
 	b.ReportAllocs()
-	lat := make([]time.Duration, 0, 1024)
+	var lat latency.Recorder
 	for b.Loop() {
 		t0 := time.Now()
 		if err := cam.OperateGate(ctx, parking.GateOpen); err != nil {
@@ -93,7 +79,7 @@ func BenchmarkRawInvokeOverBroker(b *testing.B) {
 		if _, err := cam.Show(ctx, screen); err != nil {
 			b.Fatal(err)
 		}
-		lat = append(lat, time.Since(t0))
+		lat.Add(time.Since(t0))
 	}
-	report(b, lat)
+	lat.Report(b)
 }

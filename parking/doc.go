@@ -9,10 +9,12 @@
 // accessctl.Decider, opens the barrier and updates the screen at once
 // within a bounded time, and reports an accessctl pass event; duplicate
 // recognitions of one car act once and barrier commands are serialised.
-// Abnormal lifts become alarm events.
+// Abnormal lifts become alarm events. A Lane is also an accessctl.Device
+// whose OpenDoor lifts the barrier.
 //
 // The camera is reached through an Invoker (any thing-model carrier);
-// ThingCamera is the host-side driver, parkingsim a simulated camera:
+// ThingCamera is the host-side driver, parkingmqtt runs it over the MQTT
+// thing-model carrier, and parkingsim is a simulated camera:
 //
 //	sim := parkingsim.New("lane-1")
 //	cam, _ := parkingsim.Loopback(ctx, sim)

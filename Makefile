@@ -2,17 +2,17 @@
 # command CI runs; it installs the external peers the tests talk to.
 
 GO       ?= go
-APT_PKGS := python3-websockets sip-tester baresip mosquitto mosquitto-clients openssl curl
 
 .PHONY: test deps lint unit examples demo bench fuzz
 
 test: deps lint unit examples
 
-# deps installs, from Debian, the peers we did not write: a python WebSocket
-# client, sipp, baresip, mosquitto, openssl, curl.
+# deps installs, from Debian, the peers we did not write: python WebSocket and
+# MQTT clients, sipp, baresip, mosquitto, openssl, curl.
 deps:
 	@missing=""; \
 	/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing="$$missing python3-websockets"; \
+	/usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null || missing="$$missing python3-paho-mqtt"; \
 	command -v sipp >/dev/null        || missing="$$missing sip-tester"; \
 	command -v baresip >/dev/null     || missing="$$missing baresip"; \
 	command -v mosquitto >/dev/null   || missing="$$missing mosquitto"; \

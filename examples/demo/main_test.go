@@ -50,7 +50,7 @@ func TestDemoRunsToCompletion(t *testing.T) {
 	for kind, min := range map[string]int{"online": 6, "offline": 5, "pass": 18, "heartbeat": 1, "enrolled": 1} {
 		assert.GreaterOrEqual(t, kinds[kind], min, "kind %s", kind)
 	}
-	for _, m := range []string{"face", "card", "qr_code"} {
+	for _, m := range []string{"face", "card", "qr_code", "plate"} {
 		assert.Positive(t, methods[m], "no pass by %s", m)
 	}
 	assert.Contains(t, text, "scan: allow=false code=104 QR code have be used up")
@@ -58,6 +58,8 @@ func TestDemoRunsToCompletion(t *testing.T) {
 	assert.Contains(t, text, "HC received pass record 3001001 for 张三, sign verified")
 	assert.Contains(t, text, "HC deleteUser → terminal still holds the resident: false")
 	assert.Contains(t, text, "remoteOpen: the door opened 1 time(s)")
+	assert.Contains(t, text, "car 京A12345: allowed=true")
+	assert.Contains(t, text, "car 沪B99999: allowed=false")
 }
 
 func TestDemoForeverStopsOnCancel(t *testing.T) {

@@ -1,0 +1,370 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// UnlockChannel says how an unlock reached the door station (§6.6).
+type UnlockChannel int
+
+const (
+	ChannelInfoJSON    UnlockChannel = iota // INFO application/json (§6.1)
+	ChannelMessageJSON                      // MESSAGE carrying the same JSON
+	ChannelDTMFRelay                        // INFO application/dtmf-relay
+	ChannelDTMFInfo                         // INFO application/dtmf
+	ChannelRFC2833                          // RTP telephone-event
+)
+
+// String returns the names used in logs and by examples/sipdoor.
+func (c UnlockChannel) String() string {
+	switch c {
+	case ChannelInfoJSON:
+		return "info-json"
+	case ChannelMessageJSON:
+		return "message-json"
+	case ChannelDTMFRelay:
+		return "dtmf-relay"
+	case ChannelDTMFInfo:
+		return "dtmf"
+	case ChannelRFC2833:
+		return "rfc2833"
+	}
+	return "unknown"
+}
+
+// UnlockRequest is what the policy hook and the Opener see.
+type UnlockRequest struct {
+	Channel UnlockChannel
+	CallID  string
+	Peer    string // the dialog's remote user: the authoritative initiator
+	Claimed string // the "sip" field of the JSON body, if any
+	ReqSN   int    // 0 for DTMF
+	Early   bool   // arrived in an early dialog (preview before answer)
+}
+
+// Opener drives the lock. An accessctl.Device can serve through DeviceOpener.
+type Opener interface {
+	Open(ctx context.Context, r UnlockRequest) error
+}
+
+// OpenerFunc adapts a function to Opener.
+type OpenerFunc func(ctx context.Context, r UnlockRequest) error
+
+func (f OpenerFunc) Open(ctx context.Context, r UnlockRequest) error { return f(ctx, r) }
+
+// Policy allows (nil) or denies (ErrUnlockDenied, ErrUnlockDisabled, any
+// error) an unlock before the Opener runs.
+type Policy func(ctx context.Context, r UnlockRequest) error
+
+// UnlockEvent reports every unlock attempt the door station saw.
+type UnlockEvent struct {
+	ID         string // idempotency key: Call-ID/remote-tag/reqsn, or the RTP SSRC/timestamp
+	At         time.Time
+	UnlockRequest
+	Status int   // JSON status: 200 opened, >= 400 refused (§12 row 6)
+	Err    error // why, when refused
+}
+
+// Granted reports whether the door opened.
+func (e UnlockEvent) Granted() bool { return e.Status == StatusOK }
+
+// WithOpener installs the lock driver (default: none, every unlock fails with status 500).
+func WithOpener(op Opener) Option { return func(o *options) { o.opener = op } }
+
+// WithPolicy installs the allow/deny hook.
+func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
+
+// WithUnlockEvents receives every unlock attempt; an error is counted in Stats.SinkFailures and logged.
+func WithUnlockEvents(f func(context.Context, UnlockEvent) error) Option {
+	return func(o *options) { o.onUnlock = f }
+}
+
+// WithUnlockDigits sets the DTMF sequence that opens (default "*"; e.g. "#1234*").
+func WithUnlockDigits(seq string) Option { return func(o *options) { o.unlockDigits = seq } }
+
+// WithMaxUnlocksPerCall caps unlocks per call (default 3; 0 = unlimited).
+func WithMaxUnlocksPerCall(n int) Option { return func(o *options) { o.maxUnlocksPerCall = n } }
+
+// WithUnlockRateLimit allows one physical unlock per d per door (default 0 = off).
+func WithUnlockRateLimit(d time.Duration) Option { return func(o *options) { o.rateLimit = d } }
+
+// WithEarlyUnlock allows unlocks in early dialogs (default true: preview then open).
+func WithEarlyUnlock(on bool) Option { return func(o *options) { o.allowEarlyUnlock = on } }
+
+// WithResponseViaInfo also sends the JSON result twice as in-dialog INFO (default true, §6.3).
+func WithResponseViaInfo(on bool) Option { return func(o *options) { o.responseViaInfo = on } }
+
+// WithOpenerBound bounds the wait for the Opener before the 200 OK (default 1 s).
+func WithOpenerBound(d time.Duration) Option { return func(o *options) { o.openerBound = d } }
+
+// DoorStation is the door-station personality: it answers monitoring calls
+// silently, places visitor calls with early media, and opens the door on
+// INFO/MESSAGE JSON, INFO DTMF or RFC 2833 '*' inside a known dialog.
+type DoorStation struct {
+	*Endpoint
+	dedupe   *dedupe
+	rateMu   sync.Mutex
+	lastOpen time.Time
+}
+
+// NewDoorStation listens on addr (UDP and TCP).
+func NewDoorStation(addr string, opts ...Option) (*DoorStation, error) {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	ep, err := newEndpoint(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	d := &DoorStation{Endpoint: ep, dedupe: newDedupe(o.dedupeWindow)}
+	ep.onInDialog = d.handleInDialog
+	ep.onDigit = d.handleDigit
+	return d, nil
+}
+
+// CallRoom places a visitor call (early media, §5.1). target is a user
+// ("1202", resolved at the registrar we are registered with) or a full URI.
+func (d *DoorStation) CallRoom(ctx context.Context, target string) (*Call, error) {
+	return d.callTarget(ctx, target)
+}
+
+var acceptHeader = sip.NewHeader("Accept", "application/json, application/dtmf-relay, application/dtmf")
+
+func (d *DoorStation) handleInDialog(c *Call, req *sip.Request, tx sip.ServerTransaction) {
+	ct := contentType(req)
+	body := req.Body()
+	ok := func() { _ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)) }
+	switch ct {
+	case "application/dtmf-relay", "application/dtmf":
+		var digit byte
+		var err error
+		ch := ChannelDTMFRelay
+		if ct == "application/dtmf" {
+			ch = ChannelDTMFInfo
+			digit, err = ParseDTMF(body)
+		} else {
+			digit, _, err = ParseDTMFRelay(body)
+		}
+		if err != nil {
+			d.cnt.malformed.Add(1)
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad DTMF", nil))
+			return
+		}
+		ok()
+		d.handleDigit(c, digit, ch, req.CSeq().Value())
+	case "application/media_control+xml":
+		ok()
+	case "", "application/json", "text/plain", "application/x-www-form-urlencoded":
+		if len(body) == 0 {
+			ok()
+			return
+		}
+		ch := ChannelInfoJSON
+		if req.Method == sip.MESSAGE {
+			ch = ChannelMessageJSON
+		}
+		d.handleJSON(c, req, tx, ch)
+	default:
+		res := sip.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil)
+		res.AppendHeader(acceptHeader)
+		_ = tx.Respond(res)
+	}
+}
+
+func jsonResponse(req *sip.Request, r UnlockReply) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", r.Marshal())
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/json"))
+	return res
+}
+
+// handleJSON implements §6.3 DoorUA steps 3–6.
+func (d *DoorStation) handleJSON(c *Call, req *sip.Request, tx sip.ServerTransaction, ch UnlockChannel) {
+	cmd, err := ParseUnlockCommand(req.Body())
+	if err != nil {
+		d.cnt.malformed.Add(1)
+		res := cmd.Req
+		if res == "" {
+			res = "unlock"
+		}
+		_ = tx.Respond(jsonResponse(req, UnlockReply{Res: res, ReqSN: cmd.ReqSN, Status: StatusMalformed}))
+		return
+	}
+	if cmd.Req != "unlock" {
+		_ = tx.Respond(jsonResponse(req, UnlockReply{Res: cmd.Req, ReqSN: cmd.ReqSN, Status: StatusUnknownReq}))
+		return
+	}
+	c.mu.Lock()
+	remoteTag, peer, early := c.remoteTag, c.peer, c.isEarly
+	c.mu.Unlock()
+	key := c.callID + "/" + remoteTag + "/" + strconv.Itoa(cmd.ReqSN)
+	e, dup := d.dedupe.begin(key, time.Now())
+	if dup {
+		d.cnt.dups.Add(1)
+		select {
+		case <-e.done:
+			_ = tx.Respond(jsonResponse(req, e.reply))
+		case <-time.After(d.o.openerBound):
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		}
+		return
+	}
+	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Claimed: cmd.SIP, ReqSN: cmd.ReqSN, Early: early}
+	go func() {
+		st := d.unlock(context.Background(), c, ur, key)
+		e.reply = UnlockReply{Res: "unlock", ReqSN: cmd.ReqSN, Status: st}
+		close(e.done)
+	}()
+	select {
+	case <-e.done:
+		_ = tx.Respond(jsonResponse(req, e.reply))
+	case <-time.After(d.o.openerBound):
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	}
+	if d.o.responseViaInfo && !(early && c.outgoing) {
+		go func() {
+			<-e.done
+			d.sendResultInfo(c, e.reply)
+		}()
+	}
+}
+
+// sendResultInfo sends the JSON result twice as in-dialog INFO (§6.2 dual
+// packet). A dialog that ended meanwhile drops it (§13).
+func (d *DoorStation) sendResultInfo(c *Call, r UnlockReply) {
+	body := r.Marshal()
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.unlockBudget)
+	defer cancel()
+	var txs []sip.ClientTransaction
+	for i := 0; i < 2; i++ {
+		tx, err := c.transaction(ctx, sip.INFO, "application/json", body)
+		if err != nil {
+			break
+		}
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		select {
+		case <-tx.Responses():
+		case <-tx.Done():
+		case <-ctx.Done():
+		}
+		tx.Terminate()
+	}
+}
+
+// handleDigit feeds a DTMF digit to the call's unlock-sequence matcher.
+func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id string) {
+	c.mu.Lock()
+	if c.matcher == nil {
+		c.matcher = newDigitMatcher(d.o.unlockDigits, 3*time.Second)
+	}
+	m, peer, early := c.matcher, c.peer, c.isEarly
+	c.mu.Unlock()
+	if !m.Feed(digit, time.Now()) {
+		return
+	}
+	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Early: early}
+	go d.unlock(context.Background(), c, ur, c.callID+"/"+ch.String()+"/"+id+"/"+strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// unlock runs policy, caps and the Opener, reports the event and returns the JSON status.
+func (d *DoorStation) unlock(ctx context.Context, c *Call, r UnlockRequest, id string) int {
+	st, err := d.decide(ctx, c, r)
+	if st == StatusOK {
+		d.cnt.granted.Add(1)
+	} else {
+		d.cnt.denied.Add(1)
+	}
+	d.log.Info("unlock", "channel", r.Channel.String(), "peer", r.Peer, "sip", r.Claimed, "reqsn", r.ReqSN, "status", st, "err", err)
+	if d.o.onUnlock != nil {
+		ev := UnlockEvent{ID: id, At: time.Now(), UnlockRequest: r, Status: st, Err: err}
+		if serr := d.o.onUnlock(ctx, ev); serr != nil {
+			d.cnt.sinkFail.Add(1)
+			d.log.Error("unlock event not delivered", "id", id, "err", serr)
+		}
+	}
+	return st
+}
+
+func (d *DoorStation) decide(ctx context.Context, c *Call, r UnlockRequest) (int, error) {
+	if r.Early && !d.o.allowEarlyUnlock {
+		return StatusForbidden, errors.New("early-dialog unlock disabled")
+	}
+	c.mu.Lock()
+	if d.o.maxUnlocksPerCall > 0 && c.unlocks >= d.o.maxUnlocksPerCall {
+		c.mu.Unlock()
+		return StatusForbidden, errors.New("unlocks per call exceeded")
+	}
+	c.unlocks++
+	c.mu.Unlock()
+	if d.o.policy != nil {
+		if err := d.o.policy(ctx, r); err != nil {
+			if errors.Is(err, ErrUnlockDisabled) {
+				return StatusDisabled, err
+			}
+			return StatusForbidden, err
+		}
+	}
+	if d.o.rateLimit > 0 {
+		d.rateMu.Lock()
+		now := time.Now()
+		if now.Sub(d.lastOpen) < d.o.rateLimit {
+			d.rateMu.Unlock()
+			return StatusLockBusy, errors.New("rate limited")
+		}
+		d.lastOpen = now
+		d.rateMu.Unlock()
+	}
+	if d.o.opener == nil {
+		return StatusDriverError, errors.New("no opener configured")
+	}
+	if err := d.o.opener.Open(ctx, r); err != nil {
+		return StatusDriverError, err
+	}
+	return StatusOK, nil
+}
+
+// dedupe remembers (Call-ID, remote tag, reqsn) for a window (§6.2).
+type dedupe struct {
+	mu      sync.Mutex
+	window  time.Duration
+	entries map[string]*dedupeEntry
+	sweep   time.Time
+}
+
+type dedupeEntry struct {
+	at    time.Time
+	done  chan struct{}
+	reply UnlockReply
+}
+
+func newDedupe(w time.Duration) *dedupe {
+	return &dedupe{window: w, entries: map[string]*dedupeEntry{}}
+}
+
+// begin returns the entry for key and whether it is a duplicate within the window.
+func (dd *dedupe) begin(key string, now time.Time) (*dedupeEntry, bool) {
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
+	if now.Sub(dd.sweep) > dd.window {
+		for k, e := range dd.entries {
+			if now.Sub(e.at) > dd.window {
+				delete(dd.entries, k)
+			}
+		}
+		dd.sweep = now
+	}
+	if e, ok := dd.entries[key]; ok && now.Sub(e.at) <= dd.window {
+		return e, true
+	}
+	e := &dedupeEntry{at: now, done: make(chan struct{})}
+	dd.entries[key] = e
+	return e, false
+}

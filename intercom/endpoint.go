@@ -1,0 +1,689 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Option configures an Endpoint, a DoorStation, a Resident or a Registrar.
+type Option func(*options)
+
+type options struct {
+	user, domain, contactHost, uaName string
+	log                               *slog.Logger
+	transport                         string
+	ringTimeout                       time.Duration
+	unlockBudget                      time.Duration
+	openerBound                       time.Duration
+	dedupeWindow                      time.Duration
+	maxCalls                          int
+	callLimit                         time.Duration
+	onCall                            func(CallEvent)
+	onUnlock                          func(context.Context, UnlockEvent) error
+	opener                            Opener
+	policy                            Policy
+	unlockDigits                      string
+	maxUnlocksPerCall                 int
+	rateLimit                         time.Duration
+	allowEarlyUnlock                  bool
+	responseViaInfo                   bool
+	autoAnswer                        bool
+	password                          string
+}
+
+func defaultOptions() options {
+	return options{
+		uaName:            "menjin-intercom",
+		transport:         "udp",
+		ringTimeout:       45 * time.Second,
+		unlockBudget:      3 * time.Second,
+		openerBound:       time.Second,
+		dedupeWindow:      3 * time.Second,
+		maxCalls:          1,
+		callLimit:         60 * time.Second,
+		unlockDigits:      "*",
+		maxUnlocksPerCall: 3,
+		allowEarlyUnlock:  true,
+		responseViaInfo:   true,
+		autoAnswer:        true,
+	}
+}
+
+// WithUser sets our SIP user part (door station or resident number).
+func WithUser(user string) Option { return func(o *options) { o.user = user } }
+
+// WithDomain sets the host of our address-of-record (default: the contact host).
+func WithDomain(domain string) Option { return func(o *options) { o.domain = domain } }
+
+// WithContactHost sets the address we advertise in Contact, Via and SDP
+// (default: the listen IP, or 127.0.0.1 when listening on all interfaces).
+func WithContactHost(host string) Option { return func(o *options) { o.contactHost = host } }
+
+// WithLogger sends our and sipgo's logs to l (default: discarded).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithTransport picks the transport of calls we place: "udp" (default) or "tcp".
+func WithTransport(t string) Option { return func(o *options) { o.transport = strings.ToLower(t) } }
+
+// WithRingTimeout bounds how long an outgoing call may ring (default 45 s).
+func WithRingTimeout(d time.Duration) Option { return func(o *options) { o.ringTimeout = d } }
+
+// WithUnlockBudget sets the requester's application timeout (default 3 s, §6.2).
+func WithUnlockBudget(d time.Duration) Option { return func(o *options) { o.unlockBudget = d } }
+
+// WithMaxCalls caps concurrent calls; excess INVITEs get 486 (default 1).
+func WithMaxCalls(n int) Option { return func(o *options) { o.maxCalls = n } }
+
+// WithCallLimit ends calls we answered after d with a BYE (default 60 s; 0 = no limit).
+func WithCallLimit(d time.Duration) Option { return func(o *options) { o.callLimit = d } }
+
+// WithCallEvents registers a callback for call lifecycle events.
+func WithCallEvents(f func(CallEvent)) Option { return func(o *options) { o.onCall = f } }
+
+// WithAutoAnswer makes a Resident answer incoming calls (default true).
+func WithAutoAnswer(on bool) Option { return func(o *options) { o.autoAnswer = on } }
+
+// CallState is the state of a call (S3 names plus Early).
+type CallState int
+
+const (
+	CallIncoming CallState = iota
+	CallOutgoing
+	CallEarly
+	CallConnected
+	CallEnded
+)
+
+func (s CallState) String() string {
+	return [...]string{"incoming", "outgoing", "early", "connected", "ended"}[s]
+}
+
+// CallEvent reports a call state change.
+type CallEvent struct {
+	State  CallState
+	CallID string
+	Peer   string // remote user part
+	Status int    // final SIP status for failed outgoing calls
+	Err    error
+}
+
+// Stats counts traffic; read with Endpoint.Stats.
+type Stats struct {
+	CallsIn, CallsOut, CallsRejected     uint64
+	UnlocksGranted, UnlocksDenied        uint64
+	Duplicates, Malformed, NoDialog      uint64
+	InfoSent, InfoReceived, SinkFailures uint64
+}
+
+type counters struct {
+	callsIn, callsOut, callsRejected atomic.Uint64
+	granted, denied                  atomic.Uint64
+	dups, malformed, noDialog        atomic.Uint64
+	infoSent, infoRecv, sinkFail     atomic.Uint64
+}
+
+// Endpoint is one SIP user agent listening on UDP and TCP. DoorStation and
+// Resident are the two personalities on top of it (§1): they share the call
+// engine, the dialog table and registration.
+type Endpoint struct {
+	o      options
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	cli    *sipgo.Client
+	udp    *net.UDPConn
+	tcp    *net.TCPListener
+	host   string
+	port   int
+	log    *slog.Logger
+	cnt    counters
+	reqsn  atomic.Int64
+	wg     sync.WaitGroup
+	closed chan struct{}
+	once   sync.Once
+
+	mu    sync.Mutex
+	calls map[string]*Call // dialog key -> call (early dialogs included)
+	live  map[*Call]struct{}
+	regs  []*Registration
+
+	// role hooks
+	onIncoming func(*Call, *sip.Request) (status int)
+	onInDialog func(*Call, *sip.Request, sip.ServerTransaction)
+	onDigit    func(*Call, byte, UnlockChannel, string)
+}
+
+// NewEndpoint listens on addr ("127.0.0.1:0" picks a free port; UDP and TCP
+// share it) and serves SIP until Close.
+func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	return newEndpoint(addr, o)
+}
+
+func newEndpoint(addr string, o options) (*Endpoint, error) {
+	log := o.log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	udp, tcp, err := listenPair(addr)
+	if err != nil {
+		return nil, err
+	}
+	la := udp.LocalAddr().(*net.UDPAddr)
+	host := o.contactHost
+	if host == "" {
+		host = la.IP.String()
+		if la.IP.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+	}
+	if o.domain == "" {
+		o.domain = host
+	}
+	if o.user == "" {
+		o.user = "intercom"
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.uaName), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)))
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		ua.Close()
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(la.Port),
+		sipgo.WithClientNAT(), sipgo.WithClientLogger(log))
+	if err != nil {
+		ua.Close()
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	ep := &Endpoint{o: o, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port,
+		log: log, closed: make(chan struct{}), calls: map[string]*Call{}, live: map[*Call]struct{}{}}
+	ep.reqsn.Store(rand.Int64N(999))
+	srv.OnInvite(ep.handleInvite)
+	srv.OnAck(ep.handleAck)
+	srv.OnBye(ep.handleBye)
+	srv.OnInfo(ep.handleInDialog)
+	srv.OnMessage(ep.handleInDialog)
+	srv.OnNotify(ep.handleInDialog)
+	srv.OnUpdate(ep.handleInDialog)
+	srv.OnOptions(ep.handleOptions)
+	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	})
+	ep.wg.Add(2)
+	go func() { defer ep.wg.Done(); _ = srv.ServeUDP(udp) }()
+	go func() { defer ep.wg.Done(); _ = srv.ServeTCP(tcp) }()
+	return ep, nil
+}
+
+// listenPair binds UDP and TCP on the same port (retrying when port 0 gave a
+// UDP port whose TCP twin is taken).
+func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := 0; i < 20; i++ {
+		u, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := u.LocalAddr().(*net.UDPAddr)
+		t, err := net.ListenTCP("tcp", &net.TCPAddr{IP: p.IP, Port: p.Port})
+		if err == nil {
+			return u, t, nil
+		}
+		u.Close()
+		if ua.Port != 0 {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, errors.New("intercom: no free UDP+TCP port pair")
+}
+
+// Addr returns the listen address (host:port, same port for UDP and TCP).
+func (ep *Endpoint) Addr() string { return net.JoinHostPort(ep.host, strconv.Itoa(ep.port)) }
+
+// URI returns sip:user@host:port of this endpoint.
+func (ep *Endpoint) URI() string { return "sip:" + ep.o.user + "@" + ep.Addr() }
+
+// User returns our SIP user part.
+func (ep *Endpoint) User() string { return ep.o.user }
+
+// Stats returns a snapshot of the counters.
+func (ep *Endpoint) Stats() Stats {
+	c := &ep.cnt
+	return Stats{CallsIn: c.callsIn.Load(), CallsOut: c.callsOut.Load(), CallsRejected: c.callsRejected.Load(),
+		UnlocksGranted: c.granted.Load(), UnlocksDenied: c.denied.Load(), Duplicates: c.dups.Load(),
+		Malformed: c.malformed.Load(), NoDialog: c.noDialog.Load(), InfoSent: c.infoSent.Load(),
+		InfoReceived: c.infoRecv.Load(), SinkFailures: c.sinkFail.Load()}
+}
+
+// Calls returns the calls in progress.
+func (ep *Endpoint) Calls() []*Call {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	out := make([]*Call, 0, len(ep.live))
+	for c := range ep.live {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Close hangs up every call (bounded), deregisters and stops listening.
+func (ep *Endpoint) Close() error {
+	ep.once.Do(func() {
+		close(ep.closed)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ep.mu.Lock()
+		regs := ep.regs
+		ep.mu.Unlock()
+		for _, r := range regs {
+			r.stop(ctx)
+		}
+		var wg sync.WaitGroup
+		for _, c := range ep.Calls() {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = c.Hangup(ctx) }()
+		}
+		wg.Wait()
+		for _, c := range ep.Calls() {
+			c.end(CallEvent{State: CallEnded}, nil)
+		}
+		ep.udp.Close()
+		ep.tcp.Close()
+		ep.ua.Close()
+		ep.wg.Wait()
+	})
+	return nil
+}
+
+func (ep *Endpoint) isClosed() bool {
+	select {
+	case <-ep.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+func (ep *Endpoint) contact(transport string) sip.ContactHeader {
+	c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: ep.o.user, Host: ep.host, Port: ep.port}}
+	if transport == "tcp" {
+		c.Address.UriParams = sip.NewParams()
+		c.Address.UriParams.Add("transport", "tcp")
+	}
+	return c
+}
+
+// fromUDPSocket makes a request leave from our listening UDP socket, so that
+// peers and NATs see the address we advertise.
+func (ep *Endpoint) fromUDPSocket(req *sip.Request) {
+	if strings.EqualFold(req.Transport(), "udp") {
+		la := ep.udp.LocalAddr().(*net.UDPAddr)
+		req.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
+	}
+}
+
+func (ep *Endpoint) emitCall(ev CallEvent) {
+	if ep.o.onCall != nil {
+		ep.o.onCall(ev)
+	}
+}
+
+// dialogKey identifies a dialog from our side.
+func dialogKey(callID, localTag, remoteTag string) string {
+	return callID + "\x00" + localTag + "\x00" + remoteTag
+}
+
+func tagOf(h interface{ Value() string }, params sip.HeaderParams) string {
+	if params == nil {
+		return ""
+	}
+	t, _ := params.Get("tag")
+	return t
+}
+
+// match finds the call an incoming in-dialog request belongs to.
+func (ep *Endpoint) match(req *sip.Request) *Call {
+	from, to, cid := req.From(), req.To(), req.CallID()
+	if from == nil || to == nil || cid == nil {
+		return nil
+	}
+	key := dialogKey(cid.Value(), tagOf(to, to.Params), tagOf(from, from.Params))
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.calls[key]
+}
+
+func (ep *Endpoint) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, INFO, MESSAGE, NOTIFY, UPDATE"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/json, application/dtmf-relay, application/dtmf"))
+	_ = tx.Respond(res)
+}
+
+func (ep *Endpoint) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := ep.match(req); c != nil && c.srv != nil {
+		_ = c.srv.ReadAck(req, tx)
+	}
+}
+
+func (ep *Endpoint) handleBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := ep.match(req)
+	if c == nil {
+		ep.cnt.noDialog.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	var err error
+	if c.srv != nil {
+		err = c.srv.ReadBye(req, tx)
+	} else {
+		err = c.cli.ReadBye(req, tx)
+	}
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+	}
+	c.end(CallEvent{State: CallEnded}, nil)
+}
+
+// handleInDialog is the INFO/MESSAGE/NOTIFY/UPDATE entry: 481 outside a dialog
+// we know, 500 on a CSeq far below the last, then the role's handler.
+func (ep *Endpoint) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method == sip.INFO {
+		ep.cnt.infoRecv.Add(1)
+	}
+	c := ep.match(req)
+	if c == nil {
+		ep.cnt.noDialog.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if !c.acceptCSeq(req.CSeq().SeqNo) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "CSeq Out Of Order", nil))
+		return
+	}
+	if ep.onInDialog == nil || (req.Method != sip.INFO && req.Method != sip.MESSAGE) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		return
+	}
+	ep.onInDialog(c, req, tx)
+}
+
+func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && tagOf(to, to.Params) != "" {
+		ep.handleReInvite(req, tx)
+		return
+	}
+	if h := req.GetHeader("Require"); h != nil && strings.Contains(strings.ToLower(h.Value()), "100rel") {
+		res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+		res.AppendHeader(sip.NewHeader("Unsupported", "100rel"))
+		_ = tx.Respond(res)
+		return
+	}
+	if ep.isClosed() {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+		return
+	}
+	if ep.activeCalls() >= ep.o.maxCalls {
+		ep.cnt.callsRejected.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+		return
+	}
+	rtp, err := listenRTP(ep.host)
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "No Media Port", nil))
+		return
+	}
+	ans, err := BuildAnswer(req.Body(), OfferParams{User: ep.o.user, IP: ep.host, SessionID: rand.Uint64N(1 << 40),
+		AudioPort: rtp.LocalAddr().(*net.UDPAddr).Port})
+	if err != nil {
+		rtp.Close()
+		ep.cnt.callsRejected.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		return
+	}
+	transport := strings.ToLower(req.Transport())
+	dua := &sipgo.DialogUA{Client: ep.cli, ContactHDR: ep.contact(transport), RewriteContact: true}
+	sess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		rtp.Close()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		return
+	}
+	c := ep.newCall(false, req.CallID().Value())
+	c.srv = sess
+	c.localTag = tagOf(sess.InviteRequest.To(), sess.InviteRequest.To().Params)
+	c.remoteTag = tagOf(req.From(), req.From().Params)
+	c.peer = req.From().Address.User
+	c.remoteCSeq = req.CSeq().SeqNo
+	c.rtp, c.tePT, c.remote, c.localSDP = rtp, ans.TelephoneEvPT, ans.Remote, ans.SDP
+	ep.cnt.callsIn.Add(1)
+	ep.emitCall(CallEvent{State: CallIncoming, CallID: c.callID, Peer: c.peer})
+	if ep.onIncoming != nil {
+		if st := ep.onIncoming(c, req); st >= 300 {
+			ep.cnt.callsRejected.Add(1)
+			_ = sess.Respond(st, "Rejected", nil)
+			c.end(CallEvent{State: CallEnded, Status: st}, nil)
+			return
+		}
+	}
+	ep.register(c, c.localTag, c.remoteTag)
+	sess.OnState(func(s sip.DialogState) {
+		if s == sip.DialogStateEnded {
+			c.end(CallEvent{State: CallEnded}, nil)
+		}
+	})
+	c.startMedia()
+	c.setState(CallConnected)
+	if ep.o.callLimit > 0 {
+		c.limit = time.AfterFunc(ep.o.callLimit, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.Hangup(ctx)
+		})
+	}
+	// RespondSDP blocks until the ACK (sipgo retransmits the 2xx meanwhile).
+	if err := sess.RespondSDP(ans.SDP); err != nil {
+		ep.log.Warn("answer not acknowledged", "call", c.callID, "err", err)
+		c.end(CallEvent{State: CallEnded, Err: err}, err)
+	}
+}
+
+// handleReInvite answers a re-INVITE inside a dialog with our current SDP.
+func (ep *Endpoint) handleReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := ep.match(req)
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(req, c.localSDP)
+	ct := ep.contact(strings.ToLower(req.Transport()))
+	res.AppendHeader(&ct)
+	_ = tx.Respond(res)
+}
+
+func (ep *Endpoint) activeCalls() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return len(ep.live)
+}
+
+func (ep *Endpoint) newCall(outgoing bool, callID string) *Call {
+	c := &Call{ep: ep, outgoing: outgoing, callID: callID, done: make(chan struct{}), tePT: -1,
+		waiters: map[int]chan unlockResp{}}
+	ep.mu.Lock()
+	ep.live[c] = struct{}{}
+	ep.mu.Unlock()
+	return c
+}
+
+func (ep *Endpoint) register(c *Call, local, remote string) {
+	k := dialogKey(c.callID, local, remote)
+	ep.mu.Lock()
+	ep.calls[k] = c
+	ep.mu.Unlock()
+	c.mu.Lock()
+	c.keys = append(c.keys, k)
+	c.mu.Unlock()
+}
+
+func (ep *Endpoint) forget(c *Call) {
+	c.mu.Lock()
+	keys := c.keys
+	c.keys = nil
+	c.mu.Unlock()
+	ep.mu.Lock()
+	for _, k := range keys {
+		delete(ep.calls, k)
+	}
+	delete(ep.live, c)
+	ep.mu.Unlock()
+}
+
+// Dial places a call to target ("sip:user@host:port", optionally
+// ";transport=tcp"). It returns when the call is answered, or with an error
+// wrapping ErrCallFailed (final status in *StatusError). Early media: every
+// 18x with SDP creates an early dialog that already accepts in-dialog
+// requests, and the call reports CallEarly.
+func (ep *Endpoint) Dial(ctx context.Context, target string) (*Call, error) {
+	return ep.dial(ctx, target, "", "")
+}
+
+func (ep *Endpoint) dial(ctx context.Context, target, authUser, authPass string) (*Call, error) {
+	if ep.isClosed() {
+		return nil, ErrClosed
+	}
+	var uri sip.Uri
+	if err := sip.ParseUri(target, &uri); err != nil {
+		return nil, fmt.Errorf("intercom: bad target %q: %w", target, err)
+	}
+	transport := ep.o.transport
+	if uri.UriParams != nil {
+		if t, ok := uri.UriParams.Get("transport"); ok && t != "" {
+			transport = strings.ToLower(t)
+		}
+	}
+	rtp, err := listenRTP(ep.host)
+	if err != nil {
+		return nil, err
+	}
+	offer := BuildOffer(OfferParams{User: ep.o.user, IP: ep.host, SessionID: rand.Uint64N(1 << 40),
+		AudioPort: rtp.LocalAddr().(*net.UDPAddr).Port})
+	req := sip.NewRequest(sip.INVITE, uri)
+	req.SetTransport(transport)
+	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: ep.o.user, Host: ep.o.domain}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(12))
+	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: uri.User, Host: uri.Host, Port: uri.Port}}
+	ct := ep.contact(transport)
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	req.AppendHeader(&ct)
+	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, INFO, MESSAGE"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	ep.fromUDPSocket(req)
+	if transport == "udp" && len(req.String()) > sip.UDPMTUSize-200 {
+		rtp.Close()
+		return nil, fmt.Errorf("%w: INVITE of %d bytes", ErrTooLarge, len(req.String()))
+	}
+
+	dua := &sipgo.DialogUA{Client: ep.cli, ContactHDR: ct}
+	c := ep.newCall(true, "")
+	c.localTag = tagOf(&from, from.Params)
+	c.peer = uri.User
+	c.rtp = rtp
+	c.localSDP = offer
+	ringCtx, cancel := context.WithTimeout(ctx, ep.o.ringTimeout)
+	defer cancel()
+	sess, err := dua.WriteInvite(ringCtx, req)
+	if err != nil {
+		c.end(CallEvent{State: CallEnded, Err: err}, err)
+		return nil, err
+	}
+	c.callID = req.CallID().Value()
+	c.cli = sess
+	ep.cnt.callsOut.Add(1)
+	ep.emitCall(CallEvent{State: CallOutgoing, CallID: c.callID, Peer: c.peer})
+	err = sess.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: authUser, Password: authPass,
+		OnResponse: func(res *sip.Response) error {
+			if res.StatusCode > 100 && res.StatusCode < 200 {
+				if tag := tagOf(res.To(), res.To().Params); tag != "" {
+					c.early(tag, res.Body())
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		status := 0
+		var dr *sipgo.ErrDialogResponse
+		if errors.As(err, &dr) {
+			status = dr.Res.StatusCode
+		}
+		if errors.Is(err, context.DeadlineExceeded) || ringCtx.Err() != nil {
+			status = 408
+		}
+		ferr := &StatusError{Kind: ErrCallFailed, Status: status, Reason: err.Error()}
+		c.end(CallEvent{State: CallEnded, Status: status, Err: ferr}, ferr)
+		return nil, ferr
+	}
+	res := sess.InviteResponse
+	remote := tagOf(res.To(), res.To().Params)
+	c.confirm(remote, res.Body())
+	sess.OnState(func(s sip.DialogState) {
+		if s == sip.DialogStateEnded {
+			c.end(CallEvent{State: CallEnded}, nil)
+		}
+	})
+	if err := sess.Ack(ctx); err != nil {
+		c.end(CallEvent{State: CallEnded, Err: err}, err)
+		return nil, err
+	}
+	c.setState(CallConnected)
+	return c, nil
+}
+
+func listenRTP(host string) (*net.UDPConn, error) {
+	ip := net.ParseIP(host)
+	if ip == nil {
+		ip = net.IPv4zero
+	}
+	return net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+}
+
+// nextReqSN returns the next request serial number (1–999, wrapping).
+func (ep *Endpoint) nextReqSN() int {
+	for {
+		old := ep.reqsn.Load()
+		n := int64(nextReqSN(int(old)))
+		if ep.reqsn.CompareAndSwap(old, n) {
+			return int(n)
+		}
+	}
+}

@@ -64,8 +64,8 @@ type Policy func(ctx context.Context, r UnlockRequest) error
 
 // UnlockEvent reports every unlock attempt the door station saw.
 type UnlockEvent struct {
-	ID         string // idempotency key: Call-ID/remote-tag/reqsn, or the RTP SSRC/timestamp
-	At         time.Time
+	ID string // idempotency key: Call-ID/remote-tag/reqsn, or the RTP SSRC/timestamp
+	At time.Time
 	UnlockRequest
 	Status int   // JSON status: 200 opened, >= 400 refused (§12 row 6)
 	Err    error // why, when refused
@@ -216,19 +216,26 @@ func (d *DoorStation) handleJSON(c *Call, req *sip.Request, tx sip.ServerTransac
 		return
 	}
 	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Claimed: cmd.SIP, ReqSN: cmd.ReqSN, Early: early}
+	d.wg.Add(1)
 	go func() {
+		defer d.wg.Done()
 		st := d.unlock(context.Background(), c, ur, key)
 		e.reply = UnlockReply{Res: "unlock", ReqSN: cmd.ReqSN, Status: st}
 		close(e.done)
 	}()
+	timer := time.NewTimer(d.o.openerBound)
+	defer timer.Stop()
 	select {
 	case <-e.done:
 		_ = tx.Respond(jsonResponse(req, e.reply))
-	case <-time.After(d.o.openerBound):
+	case <-timer.C:
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	}
+	// The result INFOs follow the 200 OK (§6.3 step 5), never precede it.
 	if d.o.responseViaInfo && !(early && c.outgoing) {
+		d.wg.Add(1)
 		go func() {
+			defer d.wg.Done()
 			<-e.done
 			d.sendResultInfo(c, e.reply)
 		}()
@@ -271,7 +278,11 @@ func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id stri
 		return
 	}
 	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Early: early}
-	go d.unlock(context.Background(), c, ur, c.callID+"/"+ch.String()+"/"+id+"/"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.unlock(context.Background(), c, ur, c.callID+"/"+ch.String()+"/"+id+"/"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	}()
 }
 
 // unlock runs policy, caps and the Opener, reports the event and returns the JSON status.

@@ -198,8 +198,7 @@ func newEndpoint(addr string, o options) (*Endpoint, error) {
 	if o.user == "" {
 		o.user = "intercom"
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.uaName), sipgo.WithUserAgentHostname(host),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)))
+	ua, err := newUA(o.uaName, host, log)
 	if err != nil {
 		udp.Close()
 		tcp.Close()
@@ -237,7 +236,21 @@ func newEndpoint(addr string, o options) (*Endpoint, error) {
 	ep.wg.Add(2)
 	go func() { defer ep.wg.Done(); _ = srv.ServeUDP(udp) }()
 	go func() { defer ep.wg.Done(); _ = srv.ServeTCP(tcp) }()
+	waitServing(ua, udp)
 	return ep, nil
+}
+
+// waitServing waits (bounded) until sipgo has put the UDP listener in its
+// pool. ServeUDP does that asynchronously; a request with Laddr sent before
+// would make sipgo bind a second socket on our port and fail (EADDRINUSE).
+func waitServing(ua *sipgo.UserAgent, udp *net.UDPConn) {
+	addr := udp.LocalAddr().String()
+	for i := 0; i < 200; i++ {
+		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // listenPair binds UDP and TCP on the same port (retrying when port 0 gave a
@@ -686,4 +699,13 @@ func (ep *Endpoint) nextReqSN() int {
 			return int(n)
 		}
 	}
+}
+
+// newUA builds a sipgo user agent whose every layer logs to log (sipgo's
+// transaction layer otherwise logs to slog.Default).
+func newUA(name, host string, log *slog.Logger) (*sipgo.UserAgent, error) {
+	return sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})))
 }

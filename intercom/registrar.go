@@ -1,0 +1,444 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// RegistrarOption configures a Registrar.
+type RegistrarOption func(*registrarOptions)
+
+type registrarOptions struct {
+	realm                  string
+	nonceTTL               time.Duration
+	minExpires, maxExpires time.Duration
+	log                    *slog.Logger
+	host                   string
+	ringTimeout            time.Duration
+	onBinding              func(b Binding, registered bool)
+}
+
+// WithBindingEvents reports every accepted REGISTER (registered=false for a removal).
+func WithBindingEvents(f func(b Binding, registered bool)) RegistrarOption {
+	return func(o *registrarOptions) { o.onBinding = f }
+}
+
+// WithRealm sets the digest realm (default "menjin").
+func WithRealm(realm string) RegistrarOption { return func(o *registrarOptions) { o.realm = realm } }
+
+// WithNonceTTL sets how long a nonce is accepted (default 5 min; then stale=true).
+func WithNonceTTL(d time.Duration) RegistrarOption { return func(o *registrarOptions) { o.nonceTTL = d } }
+
+// WithExpiryRange bounds granted registrations (default 60 s – 3600 s; shorter asks get 423).
+func WithExpiryRange(minE, maxE time.Duration) RegistrarOption {
+	return func(o *registrarOptions) { o.minExpires, o.maxExpires = minE, maxE }
+}
+
+// WithRegistrarLogger sends logs to l.
+func WithRegistrarLogger(l *slog.Logger) RegistrarOption { return func(o *registrarOptions) { o.log = l } }
+
+// WithRegistrarHost sets the address put in Record-Route (default: listen IP).
+func WithRegistrarHost(h string) RegistrarOption { return func(o *registrarOptions) { o.host = h } }
+
+// Binding is one registered contact.
+type Binding struct {
+	User      string
+	Contact   sip.Uri
+	Source    string // where REGISTER came from (used to reach NATed contacts)
+	Transport string
+	Expires   time.Time
+}
+
+// RegistrarStats counts registrar traffic.
+type RegistrarStats struct {
+	Registers, Challenges, AuthFailures, Replays, Forwarded, NotFound uint64
+}
+
+// Registrar is a small registrar and record-routing proxy for one site: MD5
+// digest with expiring nonces and nonce-count replay protection, a location
+// table, and routing of INVITE and in-dialog requests between accounts.
+// Not a PBX: no forking, no media, no INVITE authentication.
+type Registrar struct {
+	o        registrarOptions
+	accounts map[string]string
+	nonces   *nonceStore
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	cli      *sipgo.Client
+	udp      *net.UDPConn
+	tcp      *net.TCPListener
+	host     string
+	port     int
+	wg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	bindings map[string]*Binding
+
+	registers, challenges, authFail, replays, forwarded, notFound atomic.Uint64
+}
+
+// NewRegistrar listens on addr (UDP and TCP) with accounts user → password.
+func NewRegistrar(addr string, accounts map[string]string, opts ...RegistrarOption) (*Registrar, error) {
+	o := registrarOptions{realm: "menjin", nonceTTL: 5 * time.Minute, minExpires: 60 * time.Second,
+		maxExpires: time.Hour, ringTimeout: 60 * time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	udp, tcp, err := listenPair(addr)
+	if err != nil {
+		return nil, err
+	}
+	la := udp.LocalAddr().(*net.UDPAddr)
+	if o.host == "" {
+		o.host = la.IP.String()
+		if la.IP.IsUnspecified() {
+			o.host = "127.0.0.1"
+		}
+	}
+	ua, err := newUA("menjin-registrar", o.host, o.log)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	srv, _ := sipgo.NewServer(ua, sipgo.WithServerLogger(o.log))
+	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname(o.host), sipgo.WithClientPort(la.Port), sipgo.WithClientLogger(o.log))
+	acc := make(map[string]string, len(accounts))
+	for k, v := range accounts {
+		acc[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Registrar{o: o, accounts: acc, nonces: newNonceStore(o.nonceTTL, 10000), ua: ua, srv: srv, cli: cli,
+		udp: udp, tcp: tcp, host: o.host, port: la.Port, bindings: map[string]*Binding{}, ctx: ctx, cancel: cancel}
+	srv.OnRegister(r.handleRegister)
+	srv.OnAck(r.handleAck)
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.BYE, sip.INFO, sip.MESSAGE, sip.NOTIFY, sip.UPDATE, sip.OPTIONS, sip.CANCEL, sip.REFER, sip.SUBSCRIBE} {
+		srv.OnRequest(m, r.handleProxy)
+	}
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); _ = srv.ServeUDP(udp) }()
+	go func() { defer r.wg.Done(); _ = srv.ServeTCP(tcp) }()
+	waitServing(ua, udp)
+	return r, nil
+}
+
+// Addr returns host:port (UDP and TCP).
+func (r *Registrar) Addr() string { return net.JoinHostPort(r.host, strconv.Itoa(r.port)) }
+
+// URI returns sip:host:port, the value for RegisterConfig.Registrar.
+func (r *Registrar) URI() string { return "sip:" + r.Addr() }
+
+// Lookup returns the live binding of user.
+func (r *Registrar) Lookup(user string) (Binding, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.bindings[user]
+	if !ok || time.Now().After(b.Expires) {
+		return Binding{}, false
+	}
+	return *b, true
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Registrar) Stats() RegistrarStats {
+	return RegistrarStats{Registers: r.registers.Load(), Challenges: r.challenges.Load(), AuthFailures: r.authFail.Load(),
+		Replays: r.replays.Load(), Forwarded: r.forwarded.Load(), NotFound: r.notFound.Load()}
+}
+
+// Close stops listening and aborts forwarded transactions.
+func (r *Registrar) Close() error {
+	r.cancel()
+	r.udp.Close()
+	r.tcp.Close()
+	r.ua.Close()
+	r.wg.Wait()
+	return nil
+}
+
+func (r *Registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
+	r.challenges.Add(1)
+	chal := digest.Challenge{Realm: r.o.realm, Nonce: r.nonces.issue(), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
+	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", chal.String()))
+	_ = tx.Respond(res)
+}
+
+func (r *Registrar) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
+	r.registers.Add(1)
+	to := req.To()
+	if to == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		return
+	}
+	user := to.Address.User
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		r.challenge(req, tx, false)
+		return
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || cred.Username != user {
+		r.authFail.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	pass, known := r.accounts[user]
+	if !known {
+		pass = "\x00unknown" // still run the digest, so timing does not reveal accounts
+	}
+	switch v := r.nonces.check(cred, r.o.realm, pass, "REGISTER"); {
+	case v == authStale:
+		r.challenge(req, tx, true)
+		return
+	case v == authReplay:
+		r.replays.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Replayed Credentials", nil))
+		return
+	case v != authOK || !known:
+		r.authFail.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	expires := r.o.maxExpires
+	if e := req.GetHeader("Expires"); e != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(e.Value())); err == nil && n >= 0 {
+			expires = time.Duration(n) * time.Second
+		}
+	}
+	ct := req.Contact()
+	if ct != nil {
+		if v, ok := ct.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				expires = time.Duration(n) * time.Second
+			}
+		}
+	}
+	if ct == nil { // a query: answer with the current binding
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		if b, ok := r.Lookup(user); ok {
+			c := sip.ContactHeader{Address: b.Contact}
+			res.AppendHeader(&c)
+		}
+		_ = tx.Respond(res)
+		return
+	}
+	if expires == 0 || ct.Address.Wildcard {
+		r.mu.Lock()
+		delete(r.bindings, user)
+		r.mu.Unlock()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		if r.o.onBinding != nil {
+			r.o.onBinding(Binding{User: user}, false)
+		}
+		return
+	}
+	if expires < r.o.minExpires {
+		res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.o.minExpires/time.Second))))
+		_ = tx.Respond(res)
+		return
+	}
+	expires = min(expires, r.o.maxExpires)
+	b := &Binding{User: user, Contact: *ct.Address.Clone(), Source: req.Source(), Transport: strings.ToLower(req.Transport()),
+		Expires: time.Now().Add(expires)}
+	r.mu.Lock()
+	r.bindings[user] = b
+	r.mu.Unlock()
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	rc := sip.ContactHeader{Address: b.Contact, Params: sip.NewParams()}
+	rc.Params.Add("expires", strconv.Itoa(int(expires/time.Second)))
+	res.AppendHeader(&rc)
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	_ = tx.Respond(res)
+	if r.o.onBinding != nil {
+		r.o.onBinding(*b, true)
+	}
+}
+
+// isUs reports whether uri points at this proxy.
+func (r *Registrar) isUs(uri sip.Uri) bool {
+	p := uri.Port
+	if p == 0 {
+		p = 5060
+	}
+	return (uri.Host == r.host || uri.Host == "localhost") && p == r.port
+}
+
+// route decides where a request goes: the destination address, transport and
+// the (possibly rewritten) Request-URI. status != 0 rejects it.
+func (r *Registrar) route(req *sip.Request) (dest, transport string, status int) {
+	if rt := req.Route(); rt != nil && r.isUs(rt.Address) {
+		req.RemoveHeader("Route")
+	}
+	if rt := req.Route(); rt != nil { // loose routing to the next hop
+		return rt.Address.HostPort(), uriTransport(rt.Address, "udp"), 0
+	}
+	if b, ok := r.Lookup(req.Recipient.User); ok && (r.isUs(req.Recipient) || req.Recipient.Host == r.o.realm) {
+		req.Recipient = *b.Contact.Clone()
+		dest := b.Source
+		if dest == "" || b.Transport == "tcp" {
+			dest = b.Contact.HostPort()
+		}
+		return dest, uriTransport(b.Contact, b.Transport), 0
+	}
+	if r.isUs(req.Recipient) {
+		if _, known := r.accounts[req.Recipient.User]; known {
+			return "", "", 480
+		}
+		return "", "", 404
+	}
+	return req.Recipient.HostPort(), uriTransport(req.Recipient, "udp"), 0
+}
+
+func uriTransport(u sip.Uri, def string) string {
+	if u.UriParams != nil {
+		if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+			return strings.ToLower(t)
+		}
+	}
+	if def == "" {
+		return "udp"
+	}
+	return def
+}
+
+func (r *Registrar) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	fwd := req.Clone()
+	dest, transport, st := r.route(fwd)
+	if st != 0 {
+		return
+	}
+	fwd.SetDestination(dest)
+	fwd.SetTransport(transport)
+	_ = r.cli.WriteRequest(fwd, sipgo.ClientRequestAddVia)
+}
+
+func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method == sip.OPTIONS && req.Recipient.User == "" {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		return
+	}
+	if req.Method == sip.CANCEL { // a CANCEL the transaction layer did not match
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil {
+		if mf.Val() <= 1 {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 483, "Too Many Hops", nil))
+			return
+		}
+		mf.Dec()
+	}
+	fwd := req.Clone()
+	initial := req.To() == nil || tagOf(req.To(), req.To().Params) == ""
+	dest, transport, st := r.route(fwd)
+	if st != 0 {
+		r.notFound.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, st, statusText(st), nil))
+		return
+	}
+	if initial && req.Method == sip.INVITE {
+		rr := "<sip:" + r.Addr() + ";lr>"
+		if strings.EqualFold(req.Transport(), "tcp") {
+			rr = "<sip:" + r.Addr() + ";transport=tcp;lr>"
+		}
+		fwd.PrependHeader(sip.NewHeader("Record-Route", rr))
+	}
+	fwd.SetDestination(dest)
+	fwd.SetTransport(transport)
+	fwd.Laddr = sip.Addr{}
+	if transport == "udp" {
+		la := r.udp.LocalAddr().(*net.UDPAddr)
+		fwd.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
+	}
+	r.forwarded.Add(1)
+	ftx, err := r.cli.TransactionRequest(r.ctx, fwd, sipgo.ClientRequestAddVia)
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+		return
+	}
+	defer ftx.Terminate()
+	if req.Method == sip.INVITE {
+		tx.OnCancel(func(*sip.Request) {
+			c := cancelFor(fwd)
+			c.SetDestination(dest)
+			c.SetTransport(transport)
+			c.Laddr = fwd.Laddr
+			cctx, ccancel := context.WithTimeout(r.ctx, 5*time.Second)
+			defer ccancel()
+			_, _ = r.cli.Do(cctx, c, func(*sipgo.Client, *sip.Request) error { return nil })
+		})
+	}
+	timeout := time.NewTimer(r.o.ringTimeout + 5*time.Second)
+	defer timeout.Stop()
+	for {
+		select {
+		case res, ok := <-ftx.Responses():
+			if !ok {
+				return
+			}
+			out := res.Clone()
+			out.RemoveHeader("Via")
+			out.SetDestination("")
+			out.SetTransport("")
+			if err := tx.Respond(out); err != nil {
+				return
+			}
+			if res.StatusCode >= 200 {
+				return
+			}
+		case <-ftx.Done():
+			if err := ftx.Err(); err != nil && !errors.Is(err, sip.ErrTransactionTerminated) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 408, "Request Timeout", nil))
+			}
+			return
+		case <-timeout.C:
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 408, "Request Timeout", nil))
+			return
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// cancelFor builds the CANCEL of a forwarded INVITE: same Request-URI, top
+// Via, Call-ID, From, To and CSeq number (RFC 3261 §9.1).
+func cancelFor(inv *sip.Request) *sip.Request {
+	c := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+	c.AppendHeader(sip.HeaderClone(inv.Via()))
+	c.AppendHeader(sip.HeaderClone(inv.From()))
+	c.AppendHeader(sip.HeaderClone(inv.To()))
+	c.AppendHeader(sip.HeaderClone(inv.CallID()))
+	c.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	mf := sip.MaxForwardsHeader(70)
+	c.AppendHeader(&mf)
+	c.SetBody(nil)
+	return c
+}
+
+func statusText(code int) string {
+	switch code {
+	case 404:
+		return "Not Found"
+	case 480:
+		return "Temporarily Unavailable"
+	}
+	return "Error"
+}

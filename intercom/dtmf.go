@@ -199,17 +199,19 @@ func (m *digitMatcher) Feed(d byte, now time.Time) bool {
 // end packet is normally sent three times.
 type eventDeduper struct {
 	seen [16]uint64
+	used [16]bool
 	n    int
 }
 
 func (d *eventDeduper) First(ssrc, ts uint32) bool {
 	k := uint64(ssrc)<<32 | uint64(ts)
-	for _, s := range d.seen {
-		if s == k && k != 0 {
+	for i, s := range d.seen {
+		if d.used[i] && s == k {
 			return false
 		}
 	}
-	d.seen[d.n%len(d.seen)] = k
+	i := d.n % len(d.seen)
+	d.seen[i], d.used[i] = k, true
 	d.n++
 	return true
 }

@@ -39,7 +39,9 @@ func WithBindingEvents(f func(b Binding, registered bool)) RegistrarOption {
 func WithRealm(realm string) RegistrarOption { return func(o *registrarOptions) { o.realm = realm } }
 
 // WithNonceTTL sets how long a nonce is accepted (default 5 min; then stale=true).
-func WithNonceTTL(d time.Duration) RegistrarOption { return func(o *registrarOptions) { o.nonceTTL = d } }
+func WithNonceTTL(d time.Duration) RegistrarOption {
+	return func(o *registrarOptions) { o.nonceTTL = d }
+}
 
 // WithExpiryRange bounds granted registrations (default 60 s – 3600 s; shorter asks get 423).
 func WithExpiryRange(minE, maxE time.Duration) RegistrarOption {
@@ -47,7 +49,9 @@ func WithExpiryRange(minE, maxE time.Duration) RegistrarOption {
 }
 
 // WithRegistrarLogger sends logs to l.
-func WithRegistrarLogger(l *slog.Logger) RegistrarOption { return func(o *registrarOptions) { o.log = l } }
+func WithRegistrarLogger(l *slog.Logger) RegistrarOption {
+	return func(o *registrarOptions) { o.log = l }
+}
 
 // WithRegistrarHost sets the address put in Record-Route (default: listen IP).
 func WithRegistrarHost(h string) RegistrarOption { return func(o *registrarOptions) { o.host = h } }

@@ -74,6 +74,9 @@ func ParseSDP(body []byte) (SessionMedia, error) {
 	norm := normaliseSDP(body)
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(norm); err == nil {
+		if len(sd.MediaDescriptions) == 0 {
+			return SessionMedia{}, malformed("sdp without m= line")
+		}
 		return fromPion(&sd), nil
 	}
 	sm, err := scanSDP(norm)

@@ -25,6 +25,7 @@ type Call struct {
 	done     chan struct{}
 	endOnce  sync.Once
 	limit    *time.Timer
+	acked    chan struct{} // incoming calls: closed once the 2xx was ACKed
 	sendMu   sync.Mutex // serialises CSeq allocation of our in-dialog requests
 	mediaOn  atomic.Bool
 
@@ -292,6 +293,15 @@ func (c *Call) transaction(ctx context.Context, method sip.RequestMethod, conten
 	case <-c.done:
 		return nil, ErrNoDialog
 	default:
+	}
+	if c.acked != nil {
+		select {
+		case <-c.acked:
+		case <-c.done:
+			return nil, ErrNoDialog
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()

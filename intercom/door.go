@@ -119,13 +119,16 @@ func NewDoorStation(addr string, opts ...Option) (*DoorStation, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	ep, err := newEndpoint(addr, o)
+	d := &DoorStation{dedupe: newDedupe(o.dedupeWindow)}
+	ep, err := newEndpoint(addr, o, func(ep *Endpoint) {
+		d.Endpoint = ep
+		ep.onInDialog = d.handleInDialog
+		ep.onDigit = d.handleDigit
+	})
 	if err != nil {
 		return nil, err
 	}
-	d := &DoorStation{Endpoint: ep, dedupe: newDedupe(o.dedupeWindow)}
-	ep.onInDialog = d.handleInDialog
-	ep.onDigit = d.handleDigit
+	_ = ep // set by setup, before serving
 	return d, nil
 }
 

@@ -93,6 +93,9 @@ func WithCallLimit(d time.Duration) Option { return func(o *options) { o.callLim
 // WithCallEvents registers a callback for call lifecycle events.
 func WithCallEvents(f func(CallEvent)) Option { return func(o *options) { o.onCall = f } }
 
+// WithDedupeWindow sets how long a (Call-ID, remote tag, reqsn) is a duplicate (default 3 s, §6.2).
+func WithDedupeWindow(d time.Duration) Option { return func(o *options) { o.dedupeWindow = d } }
+
 // WithAutoAnswer makes a Resident answer incoming calls (default true).
 func WithAutoAnswer(on bool) Option { return func(o *options) { o.autoAnswer = on } }
 
@@ -163,6 +166,7 @@ type Endpoint struct {
 	onIncoming func(*Call, *sip.Request) (status int)
 	onInDialog func(*Call, *sip.Request, sip.ServerTransaction)
 	onDigit    func(*Call, byte, UnlockChannel, string)
+	onAnswered func(*Call) // an incoming call we answered got its ACK
 }
 
 // NewEndpoint listens on addr ("127.0.0.1:0" picks a free port; UDP and TCP
@@ -172,10 +176,12 @@ func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	return newEndpoint(addr, o)
+	return newEndpoint(addr, o, nil)
 }
 
-func newEndpoint(addr string, o options) (*Endpoint, error) {
+// newEndpoint binds, builds the sipgo stack, lets setup install the role's
+// hooks and only then starts serving (hooks are never written concurrently).
+func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, error) {
 	log := o.log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -233,6 +239,9 @@ func newEndpoint(addr string, o options) (*Endpoint, error) {
 	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	})
+	if setup != nil {
+		setup(ep)
+	}
 	ep.wg.Add(2)
 	go func() { defer ep.wg.Done(); _ = srv.ServeUDP(udp) }()
 	go func() { defer ep.wg.Done(); _ = srv.ServeTCP(tcp) }()
@@ -507,6 +516,14 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	if ep.o.callLimit > 0 {
+		c.limit = time.AfterFunc(ep.o.callLimit, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.Hangup(ctx)
+		})
+	}
+	c.acked = make(chan struct{})
 	ep.register(c, c.localTag, c.remoteTag)
 	sess.OnState(func(s sip.DialogState) {
 		if s == sip.DialogStateEnded {
@@ -515,17 +532,17 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	})
 	c.startMedia()
 	c.setState(CallConnected)
-	if ep.o.callLimit > 0 {
-		c.limit = time.AfterFunc(ep.o.callLimit, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = c.Hangup(ctx)
-		})
-	}
 	// RespondSDP blocks until the ACK (sipgo retransmits the 2xx meanwhile).
+	// sipgo writes the session's InviteResponse there without a lock, so our
+	// own in-dialog requests wait for acked (Call.transaction).
 	if err := sess.RespondSDP(ans.SDP); err != nil {
 		ep.log.Warn("answer not acknowledged", "call", c.callID, "err", err)
 		c.end(CallEvent{State: CallEnded, Err: err}, err)
+		return
+	}
+	close(c.acked)
+	if ep.onAnswered != nil {
+		ep.onAnswered(c)
 	}
 }
 

@@ -93,6 +93,8 @@ type Registrar struct {
 	bindings map[string]*Binding
 
 	registers, challenges, authFail, replays, forwarded, notFound atomic.Uint64
+
+	tap func(*sip.Request) // tests: sees every REGISTER
 }
 
 // NewRegistrar listens on addr (UDP and TCP) with accounts user → password.
@@ -186,6 +188,9 @@ func (r *Registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale 
 
 func (r *Registrar) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.registers.Add(1)
+	if r.tap != nil {
+		r.tap(req)
+	}
 	to := req.To()
 	if to == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))

@@ -49,22 +49,27 @@ func NewResident(addr string, opts ...Option) (*Resident, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	ep, err := newEndpoint(addr, o)
+	r := &Resident{incoming: make(chan *Call, 8)}
+	ep, err := newEndpoint(addr, o, func(ep *Endpoint) {
+		r.Endpoint = ep
+		ep.onInDialog = r.handleInDialog
+		ep.onIncoming = func(c *Call, _ *sip.Request) int {
+			if !o.autoAnswer {
+				return 486
+			}
+			return 0
+		}
+		ep.onAnswered = func(c *Call) {
+			select {
+			case r.incoming <- c:
+			default: // nobody reads Incoming: the call still works through Calls()
+			}
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	r := &Resident{Endpoint: ep, incoming: make(chan *Call, 8)}
-	ep.onInDialog = r.handleInDialog
-	ep.onIncoming = func(c *Call, _ *sip.Request) int {
-		if !o.autoAnswer {
-			return 486
-		}
-		select {
-		case r.incoming <- c:
-		default: // nobody reads Incoming: the call still works through Calls()
-		}
-		return 0
-	}
+	_ = ep // set by setup, before serving
 	return r, nil
 }
 

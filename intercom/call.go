@@ -26,7 +26,7 @@ type Call struct {
 	endOnce  sync.Once
 	limit    *time.Timer
 	acked    chan struct{} // incoming calls: closed once the 2xx was ACKed
-	sendMu   sync.Mutex // serialises CSeq allocation of our in-dialog requests
+	sendMu   sync.Mutex    // serialises CSeq allocation of our in-dialog requests
 	mediaOn  atomic.Bool
 
 	mu         sync.Mutex

@@ -94,7 +94,7 @@ type Registrar struct {
 
 	registers, challenges, authFail, replays, forwarded, notFound atomic.Uint64
 
-	tap func(*sip.Request) // tests: sees every REGISTER
+	tap atomic.Pointer[func(*sip.Request)] // tests: sees every REGISTER
 }
 
 // NewRegistrar listens on addr (UDP and TCP) with accounts user → password.
@@ -188,8 +188,8 @@ func (r *Registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale 
 
 func (r *Registrar) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.registers.Add(1)
-	if r.tap != nil {
-		r.tap(req)
+	if tap := r.tap.Load(); tap != nil {
+		(*tap)(req)
 	}
 	to := req.To()
 	if to == nil {

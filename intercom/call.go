@@ -186,9 +186,7 @@ func (c *Call) startMedia() {
 	if !c.mediaOn.CompareAndSwap(false, true) {
 		return
 	}
-	c.ep.wg.Add(1)
-	go func() {
-		defer c.ep.wg.Done()
+	c.ep.spawn(func() {
 		buf := make([]byte, 1500)
 		var dd eventDeduper
 		for {
@@ -212,7 +210,7 @@ func (c *Call) startMedia() {
 				c.ep.onDigit(c, d, ChannelRFC2833, "")
 			}
 		}
-	}()
+	})
 }
 
 // end tears the call down locally: forget the dialog, close media, report.

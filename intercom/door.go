@@ -219,13 +219,14 @@ func (d *DoorStation) handleJSON(c *Call, req *sip.Request, tx sip.ServerTransac
 		return
 	}
 	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Claimed: cmd.SIP, ReqSN: cmd.ReqSN, Early: early}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	run := func() {
 		st := d.unlock(context.Background(), c, ur, key)
 		e.reply = UnlockReply{Res: "unlock", ReqSN: cmd.ReqSN, Status: st}
 		close(e.done)
-	}()
+	}
+	if !d.spawn(run) {
+		run() // closing: finish inline, the reply still goes out
+	}
 	timer := time.NewTimer(d.o.openerBound)
 	defer timer.Stop()
 	select {
@@ -236,12 +237,10 @@ func (d *DoorStation) handleJSON(c *Call, req *sip.Request, tx sip.ServerTransac
 	}
 	// The result INFOs follow the 200 OK (§6.3 step 5), never precede it.
 	if d.o.responseViaInfo && !(early && c.outgoing) {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
+		d.spawn(func() {
 			<-e.done
 			d.sendResultInfo(c, e.reply)
-		}()
+		})
 	}
 }
 
@@ -281,11 +280,10 @@ func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id stri
 		return
 	}
 	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Early: early}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.unlock(context.Background(), c, ur, c.callID+"/"+ch.String()+"/"+id+"/"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	}()
+	id = c.callID + "/" + ch.String() + "/" + id + "/" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if !d.spawn(func() { d.unlock(context.Background(), c, ur, id) }) {
+		d.unlock(context.Background(), c, ur, id)
+	}
 }
 
 // unlock runs policy, caps and the Opener, reports the event and returns the JSON status.

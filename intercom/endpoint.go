@@ -157,10 +157,11 @@ type Endpoint struct {
 	closed chan struct{}
 	once   sync.Once
 
-	mu    sync.Mutex
-	calls map[string]*Call // dialog key -> call (early dialogs included)
-	live  map[*Call]struct{}
-	regs  []*Registration
+	mu      sync.Mutex
+	closing bool             // set under mu before wg.Wait: spawn refuses after it
+	calls   map[string]*Call // dialog key -> call (early dialogs included)
+	live    map[*Call]struct{}
+	regs    []*Registration
 
 	// role hooks
 	onIncoming func(*Call, *sip.Request) (status int)
@@ -337,12 +338,32 @@ func (ep *Endpoint) Close() error {
 		for _, c := range ep.Calls() {
 			c.end(CallEvent{State: CallEnded}, nil)
 		}
+		ep.mu.Lock()
+		ep.closing = true
+		ep.mu.Unlock()
 		ep.udp.Close()
 		ep.tcp.Close()
 		ep.ua.Close()
 		ep.wg.Wait()
 	})
 	return nil
+}
+
+// spawn runs f on a goroutine that Close waits for. It returns false (and
+// does not run f) once Close has started waiting.
+func (ep *Endpoint) spawn(f func()) bool {
+	ep.mu.Lock()
+	if ep.closing {
+		ep.mu.Unlock()
+		return false
+	}
+	ep.wg.Add(1)
+	ep.mu.Unlock()
+	go func() {
+		defer ep.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (ep *Endpoint) isClosed() bool {

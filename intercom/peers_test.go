@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,20 +24,38 @@ import (
 )
 
 // freePort returns a port that is free for UDP and TCP on 127.0.0.1 right now.
-func freePort(t *testing.T) int {
+func freePort(t *testing.T) int { return freePorts(t, 1) }
+
+// freePorts returns p such that p..p+n-1 are free for UDP and TCP (baresip
+// binds TLS on its SIP port + 1).
+func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	lo := net.IPv4(127, 0, 0, 1)
+	for i := 0; i < 100; i++ {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: lo})
 		require.NoError(t, err)
 		p := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
 		u.Close()
-		if err == nil {
+		ok := p+n <= 65535
+		for j := 0; ok && j < n; j++ {
+			u, err := net.ListenUDP("udp", &net.UDPAddr{IP: lo, Port: p + j})
+			if err != nil {
+				ok = false
+				break
+			}
+			l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: lo, Port: p + j})
+			u.Close()
+			if err != nil {
+				ok = false
+				break
+			}
 			l.Close()
+		}
+		if ok {
 			return p
 		}
 	}
-	t.Fatal("no free port")
+	t.Fatal("no free ports")
 	return 0
 }
 
@@ -93,7 +112,7 @@ func successfulCalls(out string) int {
 // sipp as the resident: INVITE/ACK/INFO-unlock to our door station, 200 with status 200 checked.
 func TestSippResidentUnlocksDoorStation(t *testing.T) {
 	for _, tc := range []struct{ transport, scenario, extra string }{
-		{"u1", "resident_unlock.xml", "-nd"},   // strict: the scenario takes both result INFOs itself
+		{"u1", "resident_unlock.xml", "-nd"},    // strict: the scenario takes both result INFOs itself
 		{"t1", "resident_unlock_aa.xml", "-aa"}, // see the scenario's comment
 	} {
 		t.Run(tc.transport, func(t *testing.T) {
@@ -186,7 +205,9 @@ func TestSippRoomUnlocksInEarlyDialog(t *testing.T) {
 	ctx := testCtx(t)
 	door := newDoorRig(t)
 	done := make(chan sippRun, 1)
-	go func() { done <- runSipp(ctx, t, "-sf", scenario("room_early.xml"), "-p", strconv.Itoa(port), "-m", "1") }()
+	go func() {
+		done <- runSipp(ctx, t, "-sf", scenario("room_early.xml"), "-p", strconv.Itoa(port), "-m", "1")
+	}()
 	var call *Call
 	var err error
 	for i := 0; i < 50; i++ {
@@ -222,7 +243,7 @@ func TestBaresipRegistersCallsAndUnlocksByRFC2833(t *testing.T) {
 	require.NoError(t, dr.WaitRegistered(ctx))
 
 	dir := t.TempDir()
-	rtp := freePort(t)
+	rtp := freePorts(t, 11)
 	cfg := fmt.Sprintf(`poll_method		epoll
 sip_listen		127.0.0.1:%d
 audio_player		aubridge,nil
@@ -234,25 +255,28 @@ module			g711.so
 module			aubridge.so
 module_app		account.so
 module_app		menu.so
-`, freePort(t), rtp, rtp+10)
+`, freePorts(t, 2), rtp, rtp+10)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accounts"),
 		[]byte(fmt.Sprintf("<sip:bare@%s>;auth_pass=pw3;regint=60\n", reg.Addr())), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "contacts"), nil, 0o600))
 
-	bctx, cancel := context.WithTimeout(ctx, 12*time.Second)
+	bctx, cancel := context.WithTimeout(ctx, 14*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(bctx, bin, "-f", dir, "-t", "11")
+	cmd := exec.CommandContext(bctx, bin, "-f", dir, "-t", "13")
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Wait() }()
 	defer stdin.Close()
 
-	require.Eventually(t, func() bool { _, ok := reg.Lookup("bare"); return ok }, 5*time.Second, 20*time.Millisecond,
-		"baresip registered with digest")
+	said := func() string { return tail(out.String(), 3000) }
+	if !assert.Eventually(t, func() bool { _, ok := reg.Lookup("bare"); return ok }, 8*time.Second, 20*time.Millisecond,
+		"baresip registered with digest") {
+		t.Fatalf("baresip said:\n%s", said())
+	}
 	_, err = io.WriteString(stdin, "/dial sip:door1@"+reg.Addr()+"\n")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(door.Calls()) == 1 && door.Calls()[0].State() == CallConnected },
@@ -266,10 +290,23 @@ module_app		menu.so
 		assert.Equal(t, "bare", ev.Peer)
 		assert.True(t, ev.Granted())
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no unlock; baresip said:\n%s", tail(out.String(), 3000))
+		t.Fatalf("no unlock; baresip said:\n%s", said())
 	}
 	_, _ = io.WriteString(stdin, "b")
 	require.Eventually(t, func() bool { return len(door.Calls()) == 0 }, 5*time.Second, 20*time.Millisecond, "baresip hung up")
 	_, _ = io.WriteString(stdin, "/quit\n")
 	assert.EqualValues(t, 1, door.opened.Load())
 }
+
+// lockedBuffer is an io.Writer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -270,20 +270,7 @@ func (c *Call) Request(ctx context.Context, method sip.RequestMethod, contentTyp
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			return res, nil
-		case <-tx.Done():
-			return nil, tx.Err()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return waitFinal(ctx, tx)
 }
 
 func (c *Call) transaction(ctx context.Context, method sip.RequestMethod, contentType string, body []byte) (sip.ClientTransaction, error) {
@@ -320,10 +307,12 @@ func (c *Call) transaction(ctx context.Context, method sip.RequestMethod, conten
 	if method == sip.INFO {
 		c.ep.cnt.infoSent.Add(1)
 	}
-	if c.srv != nil {
-		return c.srv.TransactionRequest(ctx, req)
-	}
-	return c.cli.TransactionRequest(ctx, req)
+	return c.ep.newTx(func() (sip.ClientTransaction, error) {
+		if c.srv != nil {
+			return c.srv.TransactionRequest(ctx, req)
+		}
+		return c.cli.TransactionRequest(ctx, req)
+	})
 }
 
 func contentType(req *sip.Request) string {

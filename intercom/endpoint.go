@@ -157,6 +157,9 @@ type Endpoint struct {
 	closed chan struct{}
 	once   sync.Once
 
+	sendGate sync.RWMutex // new client transactions hold it for reading; Close takes it to stop them
+	noSends  bool         // under sendGate
+
 	mu      sync.Mutex
 	closing bool             // set under mu before wg.Wait: spawn refuses after it
 	calls   map[string]*Call // dialog key -> call (early dialogs included)
@@ -341,12 +344,56 @@ func (ep *Endpoint) Close() error {
 		ep.mu.Lock()
 		ep.closing = true
 		ep.mu.Unlock()
+		ep.sendGate.Lock()
+		ep.noSends = true
+		ep.sendGate.Unlock()
+		// Transactions first: a retransmission or late response sent after
+		// our listener is gone makes sipgo open an ephemeral socket that
+		// nothing closes (sipgo quirk).
+		ep.ua.Close()
 		ep.udp.Close()
 		ep.tcp.Close()
-		ep.ua.Close()
 		ep.wg.Wait()
+		sweepLateConnections(ep.ua)
 	})
 	return nil
+}
+
+// newTx starts a client transaction unless Close has begun: a request sent
+// after sipgo's transport was closed would open a socket nothing closes.
+func (ep *Endpoint) newTx(start func() (sip.ClientTransaction, error)) (sip.ClientTransaction, error) {
+	ep.sendGate.RLock()
+	defer ep.sendGate.RUnlock()
+	if ep.noSends {
+		return nil, ErrClosed
+	}
+	return start()
+}
+
+// do sends req as a new client transaction and waits for its final response.
+func (ep *Endpoint) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	tx, err := ep.newTx(func() (sip.ClientTransaction, error) { return ep.cli.TransactionRequest(ctx, req) })
+	if err != nil {
+		return nil, err
+	}
+	return waitFinal(ctx, tx)
+}
+
+func waitFinal(ctx context.Context, tx sip.ClientTransaction) (*sip.Response, error) {
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, tx.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // spawn runs f on a goroutine that Close waits for. It returns false (and
@@ -673,7 +720,12 @@ func (ep *Endpoint) dial(ctx context.Context, target, authUser, authPass string)
 	c.localSDP = offer
 	ringCtx, cancel := context.WithTimeout(ctx, ep.o.ringTimeout)
 	defer cancel()
-	sess, err := dua.WriteInvite(ringCtx, req)
+	var sess *sipgo.DialogClientSession
+	_, err = ep.newTx(func() (sip.ClientTransaction, error) {
+		var werr error
+		sess, werr = dua.WriteInvite(ringCtx, req)
+		return nil, werr
+	})
 	if err != nil {
 		c.end(CallEvent{State: CallEnded, Err: err}, err)
 		return nil, err
@@ -746,4 +798,13 @@ func newUA(name, host string, log *slog.Logger) (*sipgo.UserAgent, error) {
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})))
+}
+
+// sweepLateConnections closes sockets sipgo opened after Close: a request
+// read just before the listener closed is handled on its own goroutine, and
+// its server transaction then finds no listener in the pool and opens an
+// ephemeral socket (sipgo v1.7.2 has no closed state in its transport).
+func sweepLateConnections(ua *sipgo.UserAgent) {
+	time.Sleep(20 * time.Millisecond)
+	_ = ua.TransportLayer().Close()
 }

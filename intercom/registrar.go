@@ -171,10 +171,11 @@ func (r *Registrar) Stats() RegistrarStats {
 // Close stops listening and aborts forwarded transactions.
 func (r *Registrar) Close() error {
 	r.cancel()
+	r.ua.Close() // transactions before sockets, as in Endpoint.Close
 	r.udp.Close()
 	r.tcp.Close()
-	r.ua.Close()
 	r.wg.Wait()
+	sweepLateConnections(r.ua)
 	return nil
 }
 
@@ -334,9 +335,20 @@ func (r *Registrar) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 	if st != 0 {
 		return
 	}
+	r.prepare(fwd, dest, transport)
+	_ = r.cli.WriteRequest(fwd, sipgo.ClientRequestAddVia)
+}
+
+// prepare sets where a forwarded request goes; over UDP it leaves from our
+// listening socket (otherwise sipgo opens an ephemeral socket per peer).
+func (r *Registrar) prepare(fwd *sip.Request, dest, transport string) {
 	fwd.SetDestination(dest)
 	fwd.SetTransport(transport)
-	_ = r.cli.WriteRequest(fwd, sipgo.ClientRequestAddVia)
+	fwd.Laddr = sip.Addr{}
+	if transport == "udp" {
+		la := r.udp.LocalAddr().(*net.UDPAddr)
+		fwd.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
+	}
 }
 
 func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
@@ -370,13 +382,7 @@ func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		fwd.PrependHeader(sip.NewHeader("Record-Route", rr))
 	}
-	fwd.SetDestination(dest)
-	fwd.SetTransport(transport)
-	fwd.Laddr = sip.Addr{}
-	if transport == "udp" {
-		la := r.udp.LocalAddr().(*net.UDPAddr)
-		fwd.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
-	}
+	r.prepare(fwd, dest, transport)
 	r.forwarded.Add(1)
 	ftx, err := r.cli.TransactionRequest(r.ctx, fwd, sipgo.ClientRequestAddVia)
 	if err != nil {
@@ -387,9 +393,7 @@ func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Method == sip.INVITE {
 		tx.OnCancel(func(*sip.Request) {
 			c := cancelFor(fwd)
-			c.SetDestination(dest)
-			c.SetTransport(transport)
-			c.Laddr = fwd.Laddr
+			r.prepare(c, dest, transport)
 			cctx, ccancel := context.WithTimeout(r.ctx, 5*time.Second)
 			defer ccancel()
 			_, _ = r.cli.Do(cctx, c, func(*sipgo.Client, *sip.Request) error { return nil })

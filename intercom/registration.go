@@ -232,7 +232,7 @@ func (r *Registration) once(ctx context.Context, expires time.Duration) (time.Du
 			req.AppendHeader(sip.NewHeader(name, val))
 		}
 		tctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		res, err := r.ep.cli.Do(tctx, req)
+		res, err := r.ep.do(tctx, req)
 		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("intercom: register: %w", err)

@@ -1,0 +1,82 @@
+package intercom
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/menjin/menjin/accessctl"
+)
+
+// DeviceOpener lets an accessctl.Device drive the lock: each unlock becomes
+// OpenDoor(door) with the caller and channel recorded.
+func DeviceOpener(dev accessctl.Device, door int) Opener {
+	return OpenerFunc(func(ctx context.Context, r UnlockRequest) error {
+		corr := r.CallID
+		if r.ReqSN > 0 {
+			corr += "/" + strconv.Itoa(r.ReqSN)
+		}
+		return dev.OpenDoor(ctx, accessctl.OpenRequest{Door: door, Operator: "sip:" + r.Peer,
+			Reason: "intercom " + r.Channel.String(), CorrelationID: corr})
+	})
+}
+
+// WithEventSink reports every unlock attempt as an accessctl pass event
+// (Method intercom) for device on door. An error from the sink is counted
+// in Stats.SinkFailures and logged; the SIP answer does not wait for a retry,
+// so put a buffer or an outbox in front of a sink that can fail.
+func WithEventSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) Option {
+	return func(o *options) {
+		prev := o.onUnlock
+		o.onUnlock = func(ctx context.Context, e UnlockEvent) error {
+			if prev != nil {
+				if err := prev(ctx, e); err != nil {
+					return err
+				}
+			}
+			return sink.Handle(ctx, e.AccessEvent(device, door))
+		}
+	}
+}
+
+// AccessEvent converts the unlock to an accessctl pass event. The person is
+// the dialog's remote SIP user (IDKind "sip"); Result.Code is the JSON status.
+func (e UnlockEvent) AccessEvent(device accessctl.DeviceRef, door int) accessctl.Event {
+	kind := accessctl.PassGranted
+	msg := ""
+	if !e.Granted() {
+		kind = accessctl.PassDenied
+		if e.Err != nil {
+			msg = e.Err.Error()
+		}
+	}
+	raw, _ := json.Marshal(struct {
+		Channel string `json:"channel"`
+		CallID  string `json:"callId"`
+		ReqSN   int    `json:"reqsn,omitempty"`
+		Claimed string `json:"sip,omitempty"`
+		Early   bool   `json:"early,omitempty"`
+	}{e.Channel.String(), e.CallID, e.ReqSN, e.Claimed, e.Early})
+	var person *accessctl.PersonRef
+	if e.Peer != "" {
+		person = &accessctl.PersonRef{Platform: device.Platform, ID: e.Peer, IDKind: "sip"}
+	}
+	return accessctl.Event{
+		ID:         e.ID,
+		Kind:       accessctl.KindPass,
+		Platform:   device.Platform,
+		Device:     device,
+		OccurredAt: e.At,
+		TimeSource: accessctl.TimeReceipt,
+		ReceivedAt: e.At,
+		Pass: &accessctl.PassEvent{
+			Person:     person,
+			Method:     accessctl.MethodIntercom,
+			Credential: e.Channel.String(),
+			Door:       door,
+			Kind:       kind,
+			Result:     accessctl.Result{Granted: e.Granted(), Code: e.Status, Message: msg},
+		},
+		Raw: raw,
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -188,7 +187,7 @@ func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
 func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, error) {
 	log := o.log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	udp, tcp, err := listenPair(addr)
 	if err != nil {

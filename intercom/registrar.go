@@ -3,7 +3,6 @@ package intercom
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -105,7 +104,7 @@ func NewRegistrar(addr string, accounts map[string]string, opts ...RegistrarOpti
 		f(&o)
 	}
 	if o.log == nil {
-		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.log = slog.New(slog.DiscardHandler)
 	}
 	udp, tcp, err := listenPair(addr)
 	if err != nil {

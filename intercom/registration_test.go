@@ -156,7 +156,12 @@ func rawRegister(t *testing.T, ep *Endpoint, reg *Registrar, cseq uint32, auth s
 }
 
 func TestRegistrarRejectsReplayAndStaleNonce(t *testing.T) {
-	reg, _ := newRegistrar(t, "127.0.0.1:0", WithNonceTTL(300*time.Millisecond))
+	reg, _ := newRegistrar(t, "127.0.0.1:0", WithNonceTTL(time.Minute))
+	var clockMu sync.Mutex
+	clock := time.Now()
+	reg.nonces.mu.Lock()
+	reg.nonces.now = func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	reg.nonces.mu.Unlock()
 	ep := newDoorRig(t).Endpoint
 	res := rawRegister(t, ep, reg, 1, "")
 	require.Equal(t, 401, res.StatusCode)
@@ -175,7 +180,9 @@ func TestRegistrarRejectsReplayAndStaleNonce(t *testing.T) {
 	assert.Equal(t, 403, rawRegister(t, ep, reg, 3, good).StatusCode, "replayed nonce+nc")
 	assert.Equal(t, 403, rawRegister(t, ep, reg, 4, mk(2, "nope")).StatusCode, "wrong password")
 	assert.Equal(t, 200, rawRegister(t, ep, reg, 5, mk(3, "pw1")).StatusCode, "next nc is fine")
-	time.Sleep(400 * time.Millisecond)
+	clockMu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	clockMu.Unlock()
 	res = rawRegister(t, ep, reg, 6, mk(4, "pw1"))
 	require.Equal(t, 401, res.StatusCode, "expired nonce is challenged again")
 	chal2, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())

@@ -465,3 +465,18 @@ func longUser() string {
 }
 
 var _ = binary.BigEndian
+
+func TestRingTimeoutWithoutAnyResponse(t *testing.T) {
+	// A UDP port that swallows everything: no 100, no 180.
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer sink.Close()
+	door := newDoorRig(t, WithRingTimeout(300*time.Millisecond))
+	start := time.Now()
+	_, err = door.CallRoom(testCtx(t), "sip:1202@"+sink.LocalAddr().String())
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 408, se.Status)
+	assert.Less(t, time.Since(start), 2*time.Second, "no wait for Timer B")
+	assert.Empty(t, door.Calls())
+}

@@ -717,8 +717,28 @@ func (ep *Endpoint) dial(ctx context.Context, target, authUser, authPass string)
 	c.peer = uri.User
 	c.rtp = rtp
 	c.localSDP = offer
-	ringCtx, cancel := context.WithTimeout(ctx, ep.o.ringTimeout)
-	defer cancel()
+	// The ring timer cancels WaitAnswer. Before any provisional response it
+	// must force-cancel: sipgo would otherwise wait for a response to CANCEL
+	// (up to Timer B, 32 s) although RFC 3261 forbids a CANCEL then anyway.
+	ringCtx, ringCancel := context.WithCancelCause(context.Background())
+	var provisional atomic.Bool
+	stopWatch := make(chan struct{})
+	defer func() { close(stopWatch); ringCancel(nil) }()
+	go func() {
+		t := time.NewTimer(ep.o.ringTimeout)
+		defer t.Stop()
+		select {
+		case <-stopWatch:
+			return
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		if provisional.Load() {
+			ringCancel(context.DeadlineExceeded)
+		} else {
+			ringCancel(sipgo.WaitAnswerForceCancelErr)
+		}
+	}()
 	var sess *sipgo.DialogClientSession
 	_, err = ep.newTx(func() (sip.ClientTransaction, error) {
 		var werr error
@@ -735,6 +755,9 @@ func (ep *Endpoint) dial(ctx context.Context, target, authUser, authPass string)
 	ep.emitCall(CallEvent{State: CallOutgoing, CallID: c.callID, Peer: c.peer})
 	err = sess.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: authUser, Password: authPass,
 		OnResponse: func(res *sip.Response) error {
+			if res.IsProvisional() {
+				provisional.Store(true)
+			}
 			if res.StatusCode > 100 && res.StatusCode < 200 {
 				if tag := tagOf(res.To(), res.To().Params); tag != "" {
 					c.early(tag, res.Body())

@@ -222,3 +222,25 @@ func TestOfferSizeAndMTU(t *testing.T) {
 	assert.Equal(t, map[uint8]int{101: 8000}, sm.Audio.TelephoneEvents())
 	require.NotNil(t, sm.Video)
 }
+
+func FuzzParseSDP(f *testing.F) {
+	f.Add(crlf(captureSDP))
+	f.Add([]byte(captureSDP + "a=candidate:2 2 UDP 169449881"))
+	f.Add(BuildOffer(OfferParams{User: "d", IP: "127.0.0.1", AudioPort: 4000, VideoPort: 4002}))
+	f.Add([]byte("v=0\nt=0 0\nc=IN IP4 1.2.3.4\nm=audio 1/2 RTP/AVP 0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sm, err := ParseSDP(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if sm.Audio != nil {
+			_ = sm.Audio.TelephoneEvents()
+			if _, err := BuildAnswer(b, OfferParams{IP: "127.0.0.1", AudioPort: 4000}); err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("untyped answer error %v", err)
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodySize bounds every body we parse; unlock commands are ~60 bytes.
@@ -104,6 +105,10 @@ func ParseUnlockCommand(body []byte) (UnlockCommand, error) {
 			return c, malformed("missing req")
 		}
 		c.Req, c.SIP = q.Get("req"), q.Get("sip")
+		if !utf8.ValidString(c.Req) || !utf8.ValidString(c.SIP) {
+			c.Req = ""
+			return c, malformed("form value is not UTF-8")
+		}
 		if v := q.Get("reqsn"); v != "" {
 			if err := sn.UnmarshalJSON([]byte(strconv.Quote(v))); err != nil {
 				return c, err

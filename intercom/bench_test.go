@@ -2,7 +2,6 @@ package intercom
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -66,17 +65,11 @@ func BenchmarkUnlockInfoDoorStation(b *testing.B) {
 }
 
 func BenchmarkUnlockInfoBareSipgo(b *testing.B) {
-	ua, err := newUA("bare", "127.0.0.1", nil)
+	st, err := newStack("127.0.0.1:0", "", "bare", nil, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, _ := sipgo.NewServer(ua)
-	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
+	srv, cli, port := st.srv, st.cli, st.port
 	dc := sipgo.NewDialogServerCache(cli, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "bare", Host: "127.0.0.1", Port: port}})
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		d, err := dc.ReadInvite(req, tx)
@@ -90,10 +83,8 @@ func BenchmarkUnlockInfoBareSipgo(b *testing.B) {
 	srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.ServeUDP(conn) }()
-	defer func() { ua.Close(); conn.Close(); <-done }()
-	waitServing(ua, conn)
+	st.serve()
+	defer st.close()
 	call, stop := benchCall(b, "sip:bare@127.0.0.1:"+strconv.Itoa(port))
 	defer stop()
 	runUnlockInfos(b, call)

@@ -141,18 +141,10 @@ type counters struct {
 // Resident are the two personalities on top of it (§1): they share the call
 // engine, the dialog table and registration.
 type Endpoint struct {
+	*stack
 	o      options
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	cli    *sipgo.Client
-	udp    *net.UDPConn
-	tcp    *net.TCPListener
-	host   string
-	port   int
-	log    *slog.Logger
 	cnt    counters
 	reqsn  atomic.Int64
-	wg     sync.WaitGroup
 	closed chan struct{}
 	once   sync.Once
 
@@ -185,51 +177,18 @@ func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
 // newEndpoint binds, builds the sipgo stack, lets setup install the role's
 // hooks and only then starts serving (hooks are never written concurrently).
 func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, error) {
-	log := o.log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	udp, tcp, err := listenPair(addr)
+	st, err := newStack(addr, o.contactHost, o.uaName, o.log, true)
 	if err != nil {
 		return nil, err
 	}
-	la := udp.LocalAddr().(*net.UDPAddr)
-	host := o.contactHost
-	if host == "" {
-		host = la.IP.String()
-		if la.IP.IsUnspecified() {
-			host = "127.0.0.1"
-		}
-	}
 	if o.domain == "" {
-		o.domain = host
+		o.domain = st.host
 	}
 	if o.user == "" {
 		o.user = "intercom"
 	}
-	ua, err := newUA(o.uaName, host, log)
-	if err != nil {
-		udp.Close()
-		tcp.Close()
-		return nil, err
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		ua.Close()
-		udp.Close()
-		tcp.Close()
-		return nil, err
-	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(la.Port),
-		sipgo.WithClientNAT(), sipgo.WithClientLogger(log))
-	if err != nil {
-		ua.Close()
-		udp.Close()
-		tcp.Close()
-		return nil, err
-	}
-	ep := &Endpoint{o: o, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port,
-		log: log, closed: make(chan struct{}), calls: map[string]*Call{}, live: map[*Call]struct{}{}}
+	ep := &Endpoint{stack: st, o: o, closed: make(chan struct{}), calls: map[string]*Call{}, live: map[*Call]struct{}{}}
+	srv := st.srv
 	ep.reqsn.Store(rand.Int64N(999))
 	srv.OnInvite(ep.handleInvite)
 	srv.OnAck(ep.handleAck)
@@ -245,49 +204,8 @@ func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, erro
 	if setup != nil {
 		setup(ep)
 	}
-	ep.wg.Add(2)
-	go func() { defer ep.wg.Done(); _ = srv.ServeUDP(udp) }()
-	go func() { defer ep.wg.Done(); _ = srv.ServeTCP(tcp) }()
-	waitServing(ua, udp)
+	st.serve()
 	return ep, nil
-}
-
-// waitServing waits (bounded) until sipgo has put the UDP listener in its
-// pool. ServeUDP does that asynchronously; a request with Laddr sent before
-// would make sipgo bind a second socket on our port and fail (EADDRINUSE).
-func waitServing(ua *sipgo.UserAgent, udp *net.UDPConn) {
-	addr := udp.LocalAddr().String()
-	for i := 0; i < 200; i++ {
-		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// listenPair binds UDP and TCP on the same port (retrying when port 0 gave a
-// UDP port whose TCP twin is taken).
-func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := 0; i < 20; i++ {
-		u, err := net.ListenUDP("udp", ua)
-		if err != nil {
-			return nil, nil, err
-		}
-		p := u.LocalAddr().(*net.UDPAddr)
-		t, err := net.ListenTCP("tcp", &net.TCPAddr{IP: p.IP, Port: p.Port})
-		if err == nil {
-			return u, t, nil
-		}
-		u.Close()
-		if ua.Port != 0 {
-			return nil, nil, err
-		}
-	}
-	return nil, nil, errors.New("intercom: no free UDP+TCP port pair")
 }
 
 // Addr returns the listen address (host:port, same port for UDP and TCP).
@@ -346,14 +264,7 @@ func (ep *Endpoint) Close() error {
 		ep.sendGate.Lock()
 		ep.noSends = true
 		ep.sendGate.Unlock()
-		// Transactions first: a retransmission or late response sent after
-		// our listener is gone makes sipgo open an ephemeral socket that
-		// nothing closes (sipgo quirk).
-		ep.ua.Close()
-		ep.udp.Close()
-		ep.tcp.Close()
-		ep.wg.Wait()
-		sweepLateConnections(ep.ua)
+		ep.stack.close()
 	})
 	return nil
 }
@@ -428,15 +339,6 @@ func (ep *Endpoint) contact(transport string) sip.ContactHeader {
 		c.Address.UriParams.Add("transport", "tcp")
 	}
 	return c
-}
-
-// fromUDPSocket makes a request leave from our listening UDP socket, so that
-// peers and NATs see the address we advertise.
-func (ep *Endpoint) fromUDPSocket(req *sip.Request) {
-	if strings.EqualFold(req.Transport(), "udp") {
-		la := ep.udp.LocalAddr().(*net.UDPAddr)
-		req.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
-	}
 }
 
 func (ep *Endpoint) emitCall(ev CallEvent) {
@@ -811,22 +713,4 @@ func (ep *Endpoint) nextReqSN() int {
 			return int(n)
 		}
 	}
-}
-
-// newUA builds a sipgo user agent whose every layer logs to log (sipgo's
-// transaction layer otherwise logs to slog.Default).
-func newUA(name, host string, log *slog.Logger) (*sipgo.UserAgent, error) {
-	return sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(host),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
-			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})))
-}
-
-// sweepLateConnections closes sockets sipgo opened after Close: a request
-// read just before the listener closed is handled on its own goroutine, and
-// its server transaction then finds no listener in the pool and opens an
-// ephemeral socket (sipgo v1.7.2 has no closed state in its transport).
-func sweepLateConnections(ua *sipgo.UserAgent) {
-	time.Sleep(20 * time.Millisecond)
-	_ = ua.TransportLayer().Close()
 }

@@ -74,17 +74,10 @@ type RegistrarStats struct {
 // table, and routing of INVITE and in-dialog requests between accounts.
 // Not a PBX: no forking, no media, no INVITE authentication.
 type Registrar struct {
+	*stack
 	o        registrarOptions
 	accounts map[string]string
 	nonces   *nonceStore
-	ua       *sipgo.UserAgent
-	srv      *sipgo.Server
-	cli      *sipgo.Client
-	udp      *net.UDPConn
-	tcp      *net.TCPListener
-	host     string
-	port     int
-	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
 
@@ -103,44 +96,25 @@ func NewRegistrar(addr string, accounts map[string]string, opts ...RegistrarOpti
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	udp, tcp, err := listenPair(addr)
+	st, err := newStack(addr, o.host, "menjin-registrar", o.log, false)
 	if err != nil {
 		return nil, err
 	}
-	la := udp.LocalAddr().(*net.UDPAddr)
-	if o.host == "" {
-		o.host = la.IP.String()
-		if la.IP.IsUnspecified() {
-			o.host = "127.0.0.1"
-		}
-	}
-	ua, err := newUA("menjin-registrar", o.host, o.log)
-	if err != nil {
-		udp.Close()
-		tcp.Close()
-		return nil, err
-	}
-	srv, _ := sipgo.NewServer(ua, sipgo.WithServerLogger(o.log))
-	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname(o.host), sipgo.WithClientPort(la.Port), sipgo.WithClientLogger(o.log))
+	o.host = st.host
 	acc := make(map[string]string, len(accounts))
 	for k, v := range accounts {
 		acc[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Registrar{o: o, accounts: acc, nonces: newNonceStore(o.nonceTTL, 10000), ua: ua, srv: srv, cli: cli,
-		udp: udp, tcp: tcp, host: o.host, port: la.Port, bindings: map[string]*Binding{}, ctx: ctx, cancel: cancel}
+	r := &Registrar{stack: st, o: o, accounts: acc, nonces: newNonceStore(o.nonceTTL, 10000),
+		bindings: map[string]*Binding{}, ctx: ctx, cancel: cancel}
+	srv := st.srv
 	srv.OnRegister(r.handleRegister)
 	srv.OnAck(r.handleAck)
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.BYE, sip.INFO, sip.MESSAGE, sip.NOTIFY, sip.UPDATE, sip.OPTIONS, sip.CANCEL, sip.REFER, sip.SUBSCRIBE} {
 		srv.OnRequest(m, r.handleProxy)
 	}
-	r.wg.Add(2)
-	go func() { defer r.wg.Done(); _ = srv.ServeUDP(udp) }()
-	go func() { defer r.wg.Done(); _ = srv.ServeTCP(tcp) }()
-	waitServing(ua, udp)
+	st.serve()
 	return r, nil
 }
 
@@ -170,11 +144,7 @@ func (r *Registrar) Stats() RegistrarStats {
 // Close stops listening and aborts forwarded transactions.
 func (r *Registrar) Close() error {
 	r.cancel()
-	r.ua.Close() // transactions before sockets, as in Endpoint.Close
-	r.udp.Close()
-	r.tcp.Close()
-	r.wg.Wait()
-	sweepLateConnections(r.ua)
+	r.stack.close()
 	return nil
 }
 
@@ -343,11 +313,7 @@ func (r *Registrar) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 func (r *Registrar) prepare(fwd *sip.Request, dest, transport string) {
 	fwd.SetDestination(dest)
 	fwd.SetTransport(transport)
-	fwd.Laddr = sip.Addr{}
-	if transport == "udp" {
-		la := r.udp.LocalAddr().(*net.UDPAddr)
-		fwd.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
-	}
+	r.fromUDPSocket(fwd)
 }
 
 func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {

@@ -88,6 +88,20 @@ func runSipp(ctx context.Context, t *testing.T, args ...string) sippRun {
 	return sippRun{out: out, err: err, msgFile: string(msgs)}
 }
 
+// waitBound waits until something (sipp) has bound UDP port on 127.0.0.1.
+func waitBound(t *testing.T, port int) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			return
+		}
+		u.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing bound port %d", port)
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -151,16 +165,8 @@ func TestSippDoorStationReceivesResidentInfo(t *testing.T) {
 	go func() {
 		done <- runSipp(ctx, t, "-sf", scenario("door_uas.xml"), "-p", strconv.Itoa(port), "-m", "1")
 	}()
-	var res UnlockResult
-	var err error
-	door := "sip:door@127.0.0.1:" + strconv.Itoa(port)
-	for i := 0; i < 50; i++ { // sipp needs a moment to bind
-		res, err = UnlockOnce(ctx, "127.0.0.1:0", door, WithUser("resident"))
-		if err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitBound(t, port)
+	res, err := UnlockOnce(ctx, "127.0.0.1:0", "sip:door@127.0.0.1:"+strconv.Itoa(port), WithUser("resident"))
 	require.NoError(t, err)
 	assert.True(t, res.OK())
 	assert.Equal(t, ResultIn2xx, res.Source)
@@ -208,15 +214,8 @@ func TestSippRoomUnlocksInEarlyDialog(t *testing.T) {
 	go func() {
 		done <- runSipp(ctx, t, "-sf", scenario("room_early.xml"), "-p", strconv.Itoa(port), "-m", "1")
 	}()
-	var call *Call
-	var err error
-	for i := 0; i < 50; i++ {
-		call, err = door.CallRoom(ctx, "sip:1202@127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitBound(t, port)
+	call, err := door.CallRoom(ctx, "sip:1202@127.0.0.1:"+strconv.Itoa(port))
 	require.NoError(t, err)
 	ev := door.event(t)
 	assert.True(t, ev.Early, "unlock arrived in the early dialog")
@@ -310,3 +309,22 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// The door's ring timeout sends CANCEL after a 180 (sipp checks the CANCEL,
+// answers 487 and gets the ACK).
+func TestSippRingTimeoutCancels(t *testing.T) {
+	port := freePort(t)
+	ctx := testCtx(t)
+	door := newDoorRig(t, WithRingTimeout(400*time.Millisecond))
+	done := make(chan sippRun, 1)
+	go func() { done <- runSipp(ctx, t, "-sf", scenario("room_ring_cancel.xml"), "-p", strconv.Itoa(port), "-m", "1") }()
+	waitBound(t, port)
+	_, err := door.CallRoom(ctx, "sip:1202@127.0.0.1:"+strconv.Itoa(port))
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 408, se.Status)
+	run := <-done
+	require.NoError(t, run.err)
+	assert.Equal(t, 1, successfulCalls(run.out))
+	assert.Contains(t, run.msgFile, "CANCEL sip:1202@")
+}

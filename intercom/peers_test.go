@@ -317,7 +317,9 @@ func TestSippRingTimeoutCancels(t *testing.T) {
 	ctx := testCtx(t)
 	door := newDoorRig(t, WithRingTimeout(400*time.Millisecond))
 	done := make(chan sippRun, 1)
-	go func() { done <- runSipp(ctx, t, "-sf", scenario("room_ring_cancel.xml"), "-p", strconv.Itoa(port), "-m", "1") }()
+	go func() {
+		done <- runSipp(ctx, t, "-sf", scenario("room_ring_cancel.xml"), "-p", strconv.Itoa(port), "-m", "1")
+	}()
 	waitBound(t, port)
 	_, err := door.CallRoom(ctx, "sip:1202@127.0.0.1:"+strconv.Itoa(port))
 	var se *StatusError

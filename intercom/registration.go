@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ type Registration struct {
 	auth   clientAuth
 
 	mu        sync.Mutex
+	natHost   string // received/rport the registrar saw, when not what we advertise (§3)
+	natPort   int
 	cseq      uint32
 	state     RegistrationState
 	ready     chan struct{}
@@ -211,6 +214,11 @@ func (r *Registration) build(expires time.Duration) *sip.Request {
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.REGISTER})
 	ct := r.ep.contact(transport)
 	ct.Address.User = r.cfg.User
+	r.mu.Lock()
+	if r.natHost != "" {
+		ct.Address.Host, ct.Address.Port = r.natHost, r.natPort
+	}
+	r.mu.Unlock()
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	r.ep.fromUDPSocket(req)
@@ -239,6 +247,9 @@ func (r *Registration) once(ctx context.Context, expires time.Duration) (time.Du
 		}
 		switch {
 		case res.IsSuccess():
+			if expires > 0 && r.learnNAT(res, req) {
+				continue // re-REGISTER at once with the public Contact (§3 rec 2)
+			}
 			return grantedExpiry(res, req, expires), nil
 		case res.StatusCode == 401 || res.StatusCode == 407:
 			hname := "WWW-Authenticate"
@@ -277,6 +288,43 @@ func (r *Registration) once(ctx context.Context, expires time.Duration) (time.Du
 		}
 	}
 	return 0, &StatusError{Kind: ErrAuthFailed, Status: 401, Reason: "too many challenges"}
+}
+
+// learnNAT compares the registrar's view of our address (top Via received
+// and rport) with the Contact we sent; when they differ it adopts the public
+// address for later Contacts and reports true.
+func (r *Registration) learnNAT(res *sip.Response, req *sip.Request) bool {
+	via, ct := res.Via(), req.Contact()
+	if via == nil || ct == nil {
+		return false
+	}
+	host, port := ct.Address.Host, ct.Address.Port
+	if v, ok := via.Params.Get("received"); ok && v != "" {
+		host = v
+	}
+	if v, ok := via.Params.Get("rport"); ok && v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			port = n
+		}
+	}
+	if host == ct.Address.Host && port == ct.Address.Port {
+		return false
+	}
+	r.mu.Lock()
+	r.natHost, r.natPort = host, port
+	r.mu.Unlock()
+	return true
+}
+
+// PublicContact returns the address the registrar saw us at, when it
+// differed from ours (NAT), else "".
+func (r *Registration) PublicContact() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.natHost == "" {
+		return ""
+	}
+	return net.JoinHostPort(r.natHost, strconv.Itoa(r.natPort))
 }
 
 // grantedExpiry prefers our Contact's expires parameter, then Expires (§4.1).

@@ -236,3 +236,38 @@ func TestRegistrarRoutesCallsAndUnlocks(t *testing.T) {
 	assert.GreaterOrEqual(t, reg.Stats().Forwarded, uint64(6))
 	_ = net.IPv4zero
 }
+
+// A registrar behind which we look NATed: it stamps a public received/rport
+// into the Via of its answers. The door must re-REGISTER at once with that
+// address as Contact (spec §3, rec 2).
+func TestRegisterAdoptsNATAddress(t *testing.T) {
+	st, err := newStack("127.0.0.1:0", "", "nat-registrar", nil, false)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var contacts []string
+	st.srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		mu.Lock()
+		contacts = append(contacts, req.Contact().Address.HostPort())
+		mu.Unlock()
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.Via().Params.Add("received", "203.0.113.7")
+		res.Via().Params.Add("rport", "40123")
+		res.AppendHeader(sip.NewHeader("Expires", "600"))
+		_ = tx.Respond(res)
+	})
+	st.serve()
+	defer st.close()
+	door := newDoorRig(t)
+	r, err := door.Register(RegisterConfig{Registrar: "sip:" + net.JoinHostPort("127.0.0.1", strconv.Itoa(st.port))})
+	require.NoError(t, err)
+	require.NoError(t, r.WaitRegistered(testCtx(t)))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, contacts, 2, "one REGISTER with the local Contact, one with the public one")
+	assert.Equal(t, door.Addr(), contacts[0])
+	assert.Equal(t, "203.0.113.7:40123", contacts[1])
+	assert.Equal(t, "203.0.113.7:40123", r.PublicContact())
+	mu.Unlock()
+	door.Close() // deregister while the fake registrar still answers
+	mu.Lock()
+}

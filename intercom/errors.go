@@ -22,6 +22,8 @@ var (
 	ErrUnlockDisabled = errors.New("intercom: unlock disabled")
 	// ErrAuthFailed: the registrar refused our credentials (second 401 or 403).
 	ErrAuthFailed = errors.New("intercom: authentication failed")
+	// ErrUnreachable: three OPTIONS probes to the registrar went unanswered (§8).
+	ErrUnreachable = errors.New("intercom: registrar unreachable")
 	// ErrCallFailed: the callee answered an INVITE with a final non-2xx response.
 	ErrCallFailed = errors.New("intercom: call failed")
 	// ErrBusy: too many calls or monitoring sessions (SIP 486).

@@ -24,6 +24,7 @@ type RegisterConfig struct {
 	RetryMin  time.Duration // first backoff after a failure (default 5 s)
 	AuthRetry time.Duration // first backoff after an auth failure (default 30 s)
 	RetryMax  time.Duration // backoff cap (default 10 min)
+	KeepAlive time.Duration // OPTIONS probe interval while registered (default 25 s; negative: off)
 	OnState   func(RegistrationState)
 }
 
@@ -85,6 +86,9 @@ func (ep *Endpoint) Register(cfg RegisterConfig) (*Registration, error) {
 	def(&cfg.RetryMin, 5*time.Second)
 	def(&cfg.AuthRetry, 30*time.Second)
 	def(&cfg.RetryMax, 10*time.Minute)
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 25 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registration{ep: ep, cfg: cfg, uri: uri, callID: sip.GenerateTagN(20), tag: sip.GenerateTagN(10),
 		auth: clientAuth{user: cfg.User, password: cfg.Password}, cseq: uint32(rand.IntN(1000)) + 1,
@@ -175,14 +179,63 @@ func (r *Registration) run(ctx context.Context) {
 			}
 			wait = backoff/2 + rand.N(backoff/2+1)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !r.wait(ctx, wait, err == nil) {
 			return
-		case <-t.C:
 		}
 	}
+}
+
+// wait sleeps until the next REGISTER. While registered it probes the
+// registrar with OPTIONS every KeepAlive (§8): any answer keeps the NAT
+// binding and proves the server; three timeouts in a row mean the
+// registration is lost and it returns early to re-REGISTER.
+func (r *Registration) wait(ctx context.Context, d time.Duration, registered bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var tick <-chan time.Time
+	if registered && r.cfg.KeepAlive > 0 {
+		tk := time.NewTicker(r.cfg.KeepAlive)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-tick:
+			if r.probe(ctx) {
+				misses = 0
+				continue
+			}
+			if misses++; misses >= 3 {
+				r.setState(RegistrationState{Err: ErrUnreachable})
+				return true
+			}
+		}
+	}
+}
+
+// probe sends one OPTIONS to the registrar; any response counts.
+func (r *Registration) probe(ctx context.Context) bool {
+	req := sip.NewRequest(sip.OPTIONS, *r.uri.Clone())
+	req.SetTransport(r.transport())
+	r.ep.fromUDPSocket(req)
+	tctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	_, err := r.ep.do(tctx, req)
+	return err == nil
+}
+
+func (r *Registration) transport() string {
+	if r.uri.UriParams != nil {
+		if t, ok := r.uri.UriParams.Get("transport"); ok && t != "" {
+			return strings.ToLower(t)
+		}
+	}
+	return "udp"
 }
 
 func isAuthErr(err error) bool {
@@ -196,12 +249,7 @@ func (r *Registration) build(expires time.Duration) *sip.Request {
 	cseq := r.cseq
 	r.mu.Unlock()
 	req := sip.NewRequest(sip.REGISTER, *r.uri.Clone())
-	transport := "udp"
-	if r.uri.UriParams != nil {
-		if t, ok := r.uri.UriParams.Get("transport"); ok && t != "" {
-			transport = strings.ToLower(t)
-		}
-	}
+	transport := r.transport()
 	req.SetTransport(transport)
 	aor := sip.Uri{Scheme: "sip", User: r.cfg.User, Host: r.cfg.Domain}
 	from := sip.FromHeader{Address: aor, Params: sip.NewParams()}

@@ -2,6 +2,7 @@ package intercom
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -270,4 +271,23 @@ func TestRegisterAdoptsNATAddress(t *testing.T) {
 	mu.Unlock()
 	door.Close() // deregister while the fake registrar still answers
 	mu.Lock()
+}
+
+// With a long expiry only the OPTIONS keepalive notices that the registrar
+// restarted and lost its table; three missed probes trigger a re-REGISTER.
+func TestKeepAliveDetectsLostRegistrar(t *testing.T) {
+	reg, _ := newRegistrar(t, "127.0.0.1:0")
+	addr := reg.Addr()
+	door := newDoorRig(t)
+	r, err := door.Register(RegisterConfig{Registrar: reg.URI(), Password: "pw1", Expires: time.Hour,
+		KeepAlive: 50 * time.Millisecond, Timeout: 100 * time.Millisecond, RetryMin: 100 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, r.WaitRegistered(testCtx(t)))
+	reg.Close()
+	require.Eventually(t, func() bool { return errors.Is(r.State().Err, ErrUnreachable) }, 3*time.Second, 10*time.Millisecond, "probes miss")
+	reg2, err := NewRegistrar(addr, map[string]string{"door1": "pw1"})
+	require.NoError(t, err)
+	defer reg2.Close()
+	require.Eventually(t, func() bool { _, ok := reg2.Lookup("door1"); return ok }, 3*time.Second, 10*time.Millisecond,
+		"re-registered long before the 48-minute refresh")
 }

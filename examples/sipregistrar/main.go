@@ -40,16 +40,17 @@ func main() {
 }
 
 func run(listen, accountsFile, realm string, runFor time.Duration) error {
+	acc := map[string]string{}
 	if accountsFile == "" {
-		return fmt.Errorf("-accounts is required")
-	}
-	raw, err := os.ReadFile(accountsFile)
-	if err != nil {
-		return err
-	}
-	var acc map[string]string
-	if err := json.Unmarshal(raw, &acc); err != nil {
-		return fmt.Errorf("%s: %w", accountsFile, err)
+		fmt.Fprintln(os.Stderr, "sipregistrar: no -accounts file: every REGISTER will be refused")
+	} else {
+		raw, err := os.ReadFile(accountsFile)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &acc); err != nil {
+			return fmt.Errorf("%s: %w", accountsFile, err)
+		}
 	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(os.Stdout)

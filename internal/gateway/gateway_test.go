@@ -64,6 +64,15 @@ func TestAdminAPIOpen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, term.WaitRegistered(ctx))
+	// The terminal has its ack; the server records it right after sending it.
+	require.Eventually(t, func() bool {
+		for _, tm := range gw.Server.Terminals() {
+			if tm.SN == "486468465489" && tm.Online {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond)
 	post := func(path, body string) (int, string) {
 		resp, err := http.Post(gw.APIURL()+path, "application/json", strings.NewReader(body))
 		require.NoError(t, err)

@@ -139,6 +139,7 @@ func steps() []step {
 		{"QR door", qrDoor, map[string]int{"device/DEMO-QR-GATE": 3}},
 		{"LinkKit door over MQTT", linkkitDoor, map[string]int{"device/a1DemoDoor/DEMO-LK-1": 2, "granted/qr_code": 4}},
 		{"HC property system bridge", hcBridge, map[string]int{"device/HC-GATE-1": 2}},
+		{"SIP video intercom", sipIntercom, map[string]int{"pass/intercom": 1}},
 		{"Parking lane", parkingLane, map[string]int{"pass/plate": 2, "granted/plate": 1}},
 		{"Platform outage: nothing lost", outage, map[string]int{"device/DEMO-OUTAGE-DOOR": outagePasses}},
 	}

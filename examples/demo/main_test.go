@@ -50,7 +50,7 @@ func TestDemoRunsToCompletion(t *testing.T) {
 	for kind, min := range map[string]int{"online": 6, "offline": 5, "pass": 18, "heartbeat": 1, "enrolled": 1} {
 		assert.GreaterOrEqual(t, kinds[kind], min, "kind %s", kind)
 	}
-	for _, m := range []string{"face", "card", "qr_code", "plate"} {
+	for _, m := range []string{"face", "card", "qr_code", "plate", "intercom"} {
 		assert.Positive(t, methods[m], "no pass by %s", m)
 	}
 	assert.Contains(t, text, "scan: allow=false code=104 QR code have be used up")

@@ -73,6 +73,9 @@ func hcBridge(ctx context.Context, d *demo) (func(), error) {
 	if err := term.WaitRegistered(ctx); err != nil {
 		return cleanup, err
 	}
+	if err := waitOnline(ctx, gw.Server, term.SN()); err != nil {
+		return cleanup, err
+	}
 	d.say("HC talks to http://%s/extApi; terminal HC-GATE-1 is its machine", ln.Addr())
 
 	hc := &hciottest.Client{BaseURL: "http://" + ln.Addr().String() + "/", AppID: appID, AppSecret: secret}

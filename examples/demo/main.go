@@ -225,3 +225,22 @@ func (d *demo) summary() string {
 	}
 	return "events " + strings.Join(parts, " ")
 }
+
+// waitOnline waits until the driver reports the device online: a terminal
+// hears its registration ack a moment before the server has recorded it.
+func waitOnline(ctx context.Context, drv accessctl.Driver, id string) error {
+	dev, err := drv.Open(ctx, accessctl.DeviceConfig{ID: id})
+	if err != nil {
+		return err
+	}
+	for {
+		if st, err := dev.Status(ctx); err == nil && st.Online {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never came online: %w", id, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,19 @@
+// Package jsonfast is hand-written JSON for hot paths: reading the members
+// of an object without reflection and writing strings without it. Each
+// function is a fast path that agrees with encoding/json byte for byte or
+// value for value; where it would have to differ (escaped keys, very deep
+// nesting) it reports false and the caller uses encoding/json instead.
+//
+//	var s jsonfast.Scanner
+//	s.Reset(msg)
+//	for more := s.Enter(); more; {
+//		var key []byte
+//		if key, more = s.Next(); !more {
+//			break
+//		}
+//		if string(key) == "code" {
+//			code, _, _ = s.Value()
+//		}
+//	}
+//	if !s.Done() { /* use encoding/json */ }
+package jsonfast

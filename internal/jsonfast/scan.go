@@ -1,0 +1,393 @@
+package jsonfast
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// MaxDepth is the deepest nesting the scanner reads; deeper input is left to
+// encoding/json (which allows 10,000 levels).
+const MaxDepth = 64
+
+// Scanner reads the members of a JSON object, validating as it goes. It is
+// an iterator, not a callback API, so that a Scanner on the stack stays
+// there: reading a reply allocates nothing but the values kept.
+//
+//	var s jsonfast.Scanner
+//	s.Reset(msg)
+//	for more := s.Enter(); more; {
+//		var key []byte
+//		if key, more = s.Next(); !more {
+//			break
+//		}
+//		... s.Value() or s.Enter() on the member's value, or nothing (skipped)
+//	}
+//	valid := s.Done()
+//
+// Keys are the bytes between the quotes; a key with escapes or invalid
+// UTF-8 fails the scan (encoding/json would unescape or repair it before
+// matching). Members come in input order, so with repeated keys the last
+// one is seen last, as encoding/json keeps it.
+type Scanner struct {
+	b     []byte
+	i     int
+	depth int  // objects entered and not left
+	first bool // the innermost object has no member read yet
+	open  bool // Next returned a key whose value is not consumed yet
+	bad   bool
+}
+
+// Reset starts scanning b.
+func (s *Scanner) Reset(b []byte) {
+	*s = Scanner{b: b}
+	s.ws()
+}
+
+// Enter consumes the '{' of the current value (the whole input, or the
+// value of the member Next returned); its members follow with Next.
+func (s *Scanner) Enter() bool {
+	if s.bad || s.i >= len(s.b) || s.b[s.i] != '{' || s.depth >= MaxDepth {
+		s.bad = true
+		return false
+	}
+	s.open = false
+	s.depth++
+	s.i++
+	s.ws()
+	s.first = true
+	return true
+}
+
+// Next moves to the next member of the innermost object entered, skipping
+// the previous member's value if nobody consumed it, and returns its key.
+// more is false at the end of that object (which is then left) and on an
+// error (Done reports false).
+func (s *Scanner) Next() (key []byte, more bool) {
+	if s.bad || s.depth == 0 {
+		s.bad = true
+		return nil, false
+	}
+	if s.open && !s.Skip() {
+		return nil, false
+	}
+	s.ws()
+	if s.i >= len(s.b) {
+		s.bad = true
+		return nil, false
+	}
+	if s.b[s.i] == '}' {
+		s.i++
+		s.depth--
+		s.first = false // for the enclosing object, a member is complete
+		s.ws()
+		return nil, false
+	}
+	if !s.first {
+		if s.b[s.i] != ',' {
+			s.bad = true
+			return nil, false
+		}
+		s.i++
+		s.ws()
+	}
+	s.first = false
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		s.bad = true
+		return nil, false
+	}
+	start := s.i
+	end, plain, ok := scanString(s.b, s.i)
+	if !ok || !plain || bytes.IndexByte(s.b[start+1:end-1], '\\') >= 0 {
+		s.bad = true
+		return nil, false
+	}
+	s.i = end
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		s.bad = true
+		return nil, false
+	}
+	s.i++
+	s.ws()
+	s.open = true
+	return s.b[start+1 : end-1], true
+}
+
+// Done reports whether the scan read exactly one valid object: every
+// object entered was left and nothing but whitespace follows.
+func (s *Scanner) Done() bool {
+	s.ws()
+	return !s.bad && s.depth == 0 && s.i == len(s.b)
+}
+
+// Kind is the first byte of the current value: '{', '[', '"', 't', 'f',
+// 'n', '-' or a digit; 0 at the end of the input.
+func (s *Scanner) Kind() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// Value consumes the current value and returns it as it appears in the
+// input. plain reports a string whose content, raw[1:len(raw)-1], is its
+// value as is: no escapes and valid UTF-8 (what encoding/json would decode
+// to the same bytes).
+func (s *Scanner) Value() (raw []byte, plain, ok bool) {
+	start := s.i
+	s.open = false
+	plain, ok = s.value()
+	if !ok {
+		s.bad = true
+		return nil, false, false
+	}
+	return s.b[start:s.i], plain, true
+}
+
+// Skip consumes the current value, validating it.
+func (s *Scanner) Skip() bool {
+	_, _, ok := s.Value()
+	return ok
+}
+
+func (s *Scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// skipObject validates an object value nested in a skipped value.
+func (s *Scanner) skipObject() bool {
+	if s.depth >= MaxDepth {
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	for {
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return false
+		}
+		end, _, ok := scanString(s.b, s.i)
+		if !ok {
+			return false
+		}
+		s.i = end
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if _, ok := s.value(); !ok {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *Scanner) value() (plain, ok bool) {
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		end, plain, ok := scanString(s.b, s.i)
+		if ok {
+			s.i = end
+		}
+		return plain, ok
+	case c == '{':
+		return false, s.skipObject()
+	case c == '[':
+		return false, s.array()
+	case c == 't':
+		return false, s.literal("true")
+	case c == 'f':
+		return false, s.literal("false")
+	case c == 'n':
+		return false, s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return false, s.number()
+	}
+	return false, false
+}
+
+func (s *Scanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+func (s *Scanner) array() bool {
+	if s.depth >= MaxDepth {
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return true
+	}
+	for {
+		if _, ok := s.value(); !ok {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case ']':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *Scanner) number() bool {
+	b, i := s.b, s.i
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	s.i = i
+	return true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// strClass marks the bytes a string scan must look at: 1 for the quote, the
+// backslash and control characters, 2 for non-ASCII.
+var strClass = func() (t [256]byte) {
+	for c := range 0x20 {
+		t[c] = 1
+	}
+	t['"'], t['\\'] = 1, 1
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = 2
+	}
+	return t
+}()
+
+// scanString reads the string literal at b[i] (a quote) and returns the
+// index after its closing quote. Sixteen bytes are classified at a time, so
+// a long Base64 image costs a table lookup per byte and no branch.
+func scanString(b []byte, i int) (end int, plain, ok bool) {
+	start := i + 1
+	i = start
+	var high byte
+	plain = true
+	for {
+		for len(b)-i >= 16 {
+			w := b[i : i+16 : i+16]
+			a := strClass[w[0]] | strClass[w[1]] | strClass[w[2]] | strClass[w[3]] |
+				strClass[w[4]] | strClass[w[5]] | strClass[w[6]] | strClass[w[7]]
+			c := strClass[w[8]] | strClass[w[9]] | strClass[w[10]] | strClass[w[11]] |
+				strClass[w[12]] | strClass[w[13]] | strClass[w[14]] | strClass[w[15]]
+			if (a|c)&1 != 0 {
+				break
+			}
+			high |= a | c
+			i += 16
+		}
+		if i >= len(b) {
+			return 0, false, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			if high != 0 && plain {
+				plain = utf8.Valid(b[start:i])
+			}
+			return i + 1, plain, true
+		case c == '\\':
+			plain = false
+			if i+1 >= len(b) {
+				return 0, false, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return 0, false, false
+				}
+				i += 6
+			default:
+				return 0, false, false
+			}
+		case c < 0x20:
+			return 0, false, false
+		default:
+			high |= c & 0x80
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

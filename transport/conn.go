@@ -84,6 +84,9 @@ type Conn struct {
 	queued atomic.Int32
 	live   atomic.Bool // goroutines started; before, everything queues
 	onEnd  func(*Conn)
+	// reader goroutine only
+	lastLen int // size of the previous message
+
 }
 
 func newConn(ws *websocket.Conn, o *options, ctr *counters) *Conn {
@@ -133,17 +136,27 @@ func (c *Conn) start(h Handler) {
 // otherwise it queues without blocking, and a full queue returns
 // ErrQueueFull at once. msg must not be modified later.
 func (c *Conn) Send(msg []byte) error {
+	_, err := c.SendOwned(msg)
+	return err
+}
+
+// SendOwned is Send for a message in a buffer the caller wants back.
+// queued reports that the writer goroutine holds msg until it is written:
+// leave it alone. Otherwise msg was written, or refused, before SendOwned
+// returned, and its memory is the caller's again (to reuse for the next
+// message, saving an allocation the size of a face image).
+func (c *Conn) SendOwned(msg []byte) (queued bool, err error) {
 	if done, err := c.writeNow(msg); done {
-		return err
+		return false, err
 	}
 	c.queued.Add(1)
 	select {
 	case c.out <- msg:
-		return nil
+		return true, nil
 	default:
 		c.queued.Add(-1)
 		c.ctr.queueFull.Add(1)
-		return ErrQueueFull
+		return false, ErrQueueFull
 	}
 }
 
@@ -264,7 +277,7 @@ func (c *Conn) readLoop() {
 			break
 		}
 		var msg []byte
-		if msg, err = readMessage(r); err != nil {
+		if msg, err = c.readMessage(r); err != nil {
 			break
 		}
 		c.got.Store(true)
@@ -289,18 +302,28 @@ func (c *Conn) readLoop() {
 	close(c.done)
 }
 
-// readBufs are scratch buffers for reading messages: a face image arrives
-// in one read into a buffer that has grown before, then is copied once into
-// a slice of its exact size (handlers may keep it), instead of io.ReadAll's
-// chain of doubling copies.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func readMessage(r io.Reader) ([]byte, error) {
-	bp := readBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
+// readMessage reads one message into a slice the handler may keep. The
+// slice is sized by the connection's previous message, so a run of similar
+// messages (commands carrying face images) is read straight into place: no
+// scratch buffer, no copy. A larger message grows it.
+func (c *Conn) readMessage(r io.Reader) ([]byte, error) {
+	buf := make([]byte, 0, max(c.lastLen, minReadAlloc))
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Full: probe for the end before growing, since a message of the
+			// same size as the last one is the common case.
+			var probe [1]byte
+			n, err := r.Read(probe[:])
+			if n > 0 {
+				buf = append(buf, probe[0])
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -311,14 +334,15 @@ func readMessage(r io.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
-	msg := make([]byte, len(buf))
-	copy(msg, buf)
-	if cap(buf) <= 1<<20 { // do not pin huge buffers
-		*bp = buf
-		readBufs.Put(bp)
+	c.lastLen = len(buf)
+	if cap(buf)-len(buf) > len(buf)/4+minReadAlloc { // a handler may keep it: not mostly slack
+		buf = append(make([]byte, 0, len(buf)), buf...)
 	}
-	return msg, nil
+	return buf, nil
 }
+
+// minReadAlloc is the smallest buffer a message is read into.
+const minReadAlloc = 512
 
 // classify turns a read error into one of our sentinels (kept wrapped).
 func (c *Conn) classify(err error) error {

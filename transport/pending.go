@@ -39,6 +39,7 @@ const recentSize = 64
 // calls Resolve. The zero value is ready to use; it allocates on first use.
 type Pending[T any] struct {
 	mu      sync.Mutex
+	free    sync.Pool // released calls, channel included
 	waiting map[string]*Call[T]
 	recent  []finished // ring of recently finished ids
 	next    int
@@ -79,7 +80,11 @@ func (p *Pending[T]) Add(id string) (*Call[T], error) {
 	if p.waiting == nil {
 		p.waiting = make(map[string]*Call[T])
 	}
-	c := &Call[T]{p: p, id: id, ch: make(chan result[T], 1)}
+	c, _ := p.free.Get().(*Call[T])
+	if c == nil {
+		c = &Call[T]{p: p, ch: make(chan result[T], 1)}
+	}
+	c.id = id
 	p.waiting[id] = c
 	return c, nil
 }
@@ -90,8 +95,8 @@ func (p *Pending[T]) Add(id string) (*Call[T], error) {
 func (c *Call[T]) Wait(ctx context.Context, timeout time.Duration) (T, error) {
 	var tc <-chan time.Time
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
+		t := getTimer(timeout)
+		defer putTimer(t)
 		tc = t.C
 	}
 	select {
@@ -106,6 +111,47 @@ func (c *Call[T]) Wait(ctx context.Context, timeout time.Duration) (T, error) {
 		}
 		return c.abandon(err)
 	}
+}
+
+// timers are reused across calls: a timer per request was a fifth of the
+// allocations of a command round trip.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	if !t.Stop() {
+		select { // only needed with GODEBUG=asynctimerchan=1
+		case <-t.C:
+		default:
+		}
+	}
+	timers.Put(t)
+}
+
+// Release hands a finished call (Wait returned, or Cancel was called) back
+// for reuse by a later Add, saving its allocations on a hot path. The call
+// must not be used afterwards. Calling it is optional.
+func (c *Call[T]) Release() {
+	select {
+	case <-c.ch: // never filled after Wait or Cancel; be safe anyway
+		return
+	default:
+	}
+	c.p.mu.Lock()
+	waiting := c.p.waiting[c.id] == c
+	c.p.mu.Unlock()
+	if waiting { // not finished: misuse, keep it out of the pool
+		return
+	}
+	c.id = ""
+	c.p.free.Put(c)
 }
 
 // Cancel gives up on the call (for example when sending it failed).

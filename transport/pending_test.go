@@ -189,3 +189,36 @@ func (h *sessionHandler) HandleClose(c *Conn, err error) {
 	h.reg.Remove(h.id, h.s)
 	h.s.pending.Close(fmt.Errorf("%w: %w", ErrOffline, err))
 }
+
+func TestPendingReleaseReusesCalls(t *testing.T) {
+	var p Pending[string]
+	for i := range 50 {
+		id := fmt.Sprint(i)
+		c, err := p.Add(id)
+		require.NoError(t, err)
+		assert.Equal(t, id, c.ID())
+		go p.Resolve(id, "r"+id)
+		v, err := c.Wait(context.Background(), 5*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, "r"+id, v, "a reused call never returns an earlier reply")
+		c.Release()
+	}
+	// Released too early (misuse): the call stays usable and out of the pool.
+	c, err := p.Add("x")
+	require.NoError(t, err)
+	c.Release()
+	assert.Equal(t, Delivered, p.Resolve("x", "ok"))
+	v, err := c.Wait(context.Background(), time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", v)
+	// A timed-out call is released clean: the late reply does not leak into
+	// the next call.
+	c, _ = p.Add("late")
+	_, err = c.Wait(context.Background(), time.Millisecond)
+	require.ErrorIs(t, err, ErrTimeout)
+	c.Release()
+	assert.Equal(t, Late, p.Resolve("late", "stale"))
+	c, _ = p.Add("next")
+	_, err = c.Wait(context.Background(), 20*time.Millisecond)
+	assert.ErrorIs(t, err, ErrTimeout, "no stale value from the pool")
+}

@@ -363,3 +363,33 @@ func TestSendKeepsEachSendersOrder(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestMessagesOfChangingSizes: messages are read into buffers sized by the
+// previous one; growing, shrinking and same-size runs must all arrive
+// intact, and what a handler keeps is not mostly slack.
+func TestMessagesOfChangingSizes(t *testing.T) {
+	got := make(chan []byte, 64)
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		return HandlerFunc(func(_ *Conn, msg []byte) { got <- msg })
+	})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = c.Close(); <-c.Done() }()
+	sizes := []int{0, 1, 511, 512, 513, 5000, 5000, 5000, 40000, 100, 40000, 40001, 39999, 3, 70000, 70000, 2}
+	for i, n := range sizes {
+		msg := make([]byte, n)
+		for j := range msg {
+			msg[j] = byte('a' + (i+j)%26)
+		}
+		require.NoError(t, c.Send(msg))
+		select {
+		case m := <-got:
+			require.Equal(t, string(msg), string(m), "message %d (%d bytes)", i, n)
+			assert.LessOrEqual(t, cap(m)-len(m), len(m)/4+minReadAlloc, "message %d keeps little slack", i)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d not received", i)
+		}
+	}
+}

@@ -106,7 +106,16 @@ func (d *Device) Do(ctx context.Context, command string, content any) (*Reply, e
 			timeout = d.srv.cfg.timeouts[selectAll]
 		}
 	}
-	return d.do(ctx, command, content, timeout)
+	return d.do(ctx, command, content, nil, timeout)
+}
+
+// doUser sends addUser or editUser.
+func (d *Device) doUser(ctx context.Context, command string, uc *userContent) (*Reply, error) {
+	timeout, ok := d.srv.cfg.timeouts[command]
+	if !ok {
+		timeout = 30 * time.Second
+	}
+	return d.do(ctx, command, nil, uc, timeout)
 }
 
 type request struct {
@@ -115,7 +124,7 @@ type request struct {
 	Content   any    `json:"content"`
 }
 
-func (d *Device) do(ctx context.Context, command string, content any, timeout time.Duration) (*Reply, error) {
+func (d *Device) do(ctx context.Context, command string, content any, uc *userContent, timeout time.Duration) (*Reply, error) {
 	if d.closed.Load() {
 		return nil, accessctl.ErrClosed
 	}
@@ -136,20 +145,29 @@ func (d *Device) do(ctx context.Context, command string, content any, timeout ti
 	defer func() { <-sess.slots }()
 
 	id := commandIDs.next()
-	msg, err := encodeRequest(id, command, content)
+	buf := frameBufs.Get().(*[]byte)
+	msg, err := appendRequest(*buf, id, command, content, uc)
 	if err != nil {
+		frameBufs.Put(buf)
 		return nil, fmt.Errorf("%w: %s content: %v", accessctl.ErrInvalid, command, err)
 	}
 	call, err := sess.pending.Add(id)
 	if err != nil {
+		frameBufs.Put(buf)
 		return nil, mapErr(err)
 	}
-	if err := sess.conn.Send(msg); err != nil {
+	queued, err := sess.conn.SendOwned(msg)
+	if !queued && cap(msg) <= maxPooledFrame { // written (or refused): the buffer is ours again
+		*buf = msg[:0]
+		frameBufs.Put(buf)
+	}
+	if err != nil {
 		call.Cancel()
 		return nil, mapErr(err)
 	}
 	d.srv.st.sent.Add(1)
 	rep, err := call.Wait(ctx, timeout)
+	call.Release()
 	if err != nil {
 		if errors.Is(err, transport.ErrTimeout) {
 			d.srv.st.timeouts.Add(1)
@@ -181,7 +199,7 @@ func (d *Device) AddUser(ctx context.Context, u User) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.Do(ctx, CmdAddUser, checked{u, plain})
+	_, err = d.doUser(ctx, CmdAddUser, &userContent{User: u, plainImg: plain})
 	return err
 }
 
@@ -191,7 +209,7 @@ func (d *Device) EditUser(ctx context.Context, u User) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.Do(ctx, CmdEditUser, checkedEdit{userEdit(u), plain})
+	_, err = d.doUser(ctx, CmdEditUser, &userContent{User: u, edit: true, plainImg: plain})
 	return err
 }
 
@@ -223,37 +241,70 @@ var b64class = func() (t [256]byte) {
 	return t
 }()
 
+// b64kind sorts bytes for the bulk check: 0 for the alphabets (standard and
+// URL-safe) and padding, 2 for whitespace (valid, but JSON escapes it), 4
+// for anything else.
+var b64kind = func() (t [256]byte) {
+	for c := range t {
+		switch k := b64class[c]; {
+		case k == 0:
+			t[c] = 4
+		case k == 1 && c != '=':
+			t[c] = 2
+		}
+	}
+	return t
+}()
+
 // checkImage verifies that s is Base64 (any variant D.5 lists) of a JPEG or
 // PNG without decoding all of it: one pass over the alphabet, and the magic
 // bytes from the head. Decoding a copy of every face would double the cost
 // of an addUser.
-// It also reports whether s is plain: no padding-free whitespace or prefix,
-// so that it can go into JSON without an escape check.
+// It also reports whether s is plain: it can go into JSON as it is, with no
+// whitespace and nothing in a data: prefix that needs escaping.
 func checkImage(s string) (plain bool, err error) {
+	plain = true
 	if strings.HasPrefix(s, "data:") {
 		comma := strings.IndexByte(s, ',')
 		if comma < 0 {
 			return false, fmt.Errorf("%w: data URL without a comma", accessctl.ErrInvalid)
 		}
+		for i := 0; i < comma; i++ { // the media type goes out verbatim too
+			plain = plain && jsonSafe(s[i])
+		}
 		s = s[comma+1:]
 	}
-	plain = true
-	for i := 0; i < len(s); i++ { // one load and compare per byte in the common case
-		if c := b64class[s[i]]; c <= 1 {
-			if c == 0 {
+	// Sixteen bytes per step, no branch per byte: a face image is tens of
+	// KiB and this check runs on every addUser.
+	var a, b byte
+	for t := s; len(t) >= 16; t = t[16:] {
+		a |= b64kind[t[0]] | b64kind[t[1]] | b64kind[t[2]] | b64kind[t[3]] |
+			b64kind[t[4]] | b64kind[t[5]] | b64kind[t[6]] | b64kind[t[7]]
+		b |= b64kind[t[8]] | b64kind[t[9]] | b64kind[t[10]] | b64kind[t[11]] |
+			b64kind[t[12]] | b64kind[t[13]] | b64kind[t[14]] | b64kind[t[15]]
+	}
+	for i := len(s) &^ 15; i < len(s); i++ {
+		a |= b64kind[s[i]]
+	}
+	if (a|b)&4 != 0 {
+		for i := 0; i < len(s); i++ {
+			if b64class[s[i]] == 0 {
 				return false, fmt.Errorf("%w: face image is not Base64 (byte %q at %d)", accessctl.ErrInvalid, s[i], i)
 			}
-			plain = plain && s[i] == '='
 		}
 	}
-	head := make([]byte, 0, 12)
-	for i := 0; i < len(s) && len(head) < cap(head); i++ {
+	plain = plain && (a|b)&2 == 0
+	var head [12]byte
+	n := 0
+	for i := 0; i < len(s) && n < len(head); i++ {
 		if c := b64class[s[i]]; c > 1 {
-			head = append(head, c)
+			head[n] = c
+			n++
 		}
 	}
-	magic, err := base64.RawStdEncoding.DecodeString(string(head[:len(head)/4*4]))
-	if err != nil || accessctl.SniffImage(magic) == "" {
+	var magic [9]byte
+	m, err := base64.RawStdEncoding.Decode(magic[:], head[:n/4*4])
+	if err != nil || accessctl.SniffImage(magic[:m]) == "" {
 		return false, fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
 	}
 	return plain, nil
@@ -399,9 +450,9 @@ func (d *Device) PutGrant(ctx context.Context, g accessctl.Grant) error {
 		return fmt.Errorf("%w: face image is neither JPEG nor PNG", accessctl.ErrInvalid)
 	}
 	// We encoded the image ourselves: it is valid, plain Base64.
-	_, err = d.Do(ctx, CmdAddUser, checked{u, true})
+	_, err = d.doUser(ctx, CmdAddUser, &userContent{User: u, plainImg: true})
 	if errors.Is(err, accessctl.ErrRejected) {
-		if _, err2 := d.Do(ctx, CmdEditUser, checkedEdit{userEdit(u), true}); err2 != nil {
+		if _, err2 := d.doUser(ctx, CmdEditUser, &userContent{User: u, edit: true, plainImg: true}); err2 != nil {
 			return fmt.Errorf("addUser refused (%v), then editUser: %w", err, err2)
 		}
 		return nil

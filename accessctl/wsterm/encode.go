@@ -1,34 +1,60 @@
 package wsterm
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"sync"
 
-// encodeRequest builds an S1 command frame. User contents are written by
-// hand: encoding/json would escape-check a face image byte by byte through
-// reflection, which costs more than sending it.
+	"github.com/menjin/menjin/internal/jsonfast"
+)
+
+// encodeRequest builds an S1 command frame.
 func encodeRequest(id, command string, content any) ([]byte, error) {
-	var fields []field
-	plainImg := false
+	return appendRequest(nil, id, command, content, nil)
+}
+
+// frameBufs recycles command frames written directly by the caller (the
+// usual case): an addUser frame is as large as its face image.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrame keeps rare huge frames out of the pool.
+const maxPooledFrame = 4 << 20
+
+// appendRequest appends an S1 command frame to dst. User contents are
+// written by hand: encoding/json would escape-check a face image byte by
+// byte through reflection, which costs more than sending it.
+// uc, when not nil, is the content (and content is ignored): a user passed
+// by pointer stays on the caller's stack, where boxing it in an interface
+// would copy it to the heap on every command.
+func appendRequest(dst []byte, id, command string, content any, uc *userContent) ([]byte, error) {
+	var (
+		u        *User
+		omit     bool // editUser: empty fields stay unchanged
+		plainImg bool
+	)
 	switch c := content.(type) {
-	case checked:
-		content, plainImg = c.User, c.plainImg
-	case checkedEdit:
-		content, plainImg = c.userEdit, c.plainImg
-	}
-	switch c := content.(type) {
+	case nil:
+		if uc == nil {
+			return json.Marshal(request{CommandID: id, Command: command})
+		}
+		u, omit, plainImg = &uc.User, uc.edit, uc.plainImg
 	case User:
-		fields = []field{{"user", c.User, false}, {"userId", c.UserID, false}, {"pwd", c.Pwd, false},
-			{"name", c.Name, false}, {"role", c.Role, false}, {"img", c.Img, false}}
+		u = &c
 	case userEdit:
-		fields = []field{{"user", c.User, true}, {"userId", c.UserID, false}, {"pwd", c.Pwd, true},
-			{"name", c.Name, true}, {"role", c.Role, true}, {"img", c.Img, true}}
+		u, omit = (*User)(&c), true
 	default:
 		return json.Marshal(request{CommandID: id, Command: command, Content: content})
 	}
+	fields := [...]field{{"user", u.User, omit}, {"userId", u.UserID, false}, {"pwd", u.Pwd, omit},
+		{"name", u.Name, omit}, {"role", u.Role, omit}, {"img", u.Img, omit}}
+
 	size := 64 + len(id) + len(command)
 	for _, f := range fields {
 		size += len(f.key) + len(f.val) + 8
 	}
-	b := make([]byte, 0, size)
+	b := dst[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, `{"commandId":`...)
 	b = appendString(b, id)
 	b = append(b, `,"command":`...)
@@ -57,15 +83,12 @@ func encodeRequest(id, command string, content any) ([]byte, error) {
 	return append(b, "}}"...), nil
 }
 
-// checked and checkedEdit carry a user whose image checkImage found plain.
-type checked struct {
+// userContent is the content of addUser (all six fields) or editUser
+// (edit: empty fields left out). plainImg says checkImage found the image
+// needs no JSON escaping.
+type userContent struct {
 	User
-	plainImg bool
-}
-
-type checkedEdit struct {
-	userEdit
-	plainImg bool
+	edit, plainImg bool
 }
 
 type field struct {
@@ -73,23 +96,9 @@ type field struct {
 	omitEmpty bool
 }
 
-// plain marks bytes that need no escaping in a JSON string (the same set
-// encoding/json leaves alone, HTML characters included).
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !plain[s[i]] {
-			q, _ := json.Marshal(s) // rare: non-ASCII names, quotes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+// jsonSafe reports a byte that json.Marshal writes as it is.
+func jsonSafe(c byte) bool {
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 }
+
+func appendString(b []byte, s string) []byte { return jsonfast.AppendString(b, s) }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/menjin/menjin/internal/jsonfast"
 	"github.com/menjin/menjin/internal/jsonrepair"
 )
 
@@ -113,7 +114,8 @@ func isNull(b json.RawMessage) bool {
 // UTF-8 BOM and surrounding whitespace are ignored. When strict decoding
 // fails, the lenient repairs of D.1 are tried (comments, trailing commas,
 // no-break spaces outside strings); repaired reports that they were needed.
-// Errors wrap ErrBadFrame.
+// The frames refer to msg: do not modify it afterwards. Errors wrap
+// ErrBadFrame.
 func DecodeFrames(msg []byte) (frames []Frame, repaired bool, err error) {
 	frames, err = decodeStrict(msg)
 	if err == nil {
@@ -140,7 +142,10 @@ func decodeStrict(msg []byte) ([]Frame, error) {
 	if msg[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrBadFrame)
 	}
-	// Fast path: one object per message, decoded in one Unmarshal.
+	// Fast path: one object per message, read without reflection.
+	if one, ok := decodeOne(msg); ok {
+		return []Frame{one}, nil
+	}
 	var one Frame
 	if err := json.Unmarshal(msg, &one); err == nil {
 		one.Raw = msg
@@ -173,6 +178,73 @@ func decodeStrict(msg []byte) ([]Frame, error) {
 		frames = append(frames, f)
 	}
 	return frames, nil
+}
+
+// decodeOne reads a message holding one object the way json.Unmarshal into
+// a Frame would, without reflection: a reply is decoded on every command's
+// hot path. Data and Content refer to msg instead of copying it. It reports
+// false for whatever it does not read exactly as encoding/json would (keys
+// that only match case-insensitively, escaped keys, an object where a
+// scalar belongs, invalid JSON); the caller then uses encoding/json, which
+// also produces the error.
+func decodeOne(msg []byte) (f Frame, ok bool) {
+	var s jsonfast.Scanner
+	s.Reset(msg)
+	for more := s.Enter(); more; {
+		var key []byte
+		if key, more = s.Next(); !more {
+			break
+		}
+		var dst *FlexString
+		switch string(key) {
+		case "commandId":
+			dst = &f.CommandID
+		case "command":
+			dst = &f.Command
+		case "code":
+			dst = &f.Code
+		case "data":
+			f.Data, _, _ = s.Value()
+			continue
+		case "content":
+			f.Content, _, _ = s.Value()
+			continue
+		default:
+			if foldsToField(key, "commandId", "command", "code", "data", "content") {
+				return f, false
+			}
+			continue
+		}
+		if !setFlex(dst, &s) {
+			return f, false
+		}
+	}
+	f.Raw = msg
+	return f, s.Done()
+}
+
+// setFlex reads a scalar into dst as FlexString.UnmarshalJSON would.
+func setFlex(dst *FlexString, s *jsonfast.Scanner) bool {
+	raw, plain, ok := s.Value()
+	if !ok {
+		return false
+	}
+	if plain {
+		*dst = FlexString(raw[1 : len(raw)-1])
+		return true
+	}
+	return dst.UnmarshalJSON(raw) == nil
+}
+
+// foldsToField reports whether key is one of names in another case, which
+// encoding/json would match and a plain switch would not.
+func foldsToField(key []byte, names ...string) bool {
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // String identifies the frame without its payload, which may hold a

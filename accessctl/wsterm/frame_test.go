@@ -1,6 +1,7 @@
 package wsterm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/jsonrepair"
 )
 
@@ -171,6 +173,7 @@ func FuzzDecodeFrames(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBF{\"code\":206,}"))
 	f.Add([]byte(`{"code":"207","data":{"type":"2","data":{"userId":5}}} {"code":1}`))
 	f.Fuzz(func(t *testing.T, msg []byte) {
+		checkDecodeOne(t, msg)
 		frames, _, err := DecodeFrames(msg)
 		if err != nil {
 			if !errors.Is(err, ErrBadFrame) {
@@ -194,6 +197,46 @@ func FuzzDecodeFrames(f *testing.F) {
 			t.Fatalf("repair grew the input: %d > %d", len(fixed), len(msg))
 		}
 	})
+}
+
+// checkDecodeOne holds the reflection-free reader to json.Unmarshal: what
+// it accepts, encoding/json accepts and decodes to the same frame.
+func checkDecodeOne(t testing.TB, msg []byte) {
+	t.Helper()
+	got, ok := decodeOne(msg)
+	var want Frame
+	err := json.Unmarshal(msg, &want)
+	if !ok {
+		return
+	}
+	if err != nil {
+		t.Fatalf("decodeOne accepted %q; encoding/json: %v", msg, err)
+	}
+	if got.CommandID != want.CommandID || got.Command != want.Command || got.Code != want.Code ||
+		!bytes.Equal(got.Data, want.Data) || (got.Data == nil) != (want.Data == nil) ||
+		!bytes.Equal(got.Content, want.Content) || (got.Content == nil) != (want.Content == nil) {
+		t.Fatalf("decodeOne(%q) = %+v, encoding/json %+v", msg, got, want)
+	}
+}
+
+func TestDecodeOneMatchesEncodingJSON(t *testing.T) {
+	for i, v := range specVectors(t) {
+		checkDecodeOne(t, []byte(v))
+		if !strings.Contains(v, "//") && !strings.Contains(v, "\u00a0") {
+			_, ok := decodeOne(bytes.TrimSpace([]byte(v)))
+			assert.True(t, ok, "vector %d takes the fast path", i)
+		}
+	}
+	for _, in := range []string{
+		`{"code":200,"commandId":"1","data":null,"content":[{"userId":1}]}`, `{"Code":"500","code":"200"}`,
+		`{"code":"200","code":null}`, `{"code":{}}`, `{"code":"\u0032\u0030\u0030"}`, `{"COMMANDID":"7"}`,
+		`{"code":"a\"b"}`, "{\"code\":\"\xff\"}", `{"code":true,"data":"x","other":[1,{"a":2}]}`, `{"code":1e3}`,
+		`{"data":{"eventid":"e","type":"1"}} `, `{"ſ":1,"K":2}`, `{"commandıd":"1"}`,
+	} {
+		checkDecodeOne(t, []byte(in))
+	}
+	_, ok := decodeOne([]byte(`{"Code":"500"}`))
+	assert.False(t, ok, "a key that only matches case-insensitively goes to encoding/json")
 }
 
 func TestEncodeRequestMatchesEncodingJSON(t *testing.T) {
@@ -224,4 +267,52 @@ func TestFrameStringRedacts(t *testing.T) {
 	assert.NotContains(t, s, "1234")
 	assert.NotContains(t, s, "base64")
 	assert.NotContains(t, fs[0].LogValue().String(), "1234")
+}
+
+// jpegHead is the Base64 of the start of a JPEG.
+const jpegHead = "/9j/4AAQSkZJRgA="
+
+func TestCheckImage(t *testing.T) {
+	long := strings.Repeat("QUJD", 40) // past the 16-byte blocks
+	for _, c := range []struct {
+		img   string
+		plain bool
+	}{
+		{jpegHead, true}, {jpegHead + long, true}, {"/9j/4AAQ-_" + long, true}, {jpegHead + "\n" + long, false},
+		{"/9j/ 4AAQSkZJRgA=", false}, {"data:image/jpeg;base64," + jpegHead + long, true},
+		{`data:im"age/<jpeg>\;base64,` + jpegHead, false}, // a prefix that needs escaping
+		{"iVBORw0KGgo=", true},                            // PNG
+	} {
+		plain, err := checkImage(c.img)
+		require.NoError(t, err, c.img)
+		assert.Equal(t, c.plain, plain, c.img)
+	}
+	for _, bad := range []string{"", "data:nocomma", jpegHead + long + "*", long + "*" + jpegHead, "QUJD" + long, "/9j/4AAQ\x80" + long} {
+		_, err := checkImage(bad)
+		assert.ErrorIs(t, err, accessctl.ErrInvalid, "%q", bad)
+	}
+	_, err := checkImage(long[:37] + "!" + long)
+	assert.ErrorContains(t, err, "at 37", "the error names the first bad byte")
+}
+
+// TestUserContentIsValidJSON: whatever checkImage accepts goes out as JSON
+// equal to encoding/json's, including a data: prefix with quotes in it
+// (which once went out unescaped: a broken frame).
+func TestUserContentIsValidJSON(t *testing.T) {
+	for _, img := range []string{jpegHead, "data:image/jpeg;base64," + jpegHead, `data:im"age/<jpeg>\;base64,` + jpegHead,
+		jpegHead[:8] + "\r\n" + jpegHead[8:]} {
+		plain, err := checkImage(img)
+		require.NoError(t, err)
+		u := User{User: "u", UserID: "1", Pwd: "p", Name: "n", Role: "0", Img: img}
+		for _, edit := range []bool{false, true} {
+			got, err := appendRequest(nil, "1", CmdAddUser, nil, &userContent{User: u, edit: edit, plainImg: plain})
+			require.NoError(t, err)
+			var content any = u
+			if edit {
+				content = userEdit(u)
+			}
+			want, _ := json.Marshal(request{CommandID: "1", Command: CmdAddUser, Content: content})
+			assert.Equal(t, string(want), string(got))
+		}
+	}
 }

@@ -88,10 +88,12 @@ type UserQuery struct {
 // commands go out in one second, and never goes back when the clock does).
 // UTC, because local time repeats an hour when daylight saving ends.
 type idGen struct {
-	mu  sync.Mutex
-	sec int64
-	seq int
-	now func() time.Time
+	mu      sync.Mutex
+	sec     int64
+	seq     int
+	now     func() time.Time
+	prefSec int64    // the second prefix was made for
+	prefix  [14]byte // yyyyMMddHHmmss of prefSec
 }
 
 var commandIDs = &idGen{now: time.Now}
@@ -108,5 +110,14 @@ func (g *idGen) next() string {
 	default:
 		g.seq++
 	}
-	return time.Unix(g.sec, 0).UTC().Format("20060102150405") + fmt.Sprintf("%04d", g.seq)
+	if g.prefSec != g.sec || g.prefix[0] == 0 { // formatting a date costs more than the rest
+		time.Unix(g.sec, 0).UTC().AppendFormat(g.prefix[:0], "20060102150405")
+		g.prefSec = g.sec
+	}
+	var id [18]byte
+	copy(id[:], g.prefix[:])
+	for i, n := 17, g.seq; i >= 14; i, n = i-1, n/10 {
+		id[i] = byte('0' + n%10)
+	}
+	return string(id[:])
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl/wsterm"
+	"github.com/menjin/menjin/internal/jsonfast"
 	"github.com/menjin/menjin/transport"
 )
 
@@ -53,7 +54,7 @@ func WithHeartbeat(d time.Duration) Option { return func(t *Terminal) { t.heartb
 func WithUsers(users ...wsterm.User) Option {
 	return func(t *Terminal) {
 		for _, u := range users {
-			t.users[u.UserID] = u
+			t.users[u.UserID] = row{User: u}
 		}
 	}
 }
@@ -102,7 +103,7 @@ type Terminal struct {
 	fifo       []*report
 	fifoSince  time.Time // when the oldest unacked report started waiting
 	outbox     []*report // events not acked yet, resent after (re)registration
-	users      map[string]wsterm.User
+	users      map[string]row
 	events     map[string]json.RawMessage
 	behave     map[string]Behavior
 	registered chan struct{} // closed while registered
@@ -119,9 +120,13 @@ type Terminal struct {
 func NewTerminal(url string, opts ...Option) *Terminal {
 	t := &Terminal{
 		url: url, sn: "SIM0001", ip: "127.0.0.1", mac: "02-00-00-00-00-01", typ: "0",
-		log: slog.New(slog.DiscardHandler), users: map[string]wsterm.User{},
+		log: slog.New(slog.DiscardHandler), users: map[string]row{},
 		events: map[string]json.RawMessage{}, behave: map[string]Behavior{},
 		registered: make(chan struct{}), stop: make(chan struct{}),
+		// A terminal holds one connection: gorilla's usual 4 KiB read buffer
+		// takes a command with a thumbnail in one read, where the server's
+		// small idle-friendly default would need two.
+		topts: []transport.Option{transport.WithBufferSizes(4096, 0)},
 	}
 	for _, o := range opts {
 		o(t)
@@ -183,8 +188,8 @@ func (t *Terminal) Stats() Stats {
 func (t *Terminal) User(id string) (wsterm.User, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	u, ok := t.users[id]
-	return u, ok
+	r, ok := t.users[id]
+	return r.user(), ok
 }
 
 // Users returns the user table, by id.
@@ -196,8 +201,8 @@ func (t *Terminal) Users() []wsterm.User {
 
 func (t *Terminal) sortedUsersLocked(keep func(wsterm.User) bool) []wsterm.User {
 	out := make([]wsterm.User, 0, len(t.users))
-	for _, u := range t.users {
-		if keep(u) {
+	for _, r := range t.users {
+		if u := r.user(); keep(u) {
 			out = append(out, u)
 		}
 	}
@@ -230,7 +235,7 @@ func (t *Terminal) Pass(ctx context.Context, userID, door string) (string, error
 // (207 type 2).
 func (t *Terminal) Enroll(ctx context.Context, u wsterm.User) (string, error) {
 	t.mu.Lock()
-	t.users[u.UserID] = u
+	t.users[u.UserID] = row{User: u}
 	t.mu.Unlock()
 	return t.event(ctx, "2", func(string) any { return u })
 }
@@ -377,6 +382,9 @@ type inbound struct {
 }
 
 type content struct {
+	// img is the face image as it arrived, when the fast reader took it
+	// (it wins over Img).
+	img      []byte
 	User     wsterm.FlexString `json:"user"`
 	UserID   wsterm.FlexString `json:"userId"`
 	Pwd      wsterm.FlexString `json:"pwd"`
@@ -389,19 +397,57 @@ type content struct {
 	Interval wsterm.FlexString `json:"interval"`
 }
 
-func (c *content) user() wsterm.User {
-	return wsterm.User{User: string(c.User), UserID: string(c.UserID), Pwd: string(c.Pwd),
-		Name: string(c.Name), Role: string(c.Role), Img: string(c.Img)}
+// row is a user of the table. A face image stays in the message it came
+// in (the transport hands every message over for keeps), so storing a
+// 40 KiB face costs no copy; it becomes a string when it is read back.
+type row struct {
+	wsterm.User        // Img is empty when img is set
+	img         []byte // the image as received
+}
+
+func (r row) user() wsterm.User {
+	u := r.User
+	if r.img != nil {
+		u.Img = string(r.img)
+	}
+	return u
+}
+
+func (r row) hasImg() bool { return r.img != nil || r.Img != "" }
+
+func (r row) imgIs(img []byte) bool {
+	if r.img != nil {
+		return bytes.Equal(r.img, img)
+	}
+	return r.Img == string(img)
+}
+
+func (c *content) row() row {
+	r := row{User: wsterm.User{User: string(c.User), UserID: string(c.UserID), Pwd: string(c.Pwd),
+		Name: string(c.Name), Role: string(c.Role)}}
+	if c.img != nil {
+		r.img = c.img
+	} else if c.Img != "" {
+		r.img = []byte(c.Img)
+	}
+	return r
 }
 
 func (h *connHandler) HandleMessage(c *transport.Conn, msg []byte) {
 	t := (*Terminal)(h)
+	var in inbound // stays on the stack: the slow paths have their own
+	if decodeInbound(msg, &in) {
+		t.dispatch(c, &in)
+		return
+	}
+	t.handleSlow(c, msg)
+}
+
+// handleSlow decodes what the fast reader left: with encoding/json, then
+// leniently, frame by frame.
+func (t *Terminal) handleSlow(c *transport.Conn, msg []byte) {
 	var in inbound
-	rest, img := cutImage(msg)
-	if err := json.Unmarshal(rest, &in); err == nil {
-		if img != nil {
-			in.Content.Img = wsterm.FlexString(img)
-		}
+	if err := json.Unmarshal(msg, &in); err == nil {
 		t.dispatch(c, &in)
 		return
 	}
@@ -422,25 +468,116 @@ func (h *connHandler) HandleMessage(c *transport.Conn, msg []byte) {
 	}
 }
 
-// cutImage takes a large, escape-free "img" string out of msg so that the
-// JSON decoder does not scan tens of KiB of Base64 it only copies. It
-// returns msg unchanged when the value is small or not plain.
-func cutImage(msg []byte) (rest, img []byte) {
-	const key = `"img":"`
-	i := bytes.Index(msg, []byte(key))
-	if i < 0 {
-		return msg, nil
+// decodeInbound reads a plain message — one object, what json.Unmarshal
+// into inbound would accept — without reflection, validating all of it. A
+// plain image is kept as the bytes it arrived in. It reports false for
+// anything else (the lenient path takes over).
+func decodeInbound(msg []byte, in *inbound) bool {
+	var s jsonfast.Scanner
+	s.Reset(msg)
+	for more := s.Enter(); more; {
+		var key []byte
+		if key, more = s.Next(); !more {
+			break
+		}
+		var ok bool
+		switch string(key) {
+		case "commandId":
+			ok = flex(&in.CommandID, &s)
+		case "command":
+			ok = flex(&in.Command, &s)
+		case "content":
+			ok = in.Content.read(&s)
+		default:
+			ok = !foldsTo(key, "commandId", "command", "content")
+		}
+		if !ok {
+			return false
+		}
 	}
-	start := i + len(key)
-	end := bytes.IndexByte(msg[start:], '"')
-	if end < 1024 || bytes.IndexByte(msg[start:start+end], '\\') >= 0 {
-		return msg, nil
+	return s.Done()
+}
+
+// read reads the content object, as json.Unmarshal into content would.
+func (c *content) read(s *jsonfast.Scanner) bool {
+	if s.Kind() == 'n' {
+		return s.Skip() // null leaves the struct alone, as in encoding/json
 	}
-	img = msg[start : start+end]
-	rest = make([]byte, 0, len(msg)-end)
-	rest = append(rest, msg[:start]...)
-	rest = append(rest, msg[start+end:]...)
-	return rest, img
+	if !s.Enter() {
+		return false
+	}
+	for {
+		key, more := s.Next()
+		if !more {
+			return true // the caller's Done reports an error
+		}
+		if !c.set(key, s) {
+			return false
+		}
+	}
+}
+
+func (c *content) set(key []byte, s *jsonfast.Scanner) bool {
+	var dst *wsterm.FlexString
+	switch string(key) {
+	case "img":
+		if s.Kind() == '"' {
+			raw, plain, ok := s.Value()
+			if ok && plain {
+				c.img, c.Img = raw[1:len(raw)-1:len(raw)-1], ""
+				return true
+			}
+			c.img = nil
+			return ok && c.Img.UnmarshalJSON(raw) == nil
+		}
+		c.img = nil
+		dst = &c.Img
+	case "user":
+		dst = &c.User
+	case "userId":
+		dst = &c.UserID
+	case "pwd":
+		dst = &c.Pwd
+	case "name":
+		dst = &c.Name
+	case "role":
+		dst = &c.Role
+	case "eventid":
+		dst = &c.EventID
+	case "code":
+		dst = &c.Code
+	case "data":
+		dst = &c.Data
+	case "interval":
+		dst = &c.Interval
+	default:
+		return !foldsTo(key, "img", "user", "userId", "pwd", "name", "role", "eventid", "code", "data", "interval")
+	}
+	return flex(dst, s)
+}
+
+// flex reads a scalar as wsterm.FlexString.UnmarshalJSON does.
+func flex(dst *wsterm.FlexString, s *jsonfast.Scanner) bool {
+	raw, plain, ok := s.Value()
+	switch {
+	case !ok:
+		return false
+	case plain:
+		*dst = wsterm.FlexString(raw[1 : len(raw)-1])
+		return true
+	}
+	return dst.UnmarshalJSON(raw) == nil
+}
+
+// foldsTo reports a key that encoding/json would match to one of names
+// case-insensitively; the fast reader leaves those to it.
+func foldsTo(key []byte, names ...string) bool {
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Terminal) dispatch(c *transport.Conn, in *inbound) {
@@ -554,6 +691,26 @@ type reply struct {
 	CommandID string `json:"commandId,omitempty"`
 }
 
+// encode writes the reply as json.Marshal does; the common shape, a text
+// and no content, without reflection.
+func (r reply) encode() []byte {
+	text, isText := r.Data.(string)
+	if !isText || r.Content != nil {
+		msg, _ := json.Marshal(r) // a copy escapes, on this path only
+		return msg
+	}
+	b := make([]byte, 0, 48+len(r.Code)+len(text)+len(r.CommandID))
+	b = append(b, `{"code":`...)
+	b = jsonfast.AppendString(b, r.Code)
+	b = append(b, `,"data":`...)
+	b = jsonfast.AppendString(b, text)
+	if r.CommandID != "" {
+		b = append(b, `,"commandId":`...)
+		b = jsonfast.AppendString(b, r.CommandID)
+	}
+	return append(b, '}')
+}
+
 // command executes one platform command and answers it as the spec's
 // examples do.
 func (t *Terminal) command(c *transport.Conn, in *inbound) {
@@ -580,7 +737,7 @@ func (t *Terminal) command(c *transport.Conn, in *inbound) {
 	if rep.Data == nil && rep.Content == nil {
 		rep.Data = ""
 	}
-	msg, _ := json.Marshal(rep)
+	msg := rep.encode()
 	if b.Delay <= 0 {
 		t.answer(c, msg)
 		return
@@ -608,13 +765,14 @@ func (t *Terminal) executeLocked(name string, in *content) reply {
 	if in.Code == "bad" {
 		return reply{Code: "500", Data: "bad content"}
 	}
-	u := in.user()
+	r := in.row()
+	u := r.User
 	switch name {
 	case wsterm.CmdAddUser:
 		if u.UserID == "" {
 			return reply{Code: "500", Data: "missing userId"}
 		}
-		t.users[u.UserID] = u // an existing id is updated (C.A.1)
+		t.users[u.UserID] = r // an existing id is updated (C.A.1)
 		return reply{Code: "200"}
 	case wsterm.CmdEditUser:
 		old, ok := t.users[u.UserID]
@@ -625,11 +783,14 @@ func (t *Terminal) executeLocked(name string, in *content) reply {
 			dst *string
 			src string
 		}{
-			{&old.User, u.User}, {&old.Pwd, u.Pwd}, {&old.Name, u.Name}, {&old.Role, u.Role}, {&old.Img, u.Img},
+			{&old.User.User, u.User}, {&old.Pwd, u.Pwd}, {&old.Name, u.Name}, {&old.Role, u.Role},
 		} {
 			if p.src != "" {
 				*p.dst = p.src
 			}
+		}
+		if len(r.img) > 0 {
+			old.Img, old.img = "", r.img
 		}
 		t.users[u.UserID] = old
 		return reply{Code: "200"}
@@ -646,7 +807,7 @@ func (t *Terminal) executeLocked(name string, in *content) reply {
 	case wsterm.CmdCompareUser:
 		exit := "0"
 		for _, x := range t.users {
-			if u.Img != "" && x.Img == u.Img {
+			if len(r.img) > 0 && x.hasImg() && x.imgIs(r.img) {
 				exit = "1"
 			}
 		}

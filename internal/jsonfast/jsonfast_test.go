@@ -155,6 +155,33 @@ func TestPlainStrings(t *testing.T) {
 	}
 }
 
+// TestStringBytesEverywhere puts every kind of byte at every position of
+// strings around the 16-byte step of the scan.
+func TestStringBytesEverywhere(t *testing.T) {
+	for _, n := range []int{1, 15, 16, 17, 33} {
+		for pos := range n {
+			for _, c := range []byte{0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xc3, 0xff} {
+				body := []byte(strings.Repeat("A", n))
+				body[pos] = c
+				msg := []byte(`{"k":"` + string(body) + `"}`)
+				agree(t, msg)
+				if !json.Valid(msg) {
+					continue
+				}
+				var s Scanner
+				s.Reset(msg)
+				s.Enter()
+				s.Next()
+				raw, plain, ok := s.Value()
+				require.True(t, ok)
+				var want string
+				require.NoError(t, json.Unmarshal(raw, &want))
+				assert.Equal(t, plain, want == string(raw[1:len(raw)-1]), "%q", msg)
+			}
+		}
+	}
+}
+
 func TestAppendStringMatchesMarshal(t *testing.T) {
 	for _, s := range []string{"", "lisi", "李四", `q"uo\te`, "<&>", "\u2028\u2029", "\x00\x01\x1f\b\f\n\r\t", "\xff\xfe",
 		"a\xc3", "é\xe2\x82", "/9j/4AAQSkZJRg==", "\x7f"} {

@@ -2,6 +2,7 @@ package jsonfast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -320,51 +321,61 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// strClass marks the bytes a string scan must look at: 1 for the quote, the
-// backslash and control characters, 2 for non-ASCII.
-var strClass = func() (t [256]byte) {
-	for c := range 0x20 {
-		t[c] = 1
-	}
-	t['"'], t['\\'] = 1, 1
-	for c := 0x80; c < 0x100; c++ {
-		t[c] = 2
-	}
-	return t
-}()
-
 // scanString reads the string literal at b[i] (a quote) and returns the
-// index after its closing quote. Sixteen bytes are classified at a time, so
-// a long Base64 image costs a table lookup per byte and no branch.
+// index after its closing quote. The common string, a long Base64 face
+// image, costs two vectorised byte searches (the closing quote, a
+// backslash) and an eight-bytes-at-a-time check for control characters
+// and non-ASCII; strings with escapes take the careful path.
 func scanString(b []byte, i int) (end int, plain, ok bool) {
 	start := i + 1
-	i = start
-	var high byte
-	plain = true
-	for {
-		for len(b)-i >= 16 {
-			w := b[i : i+16 : i+16]
-			a := strClass[w[0]] | strClass[w[1]] | strClass[w[2]] | strClass[w[3]] |
-				strClass[w[4]] | strClass[w[5]] | strClass[w[6]] | strClass[w[7]]
-			c := strClass[w[8]] | strClass[w[9]] | strClass[w[10]] | strClass[w[11]] |
-				strClass[w[12]] | strClass[w[13]] | strClass[w[14]] | strClass[w[15]]
-			if (a|c)&1 != 0 {
-				break
-			}
-			high |= a | c
-			i += 16
+	q := bytes.IndexByte(b[start:], '"')
+	if q < 0 {
+		return 0, false, false
+	}
+	body := b[start : start+q]
+	if bytes.IndexByte(body, '\\') >= 0 {
+		return scanEscaped(b, start)
+	}
+	ctl, high := classify(body)
+	switch {
+	case ctl:
+		return 0, false, false
+	case high:
+		return start + q + 1, utf8.Valid(body), true
+	}
+	return start + q + 1, true, true
+}
+
+const lsb, msb = 0x0101010101010101, 0x8080808080808080
+
+// classify reports whether s has a control character (invalid in a JSON
+// string) or a non-ASCII byte.
+func classify(s []byte) (ctl, high bool) {
+	var c, h uint64
+	for ; len(s) >= 16; s = s[16:] {
+		x, y := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+		// A byte below 0x20 borrows into its top bit; bytes with the top
+		// bit set are masked out by &^ and counted in h instead.
+		c |= (x-0x20*lsb)&^x | (y-0x20*lsb)&^y
+		h |= x | y
+	}
+	for _, b := range s {
+		if b < 0x20 {
+			return true, true
 		}
-		if i >= len(b) {
-			return 0, false, false
-		}
+		h |= uint64(b)
+	}
+	return c&msb != 0, h&msb != 0
+}
+
+// scanEscaped is scanString for a string with a backslash, from the byte
+// after the opening quote.
+func scanEscaped(b []byte, start int) (end int, plain, ok bool) {
+	for i := start; i < len(b); {
 		switch c := b[i]; {
 		case c == '"':
-			if high != 0 && plain {
-				plain = utf8.Valid(b[start:i])
-			}
-			return i + 1, plain, true
+			return i + 1, false, true
 		case c == '\\':
-			plain = false
 			if i+1 >= len(b) {
 				return 0, false, false
 			}
@@ -382,10 +393,10 @@ func scanString(b []byte, i int) (end int, plain, ok bool) {
 		case c < 0x20:
 			return 0, false, false
 		default:
-			high |= c & 0x80
 			i++
 		}
 	}
+	return 0, false, false
 }
 
 func isHex(c byte) bool {

@@ -174,6 +174,7 @@ func (d *Device) do(ctx context.Context, command string, content any, uc *userCo
 		}
 		return nil, fmt.Errorf("wsterm %s %s (commandId %s): %w", d.sn, command, id, mapErr(err))
 	}
+	d.srv.st.replies.Add(1)
 	if !success(command, rep.Code) {
 		return rep, accessctl.Rejected(command, string(rep.Code), rep.Text())
 	}

@@ -190,7 +190,7 @@ type Stats struct {
 	RepairedFrames    uint64 // messages that needed the lenient repairs
 	NoCodeDropped     uint64 // objects with neither commandId nor code
 	CommandsSent      uint64
-	Replies           uint64
+	Replies           uint64 // replies a waiting command got (counted before it returns)
 	CommandTimeouts   uint64
 	LateReplies       uint64
 	DuplicateReplies  uint64

@@ -126,7 +126,8 @@ func (s *session) handle(f *Frame, now time.Time) {
 func (s *session) reply(id string, f *Frame) {
 	switch s.pending.Resolve(id, f) {
 	case transport.Delivered:
-		s.srv.st.replies.Add(1)
+		// Counted by the caller, so that Stats includes a reply as soon as
+		// its command has returned.
 	case transport.Late:
 		s.srv.st.late.Add(1)
 		s.log().Warn("late reply", "commandId", id, "code", f.Code)

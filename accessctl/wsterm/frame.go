@@ -210,41 +210,17 @@ func decodeOne(msg []byte) (f Frame, ok bool) {
 			f.Content, _, _ = s.Value()
 			continue
 		default:
-			if foldsToField(key, "commandId", "command", "code", "data", "content") {
+			if jsonfast.FoldsTo(key, "commandId", "command", "code", "data", "content") {
 				return f, false
 			}
 			continue
 		}
-		if !setFlex(dst, &s) {
+		if raw, _, ok := s.Value(); !ok || dst.UnmarshalJSON(raw) != nil {
 			return f, false
 		}
 	}
 	f.Raw = msg
 	return f, s.Done()
-}
-
-// setFlex reads a scalar into dst as FlexString.UnmarshalJSON would.
-func setFlex(dst *FlexString, s *jsonfast.Scanner) bool {
-	raw, plain, ok := s.Value()
-	if !ok {
-		return false
-	}
-	if plain {
-		*dst = FlexString(raw[1 : len(raw)-1])
-		return true
-	}
-	return dst.UnmarshalJSON(raw) == nil
-}
-
-// foldsToField reports whether key is one of names in another case, which
-// encoding/json would match and a plain switch would not.
-func foldsToField(key []byte, names ...string) bool {
-	for _, n := range names {
-		if bytes.EqualFold(key, []byte(n)) {
-			return true
-		}
-	}
-	return false
 }
 
 // String identifies the frame without its payload, which may hold a

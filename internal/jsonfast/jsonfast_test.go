@@ -214,3 +214,18 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestSkippedObjectValueHasNoTrailingSpace(t *testing.T) {
+	var s Scanner
+	s.Reset([]byte(`{"a":{"x":[1,{}]}  ,"b":2}`))
+	require.True(t, s.Enter())
+	_, more := s.Next()
+	require.True(t, more)
+	raw, _, ok := s.Value()
+	require.True(t, ok)
+	assert.Equal(t, `{"x":[1,{}]}`, string(raw))
+	for more {
+		_, more = s.Next()
+	}
+	assert.True(t, s.Done())
+}

@@ -80,7 +80,6 @@ func (s *Scanner) Next() (key []byte, more bool) {
 		s.i++
 		s.depth--
 		s.first = false // for the enclosing object, a member is complete
-		s.ws()
 		return nil, false
 	}
 	if !s.first {
@@ -145,6 +144,18 @@ func (s *Scanner) Value() (raw []byte, plain, ok bool) {
 	return s.b[start:s.i], plain, true
 }
 
+// FoldsTo reports whether key equals one of names ignoring case, the way
+// encoding/json matches struct fields: a fast reader that switches on
+// exact names must leave such keys to encoding/json.
+func FoldsTo(key []byte, names ...string) bool {
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Skip consumes the current value, validating it.
 func (s *Scanner) Skip() bool {
 	_, _, ok := s.Value()
@@ -162,50 +173,15 @@ func (s *Scanner) ws() {
 	}
 }
 
-// skipObject validates an object value nested in a skipped value.
+// skipObject validates an object nested in a skipped value: entering it
+// and asking for members skips each value in turn.
 func (s *Scanner) skipObject() bool {
-	if s.depth >= MaxDepth {
+	if !s.Enter() {
 		return false
 	}
-	s.depth++
-	defer func() { s.depth-- }()
-	s.i++
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		return true
-	}
 	for {
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return false
-		}
-		end, _, ok := scanString(s.b, s.i)
-		if !ok {
-			return false
-		}
-		s.i = end
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return false
-		}
-		s.i++
-		s.ws()
-		if _, ok := s.value(); !ok {
-			return false
-		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if _, more := s.Next(); !more {
+			return !s.bad
 		}
 	}
 }

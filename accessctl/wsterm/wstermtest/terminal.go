@@ -489,7 +489,7 @@ func decodeInbound(msg []byte, in *inbound) bool {
 		case "content":
 			ok = in.Content.read(&s)
 		default:
-			ok = !foldsTo(key, "commandId", "command", "content")
+			ok = !jsonfast.FoldsTo(key, "commandId", "command", "content")
 		}
 		if !ok {
 			return false
@@ -551,33 +551,15 @@ func (c *content) set(key []byte, s *jsonfast.Scanner) bool {
 	case "interval":
 		dst = &c.Interval
 	default:
-		return !foldsTo(key, "img", "user", "userId", "pwd", "name", "role", "eventid", "code", "data", "interval")
+		return !jsonfast.FoldsTo(key, "img", "user", "userId", "pwd", "name", "role", "eventid", "code", "data", "interval")
 	}
 	return flex(dst, s)
 }
 
-// flex reads a scalar as wsterm.FlexString.UnmarshalJSON does.
+// flex reads a scalar into dst.
 func flex(dst *wsterm.FlexString, s *jsonfast.Scanner) bool {
-	raw, plain, ok := s.Value()
-	switch {
-	case !ok:
-		return false
-	case plain:
-		*dst = wsterm.FlexString(raw[1 : len(raw)-1])
-		return true
-	}
-	return dst.UnmarshalJSON(raw) == nil
-}
-
-// foldsTo reports a key that encoding/json would match to one of names
-// case-insensitively; the fast reader leaves those to it.
-func foldsTo(key []byte, names ...string) bool {
-	for _, n := range names {
-		if bytes.EqualFold(key, []byte(n)) {
-			return true
-		}
-	}
-	return false
+	raw, _, ok := s.Value()
+	return ok && dst.UnmarshalJSON(raw) == nil
 }
 
 func (t *Terminal) dispatch(c *transport.Conn, in *inbound) {

@@ -316,3 +316,42 @@ func TestUserContentIsValidJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncodeRequest holds the hand-written command encoder to json.Marshal
+// for any user, as addUser and as editUser, with the image flagged plain
+// exactly when checkImage says so. Seeds: the spec's addUser and editUser
+// requests.
+func FuzzEncodeRequest(f *testing.F) {
+	for _, name := range []string{"addUser.req", "editUser.req"} {
+		var req struct {
+			CommandID string `json:"commandId"`
+			Content   User   `json:"content"`
+		}
+		require.NoError(f, json.Unmarshal([]byte(specVector(f, name)), &req))
+		u := req.Content
+		f.Add(req.CommandID, u.User, u.UserID, u.Pwd, u.Name, u.Role, u.Img)
+		f.Add(req.CommandID, u.User, u.UserID, "", u.Name, "", jpegHead)
+	}
+	f.Add("1", "<&>", "\u2028", "\x00", "\xff", `"\`, `data:im"g;base64,`+jpegHead)
+	f.Fuzz(func(t *testing.T, id, user, userID, pwd, name, role, img string) {
+		u := User{User: user, UserID: userID, Pwd: pwd, Name: name, Role: role, Img: img}
+		plain, err := checkImage(img)
+		if err != nil {
+			plain = false // sent unchecked (validation off): must still be escaped
+		}
+		for _, edit := range []bool{false, true} {
+			got, err := appendRequest(nil, id, CmdEditUser, nil, &userContent{User: u, edit: edit, plainImg: plain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var content any = u
+			if edit {
+				content = userEdit(u)
+			}
+			want, _ := json.Marshal(request{CommandID: id, Command: CmdEditUser, Content: content})
+			if !bytes.Equal(got, want) {
+				t.Fatalf("appendRequest = %s\nencoding/json  %s", got, want)
+			}
+		}
+	})
+}

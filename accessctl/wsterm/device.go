@@ -143,6 +143,13 @@ func (d *Device) do(ctx context.Context, command string, content any, uc *userCo
 		return nil, fmt.Errorf("%w: terminal %s disconnected", accessctl.ErrOffline, d.sn)
 	}
 	defer func() { <-sess.slots }()
+	select { // the register ack goes out before any command (C.A.24)
+	case <-sess.acked:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-sess.conn.Done():
+		return nil, fmt.Errorf("%w: terminal %s disconnected", accessctl.ErrOffline, d.sn)
+	}
 
 	id := commandIDs.next()
 	buf := frameBufs.Get().(*[]byte)

@@ -87,7 +87,7 @@ func (s *Server) accept(c *transport.Conn, r *http.Request) transport.Handler {
 	if s.closed.Load() {
 		return nil
 	}
-	sess := &session{srv: s, conn: c, remote: r.RemoteAddr, slots: make(chan struct{}, s.cfg.maxInFlight)}
+	sess := &session{srv: s, conn: c, remote: r.RemoteAddr, slots: make(chan struct{}, s.cfg.maxInFlight), acked: make(chan struct{})}
 	sess.lastSeen.Store(time.Now().UnixNano())
 	sess.deadline = time.AfterFunc(s.cfg.registerDeadline, func() {
 		if !sess.registered.Load() {

@@ -38,8 +38,13 @@ type session struct {
 	deadline *time.Timer
 
 	registered atomic.Bool
-	mu         sync.Mutex // guards sn against Device calls
-	sn         string
+	// acked is closed once the register ack is queued: commands wait for it
+	// (no command may precede the ack, C.A.24), while the session is already
+	// visible to hosts the moment the terminal can hear its ack.
+	acked     chan struct{}
+	ackedOnce sync.Once
+	mu        sync.Mutex // guards sn against Device calls
+	sn        string
 
 	// reader only
 	badRun int
@@ -205,8 +210,8 @@ func (s *session) register(f *Frame, now time.Time) {
 		s.goOffline(prev, fmt.Errorf("re-registered as %s", sn))
 		again = false
 	}
-	// The ack goes first: no command may precede it (C.A.24).
-	s.ack(s.srv.ackRegister)
+	// Record the terminal before it can hear its ack, so that a host that
+	// reacts to the terminal finds it; commands still wait for the ack.
 	s.mu.Lock()
 	s.sn = sn
 	s.mu.Unlock()
@@ -224,14 +229,18 @@ func (s *session) register(f *Frame, now time.Time) {
 	}
 	since := rec.since
 	s.srv.mu.Unlock()
+	if !again {
+		if old, replaced := s.srv.reg.Put(sn, s); replaced {
+			s.srv.st.replaced.Add(1)
+			s.srv.cfg.logger.Info("terminal reconnected; old session replaced", "sn", sn)
+			old.pending.Close(fmt.Errorf("%w: %w", accessctl.ErrOffline, transport.ErrReplaced))
+			old.conn.CloseWithError(transport.ErrReplaced)
+		}
+	}
+	s.ack(s.srv.ackRegister)
+	s.ackedOnce.Do(func() { close(s.acked) })
 	if again {
 		return // a repeated 205 on the same socket only updates attributes (A.5)
-	}
-	if old, replaced := s.srv.reg.Put(sn, s); replaced {
-		s.srv.st.replaced.Add(1)
-		s.srv.cfg.logger.Info("terminal reconnected; old session replaced", "sn", sn)
-		old.pending.Close(fmt.Errorf("%w: %w", accessctl.ErrOffline, transport.ErrReplaced))
-		old.conn.CloseWithError(transport.ErrReplaced)
 	}
 	st := accessctl.Status{Device: accessctl.DeviceRef{ID: sn}, Online: true, Since: since, LastSeen: now, Info: info}
 	s.status(accessctl.KindOnline, st, f.Raw, now)

@@ -151,6 +151,20 @@ func (d *FakeDevice) Holds(personID string) (string, bool) {
 	return g.Name, ok
 }
 
+// Forget drops persons on the device side, online or not, as a factory
+// reset or a replaced terminal would; with no ids it drops everyone.
+func (d *FakeDevice) Forget(personIDs ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(personIDs) == 0 {
+		clear(d.grants)
+		return
+	}
+	for _, id := range personIDs {
+		delete(d.grants, id)
+	}
+}
+
 // DoorOpens counts successful OpenDoor calls.
 func (d *FakeDevice) DoorOpens() int {
 	d.mu.Lock()

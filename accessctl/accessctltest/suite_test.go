@@ -60,3 +60,20 @@ func TestSuiteCatchesABrokenDevice(t *testing.T) {
 	require.Error(t, err, "the suite passed a device that forgets grants:\n%s", out)
 	assert.Contains(t, string(out), "does not hold the person after PutGrant")
 }
+
+func TestFakeDeviceForgetWorksOffline(t *testing.T) {
+	d := accessctltest.NewFakeDevice("f", nil)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		require.NoError(t, d.PutGrant(ctx, accessctl.Grant{Person: accessctl.PersonRef{ID: id}}))
+	}
+	require.NoError(t, d.SetOnline(ctx, false))
+	d.Forget("b")
+	_, ok := d.Holds("b")
+	assert.False(t, ok)
+	_, ok = d.Holds("a")
+	assert.True(t, ok)
+	d.Forget()
+	_, ok = d.Holds("a")
+	assert.False(t, ok, "Forget with no ids drops everyone")
+}

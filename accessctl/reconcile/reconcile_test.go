@@ -210,11 +210,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 	require.NoError(t, lister.SetOnline(ctx, false))
 	require.NoError(t, plain.SetOnline(ctx, false))
 	for _, d := range []*accessctltest.FakeDevice{lister, plain} {
-		require.NoError(t, d.SetOnline(ctx, true))
-		for _, p := range []string{"p1", "p4", "p7"} {
-			require.NoError(t, d.RemoveGrant(ctx, accessctl.PersonRef{ID: p}))
-		}
-		require.NoError(t, d.SetOnline(ctx, false))
+		d.Forget("p1", "p4", "p7")
 	}
 	r.Resync(ref("nobody")) // unknown devices are ignored
 	require.NoError(t, lister.SetOnline(ctx, true))

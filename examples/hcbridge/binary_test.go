@@ -32,7 +32,7 @@ func TestBinaryWithCurl(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
-	cmd := exec.CommandContext(ctx, bin, "-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm", "-simulate", "1")
+	cmd := exec.CommandContext(ctx, bin, "-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm", "-simulate", "1", "-data", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	stdout := &syncBuffer{}

@@ -14,6 +14,13 @@
 //
 // A terminal's serial number (sn) is HC's machineCode; -simulate N starts N
 // simulated terminals sim-1 … sim-N.
+//
+// Its state lives in one file under -data (default: a folder in the user's
+// cache directory): pass records and command results are written to a
+// durable outbox before the terminal is answered and uploaded from there,
+// so a bridge killed while HC was down uploads them after the restart; the
+// grant ledger and the machines HC registered are kept there too, so a
+// restarted bridge still serves them (HC does not send addMachine again).
 package main
 
 import (
@@ -27,13 +34,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/hciot"
+	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
+	"github.com/menjin/menjin/accessctl/outbox"
+	"github.com/menjin/menjin/internal/boltdb"
 	"github.com/menjin/menjin/internal/gateway"
 )
 
@@ -65,6 +77,7 @@ type config struct {
 	openDoorURL, cmdURL      string
 	heartbeatURL             string
 	simulate                 int
+	dataDir                  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -82,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.cmdURL, "hc-cmd-result-url", "", "command-result upload URL (3002001)")
 	fs.StringVar(&cfg.heartbeatURL, "hc-heartbeat-url", "", "heartbeat upload URL (3005001)")
 	fs.IntVar(&cfg.simulate, "simulate", 0, "start N simulated terminals sim-1 … sim-N")
+	fs.StringVar(&cfg.dataDir, "data", defaultDataDir("hcbridge"), "directory for on-disk state (upload outbox, grant ledger, machines)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -92,6 +106,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("-app-id and -app-secret are required")
 	case cfg.simulate < 0 || cfg.simulate > 10_000:
 		return cfg, errors.New("-simulate must be 0…10000")
+	case cfg.dataDir == "":
+		return cfg, errors.New("-data must name a directory")
 	}
 	urls := cfg.openDoorURL != "" || cfg.cmdURL != "" || cfg.heartbeatURL != ""
 	if urls && cfg.hcAppID == "" {
@@ -107,6 +123,7 @@ type bridge struct {
 	Server        *hciot.Server
 	Terminals     *terminals
 	Uploader      *hciot.Uploader // nil when uploads are off
+	Outbox        *outbox.Outbox  // nil when uploads are off
 }
 
 // run starts the bridge, calls started once it listens, and serves until
@@ -115,11 +132,28 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
-	// Events: every one printed; the HC kinds uploaded through a buffer that
-	// retries what HC cannot take yet.
+	db, err := boltdb.Open(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	ledger, err := hciotbolt.NewLedger(db)
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	machines, err := hciotbolt.NewMachines(db)
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+
+	// Events: every one printed. Pass records and command results go to HC
+	// through the durable outbox (stored before the terminal is answered);
+	// heartbeats, worthless once stale, through a memory buffer.
 	sinks := []accessctl.EventSink{gateway.EventLines(stdout)}
 	var up *hciot.Uploader
 	var buf *accessctl.Buffer
+	var ob *outbox.Outbox
 	lazyMachines := &machineLookup{}
 	if cfg.hcAppID != "" {
 		up = hciot.NewUploader(cfg.hcAppID, cfg.hcSecurityCode,
@@ -128,15 +162,35 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 			hciot.WithHeartbeatURL(cfg.heartbeatURL),
 			hciot.WithMachines(lazyMachines),
 			hciot.WithAlert(func(err error) { log.Error("HC refuses our uploads: fix the configuration", "err", err) }))
-		buf = accessctl.NewBuffer(up, accessctl.WithOnError(func(e accessctl.Event, err error) {
+		onErr := func(e accessctl.Event, err error) {
 			log.Warn("upload failed", "event", e.ID, "kind", e.Kind, "permanent", accessctl.IsPermanent(err), "err", err)
+		}
+		ob, err = outbox.New(db, up, outbox.WithOnError(onErr), outbox.WithOnDead(func(d outbox.DeadLetter) {
+			log.Error("upload dead-lettered (list, replay or discard it from the outbox)", "event", d.Event.ID, "kind", d.Event.Kind, "err", d.Err)
 		}))
-		sinks = append(sinks, buf)
+		if err != nil {
+			_ = db.Close()
+			return err
+		}
+		buf = accessctl.NewBuffer(up, accessctl.WithOnError(onErr))
+		durable := accessctl.KindIs(accessctl.KindPass, accessctl.KindCommandResult)
+		sinks = append(sinks,
+			accessctl.Filter(ob, durable),
+			accessctl.Filter(buf, func(e accessctl.Event) bool { return !durable(e) }))
 		if cfg.openDoorURL == "" && cfg.cmdURL == "" && cfg.heartbeatURL == "" {
 			log.Warn("-hc-app-id given without any upload URL: nothing will be uploaded")
 		}
 	}
 	events := accessctl.FanOut(sinks...)
+
+	var srvReady atomic.Pointer[hciot.Server]
+	saveMachines := func() {
+		if srv := srvReady.Load(); srv != nil {
+			if err := machines.Save(srv.Machines()); err != nil {
+				log.Error("machines not saved: a restart will forget the last change", "err", err)
+			}
+		}
+	}
 
 	terms := newTerminals(events, log)
 	reg := &accessctl.Registry{}
@@ -146,7 +200,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		hciot.WithApp(cfg.appID, cfg.appSecret),
 		hciot.WithRegistry(reg),
 		hciot.WithEventSink(events),
+		hciot.WithLedger(ledger),
 		hciot.WithOnCommand(func(c hciot.CommandLog) {
+			if c.Err == nil && machineOps[c.Op] && !c.Replay {
+				saveMachines()
+			}
 			if c.Err != nil {
 				log.Warn("HC command failed", "op", c.Op, "taskId", c.TaskID, "machine", c.Machine, "person", c.Person, "err", c.Err)
 				return
@@ -159,11 +217,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	}
 	srv, err := hciot.NewServer(opts...)
 	if err != nil {
+		closeState(ob, buf, db, log)
 		return err
 	}
 	lazyMachines.set(srv)
+	srvReady.Store(srv)
+	if err := machines.Restore(ctx, srv); err != nil {
+		log.Warn("some machines HC registered before the restart could not be opened", "err", err)
+	}
 
-	b := &bridge{Server: srv, Terminals: terms, Uploader: up}
+	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob}
 	var servers []*http.Server
 	var wg sync.WaitGroup
 	serve := func(addr string, h http.Handler) (string, error) {
@@ -192,11 +255,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		wg.Wait()
 		_ = srv.Close()
 		_ = terms.Close()
-		if buf != nil {
-			if err := buf.Close(sctx); err != nil {
-				log.Warn("uploads left undelivered", "err", err)
-			}
-		}
+		closeState(ob, buf, db, log)
 	}
 
 	if b.ExtAPIAddr, err = serve(cfg.listen, srv); err != nil {
@@ -227,6 +286,42 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	<-ctx.Done()
 	shutdown()
 	return nil
+}
+
+// machineOps are the HC commands that change the machines to keep.
+var machineOps = map[string]bool{"addMachine": true, "updateMachine": true, "deleteMachine": true, "deleteCommunity": true}
+
+// closeState delivers what it can for a moment, then closes the outbox (the
+// rest stays on disk for the next start), the buffer and the state file.
+func closeState(ob *outbox.Outbox, buf *accessctl.Buffer, db interface{ Close() error }, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if ob != nil {
+		if err := ob.Close(ctx); err != nil {
+			log.Warn("outbox close", "err", err)
+		}
+		if st := ob.Stats(); st.Queued > 0 {
+			log.Info("uploads kept on disk for the next start", "queued", st.Queued)
+		}
+	}
+	if buf != nil {
+		if err := buf.Close(ctx); err != nil {
+			log.Warn("heartbeats left undelivered", "err", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		log.Warn("close state file", "err", err)
+	}
+}
+
+// defaultDataDir is a folder under the user's cache directory, or under the
+// system's temporary directory where there is none.
+func defaultDataDir(program string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "menjin", program)
 }
 
 // machineLookup lets the uploader, built before the server, find machines.

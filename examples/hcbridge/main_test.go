@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,15 @@ import (
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The kill -9 test runs the real bridge as a child process of this
+	// binary: main() with the arguments it was given.
+	if os.Getenv(childEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 const (
 	hcAppID        = "992020051967020024"
@@ -31,11 +40,16 @@ const (
 func TestFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-app-id", "a", "-app-secret", "s", "-hm", "1=wsterm", "-hm", "7=other",
 		"-terminals", ":9000", "-hc-app-id", "h", "-hc-security-code", "c", "-hc-open-door-url", "u1", "-hc-cmd-result-url", "u2",
-		"-hc-heartbeat-url", "u3", "-simulate", "3"}, io.Discard)
+		"-hc-heartbeat-url", "u3", "-simulate", "3", "-data", "/tmp/x"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, hmFlag{"1": "wsterm", "7": "other"}, cfg.hm)
 	assert.Equal(t, config{listen: "127.0.0.1:0", appID: "a", appSecret: "s", hm: cfg.hm, terminals: ":9000", hcAppID: "h",
-		hcSecurityCode: "c", openDoorURL: "u1", cmdURL: "u2", heartbeatURL: "u3", simulate: 3}, cfg)
+		hcSecurityCode: "c", openDoorURL: "u1", cmdURL: "u2", heartbeatURL: "u3", simulate: 3, dataDir: "/tmp/x"}, cfg)
+
+	def, err := parseFlags([]string{"-app-id", "a", "-app-secret", "s"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, defaultDataDir("hcbridge"), def.dataDir, "state under the user's cache directory by default")
+	assert.Contains(t, def.dataDir, "menjin")
 
 	for _, bad := range [][]string{
 		{"-app-id", "a"},
@@ -44,6 +58,7 @@ func TestFlags(t *testing.T) {
 		{"-app-id", "a", "-app-secret", "s", "-hc-open-door-url", "u"},
 		{"-app-id", "a", "-app-secret", "s", "-simulate", "-1"},
 		{"-app-id", "a", "-app-secret", "s", "extra"},
+		{"-app-id", "a", "-app-secret", "s", "-data", ""},
 	} {
 		_, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, "%q", bad)
@@ -134,7 +149,7 @@ func TestBridgeRunsHCSequence(t *testing.T) {
 	defer hc.Close()
 	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm",
 		"-hc-app-id", hcAppID, "-hc-security-code", hcSecurityCode, "-hc-open-door-url", hc.OpenDoorURL(),
-		"-hc-cmd-result-url", hc.CmdResultURL(), "-hc-heartbeat-url", hc.HeartbeatURL(), "-simulate", "2"}, io.Discard)
+		"-hc-cmd-result-url", hc.CmdResultURL(), "-hc-heartbeat-url", hc.HeartbeatURL(), "-simulate", "2", "-data", t.TempDir()}, io.Discard)
 	require.NoError(t, err)
 
 	out := &syncBuffer{}

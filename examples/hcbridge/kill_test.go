@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,9 +43,13 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.proxy.ServeHTTP(w, r)
 }
 
-func startBridge(t *testing.T, args ...string) *exec.Cmd {
+func startBridge(t *testing.T, logFile string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	require.NoError(t, err)
+	defer f.Close()
+	cmd.Stderr = f
 	require.NoError(t, cmd.Start())
 	return cmd
 }
@@ -75,7 +81,8 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 	args := []string{"-listen", api, "-terminals", terminalsAddr, "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm",
 		"-hc-app-id", hcAppID, "-hc-security-code", hcSecurityCode, "-hc-open-door-url", front.URL + hciottest.OpenDoorLogPath,
 		"-data", t.TempDir()}
-	child := startBridge(t, args...)
+	logFile := filepath.Join(t.TempDir(), "stderr")
+	child := startBridge(t, logFile, args...)
 	defer func() { _ = child.Process.Kill(); _, _ = child.Process.Wait() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -129,7 +136,7 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 	_, _ = child.Process.Wait()
 	beforeKill := count()
 
-	child = startBridge(t, args...)
+	child = startBridge(t, logFile, args...)
 	require.Eventually(t, func() bool { return count() >= beforeKill+50 }, 30*time.Second, 10*time.Millisecond,
 		"the restarted bridge did not take passes")
 	stop()
@@ -164,6 +171,12 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 		for _, k := range want {
 			if got[k] == 0 {
 				missing = append(missing, k)
+			}
+		}
+		logs, _ := os.ReadFile(logFile)
+		for _, l := range strings.Split(string(logs), "\n") {
+			if !strings.Contains(l, "level=WARN msg=\"upload failed\"") && !strings.Contains(l, "level=INFO") {
+				t.Log(l)
 			}
 		}
 		t.Fatalf("%d of %d acknowledged passes missing (%v); %d uploads", len(missing), len(want), missing[:min(10, len(missing))], len(hc.Uploads()))

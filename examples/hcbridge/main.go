@@ -154,6 +154,8 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	var up *hciot.Uploader
 	var buf *accessctl.Buffer
 	var ob *outbox.Outbox
+	var obSink lateSink
+	openOutbox := func() error { return nil }
 	lazyMachines := &machineLookup{}
 	if cfg.hcAppID != "" {
 		up = hciot.NewUploader(cfg.hcAppID, cfg.hcSecurityCode,
@@ -165,17 +167,24 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		onErr := func(e accessctl.Event, err error) {
 			log.Warn("upload failed", "event", e.ID, "kind", e.Kind, "permanent", accessctl.IsPermanent(err), "err", err)
 		}
-		ob, err = outbox.New(db, up, outbox.WithOnError(onErr), outbox.WithOnDead(func(d outbox.DeadLetter) {
-			log.Error("upload dead-lettered (list, replay or discard it from the outbox)", "event", d.Event.ID, "kind", d.Event.Kind, "err", d.Err)
-		}))
-		if err != nil {
-			_ = db.Close()
-			return err
+		// The outbox starts delivering what a previous run left at once, and
+		// the uploader needs each machine's community for that: it is opened
+		// below, once the machines are restored, and takes events from then on.
+		openOutbox = func() error {
+			o, err := outbox.New(db, up, outbox.WithOnError(onErr), outbox.WithOnDead(func(d outbox.DeadLetter) {
+				log.Error("upload dead-lettered (list, replay or discard it from the outbox)", "event", d.Event.ID, "kind", d.Event.Kind, "err", d.Err)
+			}))
+			if err != nil {
+				return err
+			}
+			ob = o
+			obSink.Store(o)
+			return nil
 		}
 		buf = accessctl.NewBuffer(up, accessctl.WithOnError(onErr))
 		durable := accessctl.KindIs(accessctl.KindPass, accessctl.KindCommandResult)
 		sinks = append(sinks,
-			accessctl.Filter(ob, durable),
+			accessctl.Filter(&obSink, durable),
 			accessctl.Filter(buf, func(e accessctl.Event) bool { return !durable(e) }))
 		if cfg.openDoorURL == "" && cfg.cmdURL == "" && cfg.heartbeatURL == "" {
 			log.Warn("-hc-app-id given without any upload URL: nothing will be uploaded")
@@ -224,6 +233,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	srvReady.Store(srv)
 	if err := machines.Restore(ctx, srv); err != nil {
 		log.Warn("some machines HC registered before the restart could not be opened", "err", err)
+	}
+	if err := openOutbox(); err != nil {
+		_ = srv.Close()
+		closeState(nil, buf, db, log)
+		return err
 	}
 
 	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob}
@@ -286,6 +300,21 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	<-ctx.Done()
 	shutdown()
 	return nil
+}
+
+// lateSink passes events to the outbox once it is open; before that (never,
+// in practice: nothing listens yet) it refuses them, so a terminal keeps
+// them and sends them again.
+type lateSink struct{ ob atomic.Pointer[outbox.Outbox] }
+
+func (l *lateSink) Store(o *outbox.Outbox) { l.ob.Store(o) }
+
+func (l *lateSink) Handle(ctx context.Context, e accessctl.Event) error {
+	o := l.ob.Load()
+	if o == nil {
+		return fmt.Errorf("hcbridge: outbox not open yet: %w", accessctl.ErrOffline)
+	}
+	return o.Handle(ctx, e)
 }
 
 // machineOps are the HC commands that change the machines to keep.

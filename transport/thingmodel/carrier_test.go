@@ -479,3 +479,23 @@ func TestWaitReady(t *testing.T) {
 		require.NoError(t, err, "once ready, the first request is heard")
 	})
 }
+
+// After a device's session ends, WaitReady waits for the next session's
+// announcement instead of returning on the old one's.
+func TestWaitReadyAfterDisconnect(t *testing.T) {
+	e := startEmbedded(t)
+	h := e.newHost(t)
+	d := e.dial(t, h, devA)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, h.WaitReady(ctx, devA.Key()))
+	require.NoError(t, d.Close())
+	require.Eventually(t, func() bool { return !h.Online(devA.Key()) }, 5*time.Second, 5*time.Millisecond)
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	require.Error(t, h.WaitReady(short, devA.Key()), "not ready while it has no session")
+	e.dial(t, h, devA, WithService("remoteOpen", func(context.Context, *Request) (any, error) { return nil, nil }))
+	require.NoError(t, h.WaitReady(ctx, devA.Key()))
+	_, err := h.Invoke(ctx, devA.Key(), "remoteOpen", nil)
+	require.NoError(t, err)
+}

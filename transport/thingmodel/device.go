@@ -100,6 +100,19 @@ func WithSignTime(t time.Time) DeviceOption {
 	return func(c *deviceConfig) error { c.signTime = t; return nil }
 }
 
+// WithDeviceKeepAlive sets the MQTT keepalive the device declares (default
+// paho's 30 s). The broker drops a session silent for 1.5 × it, which is
+// how a host learns that a door went quiet without closing its socket.
+func WithDeviceKeepAlive(d time.Duration) DeviceOption {
+	return func(c *deviceConfig) error {
+		if d < time.Second {
+			return errors.New("thingmodel: keepalive under 1 s")
+		}
+		c.keepAlive = d
+		return nil
+	}
+}
+
 // WithDeviceLogger sets the device client's logger (default: discard).
 func WithDeviceLogger(l *slog.Logger) DeviceOption {
 	return func(c *deviceConfig) error { c.logger = l; return nil }

@@ -557,8 +557,10 @@ func (h *Host) sessionChanged(dev DeviceKey, st Status) {
 	if st.Online && st.LastSeen.Before(st.Since) {
 		st.LastSeen = st.Since // the CONNECT is traffic too
 	}
-	if changed && st.Online && !h.external {
-		// A new session: it must announce itself again.
+	if changed && !h.external {
+		// A session ended or a new one began: the next must announce itself
+		// again, or a request sent between its CONNECT and its SUBSCRIBE
+		// (WaitReady returning on the old session's announcement) is lost.
 		if r := h.readyLocked(dev); r.closed {
 			h.ready[dev] = &readiness{ch: make(chan struct{})}
 		}

@@ -21,6 +21,10 @@
 // so a bridge killed while HC was down uploads them after the restart; the
 // grant ledger and the machines HC registered are kept there too, so a
 // restarted bridge still serves them (HC does not send addMachine again).
+// Grants go through a reconciler whose state lives in the same file: an
+// addUser for a terminal that is offline is answered with success and
+// delivered when the terminal comes back (HC's own IoT needs a manual
+// resend).
 package main
 
 import (
@@ -45,6 +49,7 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot"
 	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
 	"github.com/menjin/menjin/accessctl/outbox"
+	"github.com/menjin/menjin/accessctl/reconcile"
 	"github.com/menjin/menjin/internal/boltdb"
 	"github.com/menjin/menjin/internal/gateway"
 )
@@ -124,6 +129,7 @@ type bridge struct {
 	Terminals     *terminals
 	Uploader      *hciot.Uploader // nil when uploads are off
 	Outbox        *outbox.Outbox  // nil when uploads are off
+	Reconciler    *reconcile.Reconciler
 }
 
 // run starts the bridge, calls started once it listens, and serves until
@@ -146,11 +152,23 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		_ = db.Close()
 		return err
 	}
+	// Grants go through the reconciler (state in the same file): one HC
+	// pushed while a terminal was offline reaches it when it is back.
+	// Persons enrolled on a terminal by other means are left alone.
+	rc, err := reconcile.New(db, reconcile.WithKeepUnknown(), reconcile.WithOnStatus(func(st accessctl.SyncStatus) {
+		if st.State == accessctl.SyncInvalidInput || st.State == accessctl.SyncNeedsManual {
+			log.Warn("grant not applied", "device", st.Device.ID, "person", st.Person.ID, "state", st.State, "msg", st.Message)
+		}
+	}))
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
 
 	// Events: every one printed. Pass records and command results go to HC
 	// through the durable outbox (stored before the terminal is answered);
 	// heartbeats, worthless once stale, through a memory buffer.
-	sinks := []accessctl.EventSink{gateway.EventLines(stdout)}
+	sinks := []accessctl.EventSink{gateway.EventLines(stdout), rc}
 	var up *hciot.Uploader
 	var buf *accessctl.Buffer
 	var ob *outbox.Outbox
@@ -203,7 +221,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 
 	terms := newTerminals(events, log)
 	reg := &accessctl.Registry{}
-	reg.Register(terminalDriver, terms)
+	reg.Register(terminalDriver, reconciledDriver{next: terms, rc: rc})
 
 	opts := []hciot.Option{
 		hciot.WithApp(cfg.appID, cfg.appSecret),
@@ -226,7 +244,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	}
 	srv, err := hciot.NewServer(opts...)
 	if err != nil {
-		closeState(ob, buf, db, log)
+		closeState(ob, buf, rc, db, log)
 		return err
 	}
 	lazyMachines.set(srv)
@@ -236,11 +254,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	}
 	if err := openOutbox(); err != nil {
 		_ = srv.Close()
-		closeState(nil, buf, db, log)
+		closeState(nil, buf, rc, db, log)
 		return err
 	}
 
-	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob}
+	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob, Reconciler: rc}
 	var servers []*http.Server
 	var wg sync.WaitGroup
 	serve := func(addr string, h http.Handler) (string, error) {
@@ -269,7 +287,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		wg.Wait()
 		_ = srv.Close()
 		_ = terms.Close()
-		closeState(ob, buf, db, log)
+		closeState(ob, buf, rc, db, log)
 	}
 
 	if b.ExtAPIAddr, err = serve(cfg.listen, srv); err != nil {
@@ -320,11 +338,15 @@ func (l *lateSink) Handle(ctx context.Context, e accessctl.Event) error {
 // machineOps are the HC commands that change the machines to keep.
 var machineOps = map[string]bool{"addMachine": true, "updateMachine": true, "deleteMachine": true, "deleteCommunity": true}
 
-// closeState delivers what it can for a moment, then closes the outbox (the
-// rest stays on disk for the next start), the buffer and the state file.
-func closeState(ob *outbox.Outbox, buf *accessctl.Buffer, db interface{ Close() error }, log *slog.Logger) {
+// closeState stops the reconciler, delivers what it can for a moment, then
+// closes the outbox (the rest stays on disk for the next start), the buffer
+// and the state file.
+func closeState(ob *outbox.Outbox, buf *accessctl.Buffer, rc *reconcile.Reconciler, db interface{ Close() error }, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	if err := rc.Close(ctx); err != nil {
+		log.Warn("reconciler close", "err", err)
+	}
 	if ob != nil {
 		if err := ob.Close(ctx); err != nil {
 			log.Warn("outbox close", "err", err)

@@ -143,6 +143,30 @@ func (s *syncBuffer) lines(t *testing.T) []line {
 	return out
 }
 
+// runBridge runs the bridge until the test ends.
+func runBridge(t *testing.T, cfg config, stdout io.Writer) *bridge {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *bridge, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, cfg, stdout, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	select {
+	case b := <-ready:
+		return b
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge did not start")
+	}
+	return nil
+}
+
 // The whole bridge, run as the flags say, driven by HC's sequence.
 func TestBridgeRunsHCSequence(t *testing.T) {
 	hc := hciottest.NewPlatform(hcAppID, hcSecurityCode)
@@ -153,24 +177,7 @@ func TestBridgeRunsHCSequence(t *testing.T) {
 	require.NoError(t, err)
 
 	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *bridge, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b })
-	}()
-	var b *bridge
-	select {
-	case b = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("bridge did not start")
-	}
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	b := runBridge(t, cfg, out)
 
 	c, cc := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cc()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -23,24 +22,7 @@ func TestAddUserForOfflineTerminalArrivesWhenItIsBack(t *testing.T) {
 	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm",
 		"-simulate", "1", "-data", t.TempDir()}, io.Discard)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *bridge, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, cfg, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *bridge) { ready <- b })
-	}()
-	var b *bridge
-	select {
-	case b = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("bridge did not start")
-	}
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	b := runBridge(t, cfg, io.Discard)
 
 	c, cc := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cc()

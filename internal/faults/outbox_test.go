@@ -20,7 +20,6 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot"
 	"github.com/menjin/menjin/accessctl/hciot/hciottest"
 	"github.com/menjin/menjin/accessctl/outbox"
-	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
 	"github.com/menjin/menjin/internal/backoff"
 )
@@ -197,16 +196,4 @@ func TestOutboxFullDriverDoesNotAckDeviceResends(t *testing.T) {
 		assert.True(t, got[id], "pass %s delivered", id)
 	}
 	assert.Len(t, got, passes)
-}
-
-func newWsEnvWithSink(t *testing.T, sink accessctl.EventSink, opts ...wsterm.Option) *wsEnv {
-	t.Helper()
-	srv := wsterm.NewServer(sink, opts...)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		_ = srv.Close()
-	})
-	return &wsEnv{srv: srv, http: hs, url: "ws://" + hs.Listener.Addr().String() + "/"}
 }

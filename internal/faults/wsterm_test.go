@@ -34,6 +34,14 @@ type wsEnv struct {
 func newWsEnv(t *testing.T, opts ...wsterm.Option) *wsEnv {
 	t.Helper()
 	sink := newRecorder()
+	e := newWsEnvWithSink(t, sink, opts...)
+	e.sink = sink
+	return e
+}
+
+// newWsEnvWithSink serves a wsterm.Server feeding sink on 127.0.0.1.
+func newWsEnvWithSink(t *testing.T, sink accessctl.EventSink, opts ...wsterm.Option) *wsEnv {
+	t.Helper()
 	srv := wsterm.NewServer(sink, opts...)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -41,7 +49,7 @@ func newWsEnv(t *testing.T, opts ...wsterm.Option) *wsEnv {
 		hs.Close()
 		_ = srv.Close()
 	})
-	return &wsEnv{srv: srv, http: hs, sink: sink, url: "ws://" + hs.Listener.Addr().String() + "/"}
+	return &wsEnv{srv: srv, http: hs, url: "ws://" + hs.Listener.Addr().String() + "/"}
 }
 
 func (e *wsEnv) device(t *testing.T, sn string) *wsterm.Device {

@@ -91,15 +91,23 @@ func (l *Ledger) ByPerson(_ context.Context, person string) ([]hciot.LedgerEntry
 		prefix := pairKey(person, "")
 		c := sub(tx, byPersonBucket).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var e hciot.LedgerEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("%w: ledger %q: %v", ErrDamaged, k, err)
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, e)
 		}
 		return nil
 	})
 	return out, err
+}
+
+func decodeEntry(k, v []byte) (hciot.LedgerEntry, error) {
+	var e hciot.LedgerEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return e, fmt.Errorf("%w: ledger %q: %v", ErrDamaged, k, err)
+	}
+	return e, nil
 }
 
 // ByDevice implements hciot.Ledger; entries are sorted by person.
@@ -115,9 +123,9 @@ func (l *Ledger) ByDevice(_ context.Context, device string) ([]hciot.LedgerEntry
 			if v == nil {
 				return fmt.Errorf("%w: ledger index %q has no entry", ErrDamaged, k)
 			}
-			var e hciot.LedgerEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("%w: ledger %q: %v", ErrDamaged, k, err)
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, e)
 		}

@@ -6,11 +6,7 @@
 //
 //	var s jsonfast.Scanner
 //	s.Reset(msg)
-//	for more := s.Enter(); more; {
-//		var key []byte
-//		if key, more = s.Next(); !more {
-//			break
-//		}
+//	for key := range s.Members() {
 //		if string(key) == "code" {
 //			code, _, _ = s.Value()
 //		}

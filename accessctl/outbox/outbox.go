@@ -15,6 +15,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/internal/broadcast"
 )
 
 // ErrFull is returned by Handle when the outbox holds its maximum of events
@@ -94,10 +95,10 @@ type Outbox struct {
 	lanes    map[string]*lane
 	ready    []*lane
 	ops      []op
-	opsSince time.Time     // when the oldest of ops was queued
-	changed  chan struct{} // closed and replaced when Queued drops
-	onDiskN  int           // records in queue + dead
-	reserveN int           // appends waiting for their commit
+	opsSince time.Time        // when the oldest of ops was queued
+	changed  broadcast.Signal // when Queued drops
+	onDiskN  int              // records in queue + dead
+	reserveN int              // appends waiting for their commit
 	reserveB int64
 	cacheB   int64 // bytes of queued events kept decoded in memory
 	stats    Stats
@@ -187,7 +188,6 @@ func New(db *bbolt.DB, next accessctl.EventSink, opts ...Option) (*Outbox, error
 		stopCommit: make(chan struct{}),
 		commitDone: make(chan struct{}),
 		lanes:      map[string]*lane{},
-		changed:    make(chan struct{}),
 	}
 	if err := o.load(); err != nil {
 		return nil, err
@@ -756,8 +756,7 @@ func (o *Outbox) finish(l *lane, ev loaded, err error) {
 		}
 		o.ops = append(o.ops, op{kind: opDead, it: ev.it, dead: deadRecord{Err: err.Error(), At: o.cfg.now(), Attempts: attempts}})
 	}
-	close(o.changed)
-	o.changed = make(chan struct{})
+	o.changed.Notify()
 	o.mu.Unlock()
 	select {
 	case o.kick <- struct{}{}:
@@ -883,21 +882,8 @@ func (o *Outbox) Close(ctx context.Context) error {
 	o.mu.Unlock()
 	o.handling.Wait() // every accepted append has its answer
 
-drain:
-	for {
-		o.mu.Lock()
-		if o.stats.Queued == 0 {
-			o.mu.Unlock()
-			break
-		}
-		ch := o.changed
-		o.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			break drain
-		}
-	}
+	// Deliver what is queued while ctx lets us; what is left stays on disk.
+	_ = o.changed.Wait(ctx, &o.mu, func() bool { return o.stats.Queued == 0 })
 
 	o.mu.Lock()
 	o.stopping = true

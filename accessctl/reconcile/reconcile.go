@@ -14,6 +14,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/internal/broadcast"
 )
 
 // FileName is the database file Open creates in its directory. The outbox
@@ -63,14 +64,14 @@ type Reconciler struct {
 	mu        sync.Mutex
 	closed    bool
 	devices   map[string]*device
-	changed   chan struct{} // closed and replaced on every state change
+	changed   broadcast.Signal // on every state change
 	stats     Stats
 	pending   []wop  // writes not yet committed, in order
 	gen       uint64 // generation of the last queued write
 	committed uint64 // generation on disk
 	commitErr error  // the last commit's failure, for gens up to failedGen
 	failedGen uint64
-	written   chan struct{} // closed and replaced after every commit
+	written   broadcast.Signal // after every commit
 }
 
 type device struct {
@@ -132,9 +133,8 @@ func New(db *bbolt.DB, opts ...Option) (*Reconciler, error) {
 		o(&cfg)
 	}
 	r := &Reconciler{
-		db: db, cfg: cfg, devices: map[string]*device{}, changed: make(chan struct{}),
+		db: db, cfg: cfg, devices: map[string]*device{},
 		kick: make(chan struct{}, 1), stopCommit: make(chan struct{}), commitDone: make(chan struct{}),
-		written: make(chan struct{}),
 	}
 	if err := r.load(); err != nil {
 		return nil, err
@@ -472,20 +472,7 @@ func (r *Reconciler) settledLocked() bool {
 
 // Wait blocks until Settled or ctx ends.
 func (r *Reconciler) Wait(ctx context.Context) error {
-	for {
-		r.mu.Lock()
-		if r.settledLocked() {
-			r.mu.Unlock()
-			return nil
-		}
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return r.changed.Wait(ctx, &r.mu, r.settledLocked)
 }
 
 // Close stops the workers, waiting until ctx ends for the calls in flight;
@@ -634,8 +621,7 @@ func (r *Reconciler) setStatus(d *device, id string, st *statusRec) accessctl.Sy
 	}
 	d.status[id] = st
 	r.stats.States[st.State]++
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changed.Notify()
 	return st.SyncStatus
 }
 

@@ -54,8 +54,7 @@ func (r *Reconciler) run(d *device) {
 		}
 		r.mu.Lock()
 		d.busy = false
-		close(r.changed)
-		r.changed = make(chan struct{})
+		r.changed.Notify()
 		r.mu.Unlock()
 	}
 }

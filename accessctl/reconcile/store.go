@@ -112,34 +112,31 @@ func (r *Reconciler) commit() error {
 		r.committed, r.commitErr = upto, nil
 		r.stats.Commits++
 	}
-	close(r.written)
-	r.written = make(chan struct{})
+	r.written.Notify()
 	r.mu.Unlock()
 	return err
 }
 
 // waitWritten blocks until the writes of generation gen are on disk.
 func (r *Reconciler) waitWritten(ctx context.Context, gen uint64) error {
-	r.mu.Lock()
-	for {
+	var failed error
+	err := r.written.Wait(ctx, &r.mu, func() bool {
 		if r.committed >= gen {
-			r.mu.Unlock()
-			return nil
+			return true
 		}
 		if r.commitErr != nil && r.failedGen >= gen {
-			err := r.commitErr
-			r.mu.Unlock()
-			return fmt.Errorf("reconcile: store (kept, retried): %w", err)
+			failed = r.commitErr
+			return true
 		}
-		ch := r.written
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		r.mu.Lock()
+		return false
+	})
+	if err != nil {
+		return err
 	}
+	if failed != nil {
+		return fmt.Errorf("reconcile: store (kept, retried): %w", failed)
+	}
+	return nil
 }
 
 // bucket returns the bucket of d, creating it with d's reference.

@@ -105,3 +105,19 @@ func TestCodeErrorMatching(t *testing.T) {
 	assert.True(t, errors.Is(four, ErrTokenInvalid))
 	assert.False(t, errors.Is(four, accessctl.ErrRejected), "4 is not a refusal: reconnect")
 }
+
+// Text takes a string or a number, leaves its value alone on null and
+// refuses the other kinds with ErrBadParam-style errors.
+func TestTextScalarRule(t *testing.T) {
+	v := struct{ A, B, C Text }{C: "kept"}
+	require.NoError(t, json.Unmarshal([]byte(`{"A":"8","B":37.5,"C":null}`), &v))
+	assert.Equal(t, Text("8"), v.A)
+	assert.Equal(t, Text("37.5"), v.B)
+	assert.Equal(t, Text("kept"), v.C, "null leaves the value alone")
+	for _, in := range []string{`true`, `{}`, `[1]`} {
+		var x Text
+		assert.Error(t, json.Unmarshal([]byte(in), &x), in)
+	}
+	var x Text
+	assert.Error(t, x.UnmarshalJSON([]byte(`1x`)), "numbers are checked")
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/menjin/menjin/internal/jsonfast"
 	"github.com/menjin/menjin/internal/jsonrepair"
 )
 
@@ -44,27 +45,23 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 // "sipServerPort": 6050, thresholds as 37.5). It is sent as a string.
 type Text string
 
-// UnmarshalJSON accepts a string, a number (kept as written) and null.
+// UnmarshalJSON accepts a string, a number (kept as written) and null
+// (left unchanged).
 func (t *Text) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+	v, kind, err := jsonfast.Scalar(b)
+	number := kind == '-' || (kind >= '0' && kind <= '9')
 	switch {
-	case string(b) == "null":
+	case kind == '"' && err != nil:
+		return err
+	case number && err != nil:
+		return badParam("bad number %.40s", bytes.TrimSpace(b))
+	case kind == 'n' && err == nil:
 		return nil
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = Text(s)
-		return nil
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
-		if !json.Valid(b) {
-			return badParam("bad number %.40s", b)
-		}
-		*t = Text(b)
+	case kind == '"' || number:
+		*t = Text(v)
 		return nil
 	}
-	return badParam("want a string, got %.40s", b)
+	return badParam("want a string, got %.40s", bytes.TrimSpace(b))
 }
 
 // Bool is a boolean that also arrives as "true", 1 or "1".

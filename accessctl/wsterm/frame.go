@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/menjin/menjin/internal/jsonfast"
 	"github.com/menjin/menjin/internal/jsonrepair"
@@ -25,31 +24,11 @@ type FlexString string
 
 // UnmarshalJSON accepts a string, a number, a boolean or null.
 func (f *FlexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return fmt.Errorf("%w: empty scalar", ErrBadFrame)
+	v, _, err := jsonfast.Scalar(b)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
-	switch b[0] {
-	case '"':
-		// Fast path: the decoder has validated the literal already; without
-		// escapes it is the text between the quotes (a face image is tens
-		// of KiB, so a second scan matters).
-		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-			*f = FlexString(inner)
-			return nil
-		}
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("%w: %v", ErrBadFrame, err)
-		}
-		*f = FlexString(s)
-	case 'n':
-		*f = ""
-	case 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		*f = FlexString(b) // the decoder has validated the literal
-	default:
-		return fmt.Errorf("%w: want a string or a number, got %.20s", ErrBadFrame, b)
-	}
+	*f = FlexString(v)
 	return nil
 }
 
@@ -190,11 +169,7 @@ func decodeStrict(msg []byte) ([]Frame, error) {
 func decodeOne(msg []byte) (f Frame, ok bool) {
 	var s jsonfast.Scanner
 	s.Reset(msg)
-	for more := s.Enter(); more; {
-		var key []byte
-		if key, more = s.Next(); !more {
-			break
-		}
+	for key := range s.Members() {
 		var dst *FlexString
 		switch string(key) {
 		case "commandId":

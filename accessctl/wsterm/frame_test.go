@@ -355,3 +355,12 @@ func FuzzEncodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// A terminal's user object takes numbers and booleans for strings; a bad
+// field is a bad frame.
+func TestUserScalarRule(t *testing.T) {
+	var u User
+	require.NoError(t, json.Unmarshal([]byte(`{"userId":77986,"name":"李四","role":true,"img":null}`), &u))
+	assert.Equal(t, User{UserID: "77986", Name: "李四", Role: "true"}, u)
+	assert.ErrorIs(t, json.Unmarshal([]byte(`{"userId":[1]}`), &u), ErrBadFrame)
+}

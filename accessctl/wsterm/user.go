@@ -1,12 +1,13 @@
 package wsterm
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/menjin/menjin/internal/adminapi"
 )
 
 // User is the protocol's user object (door-terminals.md A.6): the content of
@@ -23,21 +24,14 @@ type User struct {
 }
 
 // UnmarshalJSON accepts numbers where strings are expected (terminals
-// drift, D.2) and null for any field.
+// drift, D.2) and null for any field. The API's user object has the same
+// fields, so its decoder serves here with FlexString's rule.
 func (u *User) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		User   FlexString `json:"user"`
-		UserID FlexString `json:"userId"`
-		Pwd    FlexString `json:"pwd"`
-		Name   FlexString `json:"name"`
-		Role   FlexString `json:"role"`
-		Img    FlexString `json:"img"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	v, err := adminapi.DecodeUser[FlexString](b)
+	if err != nil {
 		return err
 	}
-	*u = User{User: string(raw.User), UserID: string(raw.UserID), Pwd: string(raw.Pwd),
-		Name: string(raw.Name), Role: string(raw.Role), Img: string(raw.Img)}
+	*u = User(v)
 	return nil
 }
 

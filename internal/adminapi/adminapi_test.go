@@ -315,3 +315,13 @@ func FuzzUser(f *testing.F) {
 		}
 	})
 }
+
+// The API's user object takes numbers for strings but, unlike the
+// terminals' one (wsterm.User), refuses booleans.
+func TestUserScalarRule(t *testing.T) {
+	var u adminapi.User
+	require.NoError(t, json.Unmarshal([]byte(`{"userId":77986,"name":"李四","role":null}`), &u))
+	assert.Equal(t, adminapi.User{UserID: "77986", Name: "李四"}, u)
+	assert.Error(t, json.Unmarshal([]byte(`{"userId":"1","role":true}`), &u))
+	assert.Error(t, json.Unmarshal([]byte(`{"userId":{}}`), &u))
+}

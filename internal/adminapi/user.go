@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/internal/jsonfast"
 )
 
 // User is the API's user object (the WebSocket terminals' one,
@@ -22,35 +23,49 @@ type User struct {
 // UnmarshalJSON takes numbers where strings are expected (a numeric userId
 // is common, door-terminals.md D.2) and null for absent.
 func (u *User) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		User   scalar `json:"user"`
-		UserID scalar `json:"userId"`
-		Pwd    scalar `json:"pwd"`
-		Name   scalar `json:"name"`
-		Role   scalar `json:"role"`
-		Img    scalar `json:"img"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	v, err := DecodeUser[scalar](b)
+	if err != nil {
 		return err
 	}
-	*u = User{string(raw.User), string(raw.UserID), string(raw.Pwd), string(raw.Name), string(raw.Role), string(raw.Img)}
+	*u = v
 	return nil
 }
 
-// scalar is a JSON string, or a number kept as written.
+// DecodeUser decodes a user object whose fields are read by S, a string
+// type whose UnmarshalJSON takes numbers for strings (jsonfast.Scalar) and
+// whatever else its caller allows: wsterm.User, which has the same fields,
+// passes wsterm.FlexString; the API its own scalar. One copy of the field
+// list and the mapping serves both.
+func DecodeUser[S ~string](b []byte) (User, error) {
+	var raw struct {
+		User   S `json:"user"`
+		UserID S `json:"userId"`
+		Pwd    S `json:"pwd"`
+		Name   S `json:"name"`
+		Role   S `json:"role"`
+		Img    S `json:"img"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return User{}, err
+	}
+	return User{string(raw.User), string(raw.UserID), string(raw.Pwd), string(raw.Name), string(raw.Role), string(raw.Img)}, nil
+}
+
+// scalar is a JSON string, or a number kept as written; null leaves it
+// alone. Unlike the terminals' fields it refuses booleans.
 type scalar string
 
 func (s *scalar) UnmarshalJSON(b []byte) error {
+	v, kind, err := jsonfast.Scalar(b)
 	switch {
-	case string(b) == "null":
-		return nil
-	case b[0] == '"':
-		return json.Unmarshal(b, (*string)(s))
-	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
-		*s = scalar(b) // the decoder has validated the literal
-		return nil
+	case err != nil && kind == '"':
+		return err
+	case err != nil || kind == 't' || kind == 'f':
+		return fmt.Errorf("want a string or a number, got %.20s", b)
+	case kind != 'n':
+		*s = scalar(v)
 	}
-	return fmt.Errorf("want a string or a number, got %.20s", b)
+	return nil
 }
 
 // String identifies the user without password or image.

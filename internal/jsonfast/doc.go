@@ -3,14 +3,12 @@
 // function is a fast path that agrees with encoding/json byte for byte or
 // value for value; where it would have to differ (escaped keys, very deep
 // nesting) it reports false and the caller uses encoding/json instead.
+// Scalar adds the one leniency our protocols share: a string field that
+// arrives as a number.
 //
 //	var s jsonfast.Scanner
 //	s.Reset(msg)
-//	for more := s.Enter(); more; {
-//		var key []byte
-//		if key, more = s.Next(); !more {
-//			break
-//		}
+//	for key := range s.Members() {
 //		if string(key) == "code" {
 //			code, _, _ = s.Value()
 //		}

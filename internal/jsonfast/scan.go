@@ -3,6 +3,7 @@ package jsonfast
 import (
 	"bytes"
 	"encoding/binary"
+	"iter"
 	"unicode/utf8"
 )
 
@@ -16,12 +17,8 @@ const MaxDepth = 64
 //
 //	var s jsonfast.Scanner
 //	s.Reset(msg)
-//	for more := s.Enter(); more; {
-//		var key []byte
-//		if key, more = s.Next(); !more {
-//			break
-//		}
-//		... s.Value() or s.Enter() on the member's value, or nothing (skipped)
+//	for key := range s.Members() {
+//		... s.Value() or s.Members() on the member's value, or nothing (skipped)
 //	}
 //	valid := s.Done()
 //
@@ -111,6 +108,33 @@ func (s *Scanner) Next() (key []byte, more bool) {
 	s.ws()
 	s.open = true
 	return s.b[start+1 : end-1], true
+}
+
+// Members enters the current value, which must be an object, and yields
+// its keys; each key's value is consumed in the loop body (Value, Skip,
+// Enter) or skipped. It ends at the object's end or on an error, which
+// Done then reports:
+//
+//	var s jsonfast.Scanner
+//	s.Reset(msg)
+//	for key := range s.Members() {
+//		if string(key) == "code" {
+//			code, _, _ = s.Value()
+//		}
+//	}
+//	if !s.Done() { /* use encoding/json */ }
+func (s *Scanner) Members() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if !s.Enter() {
+			return
+		}
+		for {
+			key, more := s.Next()
+			if !more || !yield(key) {
+				return
+			}
+		}
+	}
 }
 
 // Done reports whether the scan read exactly one valid object: every

@@ -475,11 +475,7 @@ func (t *Terminal) handleSlow(c *transport.Conn, msg []byte) {
 func decodeInbound(msg []byte, in *inbound) bool {
 	var s jsonfast.Scanner
 	s.Reset(msg)
-	for more := s.Enter(); more; {
-		var key []byte
-		if key, more = s.Next(); !more {
-			break
-		}
+	for key := range s.Members() {
 		var ok bool
 		switch string(key) {
 		case "commandId":
@@ -503,18 +499,12 @@ func (c *content) read(s *jsonfast.Scanner) bool {
 	if s.Kind() == 'n' {
 		return s.Skip() // null leaves the struct alone, as in encoding/json
 	}
-	if !s.Enter() {
-		return false
-	}
-	for {
-		key, more := s.Next()
-		if !more {
-			return true // the caller's Done reports an error
-		}
+	for key := range s.Members() {
 		if !c.set(key, s) {
 			return false
 		}
 	}
+	return true // the caller's Done reports an error
 }
 
 func (c *content) set(key []byte, s *jsonfast.Scanner) bool {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl/hciot/hciottest"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 const childEnv = "MENJIN_HCBRIDGE_CHILD"
@@ -44,22 +44,13 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func startBridge(t *testing.T, logFile string, args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd := testutil.StartSelf(t, childEnv, args...)
 	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	require.NoError(t, err)
 	defer f.Close()
 	cmd.Stderr = f
 	require.NoError(t, cmd.Start())
 	return cmd
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // What must hold: a pass the bridge acknowledged to a terminal is uploaded
@@ -77,7 +68,7 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 	front := httptest.NewServer(gw)
 	defer front.Close()
 
-	api, terminalsAddr := freeAddr(t), freeAddr(t)
+	api, terminalsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	args := []string{"-listen", api, "-terminals", terminalsAddr, "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm",
 		"-hc-app-id", hcAppID, "-hc-security-code", hcSecurityCode, "-hc-open-door-url", front.URL + hciottest.OpenDoorLogPath,
 		"-data", t.TempDir()}

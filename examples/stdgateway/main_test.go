@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 type syncBuf struct {
@@ -51,13 +51,6 @@ func (s *syncBuf) has(t *testing.T, kind, device string) bool {
 	return false
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func call(t *testing.T, method, url, body string) (int, string) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
@@ -71,7 +64,7 @@ func call(t *testing.T, method, url, body string) (int, string) {
 // TestGateway runs the gateway with one simulated terminal and drives the
 // admin API: the exact flags, paths and statuses of the issue.
 func TestGateway(t *testing.T) {
-	termAddr := freeAddr(t)
+	termAddr := testutil.FreeAddr(t)
 	out, logs := &syncBuf{}, &syncBuf{}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

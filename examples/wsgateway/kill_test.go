@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 const childEnv = "MENJIN_WSGATEWAY_CHILD"
@@ -56,18 +55,9 @@ func (p *platform) has(id string) bool {
 
 // startGateway runs the real gateway (this binary's main) as a process.
 func startGateway(t *testing.T, args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd := testutil.StartSelf(t, childEnv, args...)
 	require.NoError(t, cmd.Start())
 	return cmd
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // What must hold: a pass the gateway acknowledged to a terminal reaches the
@@ -78,7 +68,7 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 	p := &platform{seen: map[string]int{}}
 	hook := httptest.NewServer(p)
 	defer hook.Close()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	args := []string{"-listen", addr, "-api", "", "-data", t.TempDir(), "-webhook", hook.URL}
 
 	gw := startGateway(t, args...)

@@ -1,0 +1,33 @@
+package testutil
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// FreeAddr returns a 127.0.0.1 address with a port nobody listens on now,
+// for a child process that must listen on a known address across restarts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("close probe listener: %v", err)
+	}
+	return addr
+}
+
+// StartSelf starts this test binary again as a child process with env set
+// to "1" and the given arguments; the package's TestMain runs main() when
+// it sees env, so the child is the real program (kill -9 tests).
+func StartSelf(t testing.TB, env string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), env+"=1")
+	return cmd
+}

@@ -105,16 +105,21 @@ type PassEvent struct {
 	Method     Method     `json:"method"`
 	// Credential is what was presented: a card number, the decoded QR code,
 	// a plate. Passwords are kept here only if the host asked for it.
-	Credential     string    `json:"credential,omitempty"`
-	Card           *CardNo   `json:"card,omitempty"`
-	Direction      Direction `json:"direction,omitempty"`
-	Door           int       `json:"door,omitempty"`
-	Kind           PassKind  `json:"kind"`
-	Result         Result    `json:"result"`
-	Similarity     *float64  `json:"similarity,omitempty"` // 0–1
-	Snapshot       *Image    `json:"snapshot,omitempty"`
-	RemainingScans *int      `json:"remainingScans,omitempty"`
-	Policy         Policy    `json:"policy,omitempty"`
+	Credential string    `json:"credential,omitempty"`
+	Card       *CardNo   `json:"card,omitempty"`
+	Direction  Direction `json:"direction,omitempty"`
+	Door       int       `json:"door,omitempty"`
+	Kind       PassKind  `json:"kind"`
+	Result     Result    `json:"result"`
+	Similarity *float64  `json:"similarity,omitempty"` // 0–1
+	Snapshot   *Image    `json:"snapshot,omitempty"`
+	// SnapshotDropped says the device sent a snapshot that was not kept
+	// (corrupt, not an image, or over the size limit): the pass itself is
+	// still reported, because the door did open or refuse.
+	// Its text is the reason, for logs and counters.
+	SnapshotDropped string `json:"snapshotDropped,omitempty"`
+	RemainingScans  *int   `json:"remainingScans,omitempty"`
+	Policy          Policy `json:"policy,omitempty"`
 }
 
 func (p *PassEvent) String() string {

@@ -194,9 +194,18 @@ func WithAdmin(username, password string) BrokerOption {
 	}
 }
 
-// WithBrokerLogger sets the broker's logger (default: discard).
+// WithBrokerLogger sets the broker's logger (default and nil: discard).
+// Nothing the broker logs carries a password or a device secret.
 func WithBrokerLogger(l *slog.Logger) BrokerOption {
-	return func(c *brokerConfig) error { c.logger = l; return nil }
+	return func(c *brokerConfig) error { c.logger = orDiscard(l); return nil }
+}
+
+// orDiscard makes a nil logger one that discards.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // NewBroker starts an embedded broker that authenticates devices against secrets.
@@ -211,9 +220,6 @@ func NewBroker(secrets SecretStore, opts ...BrokerOption) (*Broker, error) {
 		if err := o(&cfg); err != nil {
 			return nil, err
 		}
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = uint32(cfg.maxPacket)

@@ -58,12 +58,22 @@ func remainingLength(n int) []byte {
 // connectPacket is a signed MQTT 3.1.1 CONNECT for tr.
 func connectPacket(t *testing.T, tr Triple, keepalive uint16) []byte {
 	t.Helper()
+	return connectWithWill(t, tr, keepalive, "")
+}
+
+// connectWithWill is connectPacket with a retained QoS 1 will on willTopic ("" for none).
+func connectWithWill(t *testing.T, tr Triple, keepalive uint16, willTopic string) []byte {
+	t.Helper()
 	cred, err := Sign(tr, "", time.Now(), HMACSHA256)
 	require.NoError(t, err)
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
 		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: keepalive,
 			ClientIdentifier: cred.ClientID, UsernameFlag: true, Username: []byte(cred.Username),
 			PasswordFlag: true, Password: []byte(cred.Password)}}
+	if willTopic != "" {
+		pk.Connect.WillFlag, pk.Connect.WillTopic, pk.Connect.WillPayload = true, willTopic, []byte(`{"id":"1","params":{}}`)
+		pk.Connect.WillQos, pk.Connect.WillRetain = 1, true
+	}
 	var buf bytes.Buffer
 	require.NoError(t, pk.ConnectEncode(&buf))
 	return buf.Bytes()

@@ -84,6 +84,10 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		delay = 0
+		if l.closed.Load() {
+			_ = conn.Close()
+			return
+		}
 		if l.pending.Add(1) > int64(l.maxPending) {
 			l.pending.Add(-1)
 			l.overPending.Add(1)

@@ -21,11 +21,12 @@ import (
 // with their LinkKit triple signature and may only touch their own topics.
 // A Host runs one by default; NewBroker lets several Hosts or tests share one.
 type Broker struct {
-	srv          *mqtt.Server
-	listener     *guardedListener
-	verifier     Verifier
-	authTO       time.Duration
-	maxKeepAlive uint16
+	srv              *mqtt.Server
+	listener         *guardedListener
+	verifier         Verifier
+	authTO           time.Duration
+	maxKeepAlive     uint16
+	maxSessionExpiry uint32
 
 	clientDev sync.Map // *mqtt.Client -> DeviceKey (authenticated sessions)
 	admins    sync.Map // *mqtt.Client -> struct{} (WithAdmin sessions)
@@ -70,17 +71,18 @@ type BrokerOption func(*brokerConfig) error
 type adminCred struct{ username, password string }
 
 type brokerConfig struct {
-	admin        *adminCred
-	addr         string
-	ln           net.Listener
-	tls          *tls.Config
-	maxSkew      time.Duration
-	logger       *slog.Logger
-	authTO       time.Duration
-	maxPacket    int
-	connectTO    time.Duration
-	maxKeepAlive time.Duration
-	maxPending   int
+	admin         *adminCred
+	addr          string
+	ln            net.Listener
+	tls           *tls.Config
+	maxSkew       time.Duration
+	logger        *slog.Logger
+	authTO        time.Duration
+	maxPacket     int
+	connectTO     time.Duration
+	maxKeepAlive  time.Duration
+	maxPending    int
+	sessionExpiry time.Duration
 }
 
 // Defaults of the broker's bounds; each has an option.
@@ -98,6 +100,10 @@ const (
 	// DefaultMaxPendingConnections caps sockets accepted but not yet
 	// authenticated; more are closed at once.
 	DefaultMaxPendingConnections = 256
+	// maxSessionExpiry bounds how long a disconnected persistent session
+	// (clean session off, or an MQTT 5 session expiry) is kept: without it
+	// a device cycling client ids would grow the broker's table forever.
+	maxSessionExpiry = 10 * time.Minute
 )
 
 // WithBrokerAddr sets the TCP address devices connect to (default ":1883").
@@ -215,7 +221,7 @@ func NewBroker(secrets SecretStore, opts ...BrokerOption) (*Broker, error) {
 	}
 	cfg := brokerConfig{addr: ":1883", logger: slog.New(slog.DiscardHandler), authTO: 5 * time.Second,
 		maxPacket: DefaultMaxPacketSize, connectTO: DefaultConnectTimeout, maxKeepAlive: DefaultMaxKeepAlive,
-		maxPending: DefaultMaxPendingConnections}
+		maxPending: DefaultMaxPendingConnections, sessionExpiry: maxSessionExpiry}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -223,14 +229,16 @@ func NewBroker(secrets SecretStore, opts ...BrokerOption) (*Broker, error) {
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = uint32(cfg.maxPacket)
+	caps.MaximumSessionExpiryInterval = uint32(cfg.sessionExpiry / time.Second)
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: cfg.logger, Capabilities: caps})
 	b := &Broker{
-		srv:          srv,
-		verifier:     Verifier{Secrets: secrets, MaxSkew: cfg.maxSkew},
-		authTO:       min(cfg.authTO, cfg.connectTO),
-		maxKeepAlive: uint16(cfg.maxKeepAlive / time.Second),
-		admin:        cfg.admin,
-		sessions:     make(map[DeviceKey]*session),
+		srv:              srv,
+		verifier:         Verifier{Secrets: secrets, MaxSkew: cfg.maxSkew},
+		authTO:           min(cfg.authTO, cfg.connectTO),
+		maxKeepAlive:     uint16(cfg.maxKeepAlive / time.Second),
+		maxSessionExpiry: caps.MaximumSessionExpiryInterval,
+		admin:            cfg.admin,
+		sessions:         make(map[DeviceKey]*session),
 	}
 	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, err
@@ -360,6 +368,11 @@ func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	if ka := h.b.maxKeepAlive; cl.State.Keepalive == 0 || cl.State.Keepalive > ka {
 		cl.State.Keepalive = ka
 		cl.State.ServerKeepalive = true // MQTT 5 clients learn it from the CONNACK
+	}
+	// mochi announces its maximum session expiry but keeps what an MQTT 5
+	// client asked for.
+	if p := &cl.Properties.Props; p.SessionExpiryInterval > h.b.maxSessionExpiry {
+		p.SessionExpiryInterval = h.b.maxSessionExpiry
 	}
 	return nil
 }

@@ -36,6 +36,7 @@
 //   - Idle sessions are closed after 1.5 × their keepalive (whole seconds);
 //     a keepalive of 0 or above WithMaxKeepAlive (DefaultMaxKeepAlive,
 //     5 min) is replaced by it.
+//   - A disconnected persistent session is kept at most 10 minutes.
 //   - Accept errors (EMFILE, ENFILE...) back off from 5 ms to 1 s and the
 //     broker keeps accepting.
 //   - Secrets and passwords appear in no log line and no printed form of

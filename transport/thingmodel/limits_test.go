@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -247,4 +248,34 @@ func TestUnauthenticatedConnectionsCapped(t *testing.T) {
 	c := rawLogin(t, b, devA, 60)
 	_ = c.Close()
 	assert.Equal(t, 0, b.Stats().Pending, "an authenticated session does not count as pending")
+}
+
+// Bound: a device that leaves persistent sessions (clean session off) under
+// ever new client ids does not grow the broker's client table past the
+// session expiry (10 min by default; 1 s here, swept within 3 s).
+func TestPersistentSessionsExpire(t *testing.T) {
+	b := startLimited(t, func(c *brokerConfig) error { c.sessionExpiry = time.Second; return nil })
+	ids := make([]string, 0, 3)
+	for i := 0; i < 3; i++ {
+		cred, err := Sign(devA, fmt.Sprintf("cycle-%d", i), time.Now(), HMACSHA256)
+		require.NoError(t, err)
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: false, Keepalive: 60,
+				ClientIdentifier: cred.ClientID, UsernameFlag: true, Username: []byte(cred.Username),
+				PasswordFlag: true, Password: []byte(cred.Password)}}
+		var buf bytes.Buffer
+		require.NoError(t, pk.ConnectEncode(&buf))
+		require.Equal(t, byte(0), connackCode(t, b, buf.Bytes()))
+		ids = append(ids, cred.ClientID)
+	}
+	_, kept := b.srv.Clients.Get(ids[0])
+	require.True(t, kept, "the persistent session outlives its connection at first")
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if _, ok := b.srv.Clients.Get(id); ok {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 50*time.Millisecond, "expired sessions are removed")
 }

@@ -91,8 +91,9 @@ const (
 	// platform's 256 KiB message limit; a larger one (CONNECT included) is
 	// refused from its fixed header, before its body is read.
 	DefaultMaxPacketSize = 256 << 10
-	// DefaultConnectTimeout is how long a new socket has to complete its
-	// CONNECT (TLS handshake included) and its authentication.
+	// DefaultConnectTimeout is how long a new socket has to send its
+	// CONNECT (TLS handshake included); the signature check then has at
+	// most 5 s more (or this, if shorter).
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultMaxKeepAlive replaces a keepalive of 0 (none) or above it;
 	// a session silent for 1.5 times its keepalive is closed (MQTT 3.1.2.10).
@@ -137,8 +138,9 @@ func WithMaxPacketSize(n int) BrokerOption {
 	}
 }
 
-// WithConnectTimeout bounds the time from accept to an authenticated
-// CONNECT (default DefaultConnectTimeout).
+// WithConnectTimeout bounds the time from accept to a complete CONNECT
+// (default DefaultConnectTimeout); a socket that has not sent one by then
+// is closed.
 func WithConnectTimeout(d time.Duration) BrokerOption {
 	return func(c *brokerConfig) error {
 		if d <= 0 {

@@ -29,8 +29,8 @@
 //   - Bounds before authentication: packets above WithMaxPacketSize
 //     (DefaultMaxPacketSize, 256 KiB) are refused from their fixed header,
 //     before the body is read or allocated, CONNECT included; a socket has
-//     WithConnectTimeout (DefaultConnectTimeout, 10 s) to connect and
-//     authenticate; at most WithMaxPendingConnections
+//     WithConnectTimeout (DefaultConnectTimeout, 10 s) to send its CONNECT,
+//     the signature check at most 5 s more; at most WithMaxPendingConnections
 //     (DefaultMaxPendingConnections, 256) sockets may wait to authenticate,
 //     more are closed at once.
 //   - Idle sessions are closed after 1.5 × their keepalive (whole seconds);

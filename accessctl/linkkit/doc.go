@@ -16,6 +16,12 @@
 //	                           the full result-code table; acknowledged to
 //	                           the door only once the sink took it
 //
+// Doors authenticate with their triple; the embedded broker confines each
+// to its own topics (its will and retained messages included), so one door
+// cannot open another or forge its passes, and bounds what it reads before
+// authentication (see transport/thingmodel). examples/linkkitgateway runs
+// a Hub as a gateway with the shared admin API.
+//
 // Faces are not carried: LinkFace is a separate binary SDK (spec §7).
 //
 // DoorClient is the other end, for door firmware written in Go and for

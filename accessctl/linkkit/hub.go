@@ -58,8 +58,16 @@ func WithSyncTimeout(d time.Duration) Option {
 	return func(c *config) error { c.syncTimeout = d; return nil }
 }
 
-// WithLogger sets the hub's logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(c *config) error { c.logger = l; return nil } }
+// WithLogger sets the hub's logger (default and nil: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.logger = l
+		return nil
+	}
+}
 
 // WithThingHandler receives the posts that are not passEvent (other events,
 // property posts other than RSAPublicKey). Without it they are refused.

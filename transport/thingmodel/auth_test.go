@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,13 +129,16 @@ func TestBrokerKeepsOneSessionPerDevice(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestMosquittoAuthAndACL runs the auth table against Mosquitto configured
-// with a password_file of signed passwords (fixed timestamp) and the ACL
-// WriteMosquittoACL generates.
-func TestMosquittoAuthAndACL(t *testing.T) {
+// signAt is the fixed timestamp clockless doors sign with.
+var signAt = time.UnixMilli(2524608000000)
+
+// startMosquittoWithACL runs Mosquitto with a password_file of signed
+// passwords for devA and devB (at signAt), the host user
+// menjin-host/host-pass, and the ACL WriteMosquittoACL generates.
+func startMosquittoWithACL(t *testing.T) *env {
+	t.Helper()
 	passwd := testutil.RequireTool(t, "mosquitto_passwd")
 	dir := t.TempDir()
-	signAt := time.UnixMilli(2524608000000) // the fixed timestamp clockless doors use
 	pwFile := filepath.Join(dir, "passwd")
 	run := func(args ...string) {
 		out, err := exec.Command(passwd, args...).CombinedOutput()
@@ -149,6 +155,14 @@ func TestMosquittoAuthAndACL(t *testing.T) {
 	aclFile := filepath.Join(dir, "acl")
 	require.NoError(t, os.WriteFile(aclFile, acl.Bytes(), 0o600))
 	e := startMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pwFile, aclFile))
+	return e
+}
+
+// TestMosquittoAuthAndACL runs the auth table against Mosquitto configured
+// with a password_file of signed passwords (fixed timestamp) and the ACL
+// WriteMosquittoACL generates.
+func TestMosquittoAuthAndACL(t *testing.T) {
+	e := startMosquittoWithACL(t)
 
 	posts := make(chan *Message, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -226,4 +240,73 @@ topic write /sys/pk/dn/thing/service/property/set_reply
 topic write /as/mqtt/status/pk/dn
 `, b.String())
 	assert.Error(t, WriteMosquittoACL(&b, "host", []DeviceKey{{"p/k", "dn"}}))
+}
+
+// killedWithWill logs in as tr with mosquitto_pub (a client that is not
+// ours) carrying a retained will on topic, then kills it so that the
+// socket drops without DISCONNECT. It reports whether the login was accepted.
+func killedWithWill(t *testing.T, e *env, tr Triple, topic, payload string) bool {
+	t.Helper()
+	bin := testutil.RequireTool(t, "mosquitto_pub")
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(e.url, "tcp://"))
+	require.NoError(t, err)
+	cred, err := Sign(tr, "", signAt, HMACSHA256)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-V", "mqttv311",
+		"-i", cred.ClientID, "-u", cred.Username, "-P", cred.Password,
+		"--will-topic", topic, "--will-payload", payload, "--will-qos", "1", "--will-retain",
+		"-t", EventTopic(tr.Key(), "property"), "-l")
+	stdin, err := cmd.StdinPipe() // -l holds the session while stdin is open
+	require.NoError(t, err)
+	defer stdin.Close()
+	var out lockedBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	// A refused login exits at once; one still running after a second was
+	// accepted (its stdout is buffered, so no CONNACK line to wait for).
+	select {
+	case <-exited:
+		t.Logf("mosquitto_pub exited: %s", out.String())
+		return false
+	case <-time.After(time.Second):
+	}
+	require.NoError(t, cmd.Process.Kill())
+	<-exited
+	return true
+}
+
+// On both brokers a device cannot use its will to command another device:
+// the embedded broker refuses the CONNECT; Mosquitto, given
+// WriteMosquittoACL, accepts it but checks the will against the ACL when
+// it fires. Either way device B is not invoked, then or (retained) on
+// reconnect.
+func TestWillCannotInvokeAnotherDevice(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) *env
+	}{
+		{"embedded", func(t *testing.T) *env { return startEmbedded(t) }},
+		{"mosquitto", startMosquittoWithACL},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := c.start(t)
+			var opens atomic.Int32
+			open := WithService("remoteOpen", func(context.Context, *Request) (any, error) { opens.Add(1); return nil, nil })
+			b := e.dial(t, nil, devB, WithSignTime(signAt), open)
+			forged := `{"id":"666","version":"1.0","params":{},"method":"thing.service.remoteOpen"}`
+			accepted := killedWithWill(t, e, devA, ServiceTopic(devB.Key(), "remoteOpen"), forged)
+			assert.Equal(t, !e.embedded, accepted, "the embedded broker refuses the will at CONNECT, Mosquitto when it fires")
+			time.Sleep(300 * time.Millisecond) // a will, had it been sent, arrives within this
+			assert.Zero(t, opens.Load(), "device B was not invoked by A's will")
+			require.NoError(t, b.Close())
+			b2 := e.dial(t, nil, devB, WithSignTime(signAt), open)
+			time.Sleep(300 * time.Millisecond)
+			assert.Zero(t, opens.Load(), "nothing retained invokes B on reconnect")
+			_ = b2
+		})
+	}
 }

@@ -115,7 +115,7 @@ func WithDeviceKeepAlive(d time.Duration) DeviceOption {
 
 // WithDeviceLogger sets the device client's logger (default: discard).
 func WithDeviceLogger(l *slog.Logger) DeviceOption {
-	return func(c *deviceConfig) error { c.logger = l; return nil }
+	return func(c *deviceConfig) error { c.logger = orDiscard(l); return nil }
 }
 
 // DeviceClient is the device side of the carrier, for simulators and Go

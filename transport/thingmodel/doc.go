@@ -16,8 +16,34 @@
 // "clientId{id}deviceName{dn}productKey{pk}timestamp{ms}") — and may only
 // publish their own upward topics and subscribe under their own prefix.
 // Sessions give online/offline; a second login of a device replaces the
-// first. WithBrokerURL makes the Host a client of an existing broker
-// (Mosquitto, EMQX) instead; session state then comes from the devices'
+// first.
+//
+// What the embedded broker enforces (BrokerStats counts each refusal):
+//   - ACL, the same for every way a device can publish: direct publishes,
+//     its will (checked at CONNECT: a will on a topic the device may not
+//     publish refuses the connection with CONNACK "not authorized", so the
+//     misconfiguration shows at once instead of a will silently lost) and
+//     retained messages. A device retains only on its own status topic;
+//     elsewhere the retain flag is cleared, so nothing it sent is replayed
+//     later as if new.
+//   - Bounds before authentication: packets above WithMaxPacketSize
+//     (DefaultMaxPacketSize, 256 KiB) are refused from their fixed header,
+//     before the body is read or allocated, CONNECT included; a socket has
+//     WithConnectTimeout (DefaultConnectTimeout, 10 s) to send its CONNECT,
+//     the signature check at most 5 s more; at most WithMaxPendingConnections
+//     (DefaultMaxPendingConnections, 256) sockets may wait to authenticate,
+//     more are closed at once.
+//   - Idle sessions are closed after 1.5 × their keepalive (whole seconds);
+//     a keepalive of 0 or above WithMaxKeepAlive (DefaultMaxKeepAlive,
+//     5 min) is replaced by it.
+//   - A disconnected persistent session is kept at most 10 minutes.
+//   - Accept errors (EMFILE, ENFILE...) back off from 5 ms to 1 s and the
+//     broker keeps accepting.
+//   - Secrets and passwords appear in no log line and no printed form of
+//     Secrets, Triple or Credentials.
+//
+// WithBrokerURL makes the Host a client of an existing broker (Mosquitto,
+// EMQX) instead; session state then comes from the devices'
 // retained announcements on /as/mqtt/status/{pk}/{dn}.
 //
 // Posts are acknowledged (code 200) only after the Handler returned nil:

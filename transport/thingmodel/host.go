@@ -129,8 +129,10 @@ func WithQoS(q byte) Option {
 	}
 }
 
-// WithLogger sets the Host's logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(c *hostConfig) error { c.logger = l; return nil } }
+// WithLogger sets the Host's logger (default and nil: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *hostConfig) error { c.logger = orDiscard(l); return nil }
+}
 
 // WithSecrets runs the default embedded broker, authenticating devices
 // against s. opts configure it (address, TLS, clock skew).

@@ -12,6 +12,8 @@ import (
 // read only under /sys/{pk}/{dn}/thing/ and write only its posts, its
 // replies and its status. Mosquitto cannot express "replies only" under
 // thing/service/, so there a device may also write requests to itself.
+// Mosquitto (2.0) checks wills against this ACL when it publishes them, so
+// a will on another device's topic is dropped there too.
 //
 // Mosquitto does not check LinkKit signatures: pair the ACL with a
 // password_file holding each device's signed password for a fixed

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +29,14 @@ func (t Triple) Key() DeviceKey { return DeviceKey{t.ProductKey, t.DeviceName} }
 
 // String never shows the secret.
 func (t Triple) String() string { return t.Key().String() }
+
+// LogValue keeps slog handlers (JSON ones marshal fields) from the secret.
+func (t Triple) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// GoString never shows the secret either (%#v).
+func (t Triple) GoString() string {
+	return fmt.Sprintf("thingmodel.Triple{ProductKey:%q, DeviceName:%q, DeviceSecret:\"***\"}", t.ProductKey, t.DeviceName)
+}
 
 // SignMethod is the HMAC used for the MQTT password.
 type SignMethod string
@@ -56,6 +66,16 @@ type Credentials struct {
 	Username string // "{deviceName}&{productKey}"
 	Password string // hex HMAC(deviceSecret, "clientId{id}deviceName{dn}productKey{pk}timestamp{ms}")
 }
+
+// String shows the client id and username, never the password (a device
+// without a clock signs with a fixed timestamp: its password is replayable).
+func (c Credentials) String() string { return c.ClientID + " " + c.Username + " ***" }
+
+// LogValue is String for slog.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// GoString is String for %#v.
+func (c Credentials) GoString() string { return "thingmodel.Credentials{" + c.String() + "}" }
 
 // Sign computes the LinkKit MQTT credentials of a device. id is the
 // device's own client id (a serial or MAC; "" means "{pk}.{dn}"); ts is
@@ -104,8 +124,25 @@ type SecretStore interface {
 	DeviceSecret(ctx context.Context, dev DeviceKey) (string, error)
 }
 
-// Secrets is an in-memory SecretStore.
+// Secrets is an in-memory SecretStore. Printed (%v, %#v, a log
+// attribute) it lists its devices, never their secrets.
 type Secrets map[DeviceKey]string
+
+// String lists the devices, sorted, with their secrets masked.
+func (s Secrets) String() string {
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k.String()+":***")
+	}
+	sort.Strings(keys)
+	return "[" + strings.Join(keys, " ") + "]"
+}
+
+// GoString is String for %#v.
+func (s Secrets) GoString() string { return "thingmodel.Secrets" + s.String() }
+
+// LogValue keeps slog handlers from printing the map itself.
+func (s Secrets) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // DeviceSecret implements SecretStore.
 func (s Secrets) DeviceSecret(_ context.Context, dev DeviceKey) (string, error) {

@@ -19,6 +19,8 @@ type stack struct {
 	cli  *sipgo.Client
 	udp  *net.UDPConn
 	tcp  *net.TCPListener
+	idle time.Duration // SIP-TCP read idle timeout (0: none)
+	t1   time.Duration
 	host string // the address we advertise
 	port int
 	log  *slog.Logger
@@ -28,7 +30,8 @@ type stack struct {
 // newStack binds addr (UDP and TCP, same port) and builds the sipgo layers.
 // host "" means the listen IP (127.0.0.1 for an unspecified one). Handlers
 // are registered on srv before serve.
-func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, error) {
+func newStack(addr, host, name string, cfg stackConfig, nat bool) (*stack, error) {
+	log := cfg.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +74,12 @@ func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, erro
 		tcp.Close()
 		return nil, err
 	}
-	return &stack{ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port, log: log}, nil
+	t1 := cfg.t1
+	if t1 <= 0 {
+		t1 = sip.T1
+	}
+	return &stack{ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port, log: log,
+		idle: max(cfg.tcpIdle, 0), t1: t1}, nil
 }
 
 // serve starts reading both sockets and returns once sipgo has put the UDP
@@ -80,7 +88,11 @@ func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, erro
 func (s *stack) serve() {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
-	go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(s.tcp) }()
+	var tl net.Listener = s.tcp
+	if s.idle > 0 {
+		tl = idleListener{s.tcp, s.idle}
+	}
+	go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(tl) }()
 	addr := s.udp.LocalAddr().String()
 	for i := 0; i < 200; i++ {
 		if c, err := s.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
@@ -143,4 +155,33 @@ func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
 		}
 	}
 	return nil, nil, errors.New("intercom: no free UDP+TCP port pair")
+}
+
+// idleListener closes accepted SIP-TCP connections that stay silent for
+// idle: sipgo keeps them forever, so idle sockets would pile up unbounded.
+type idleListener struct {
+	*net.TCPListener
+	idle time.Duration
+}
+
+func (l idleListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &idleConn{Conn: c, idle: l.idle}, nil
+}
+
+// idleConn pushes its read deadline on every read; sipgo ends the
+// connection on the timeout error.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
 }

@@ -449,12 +449,8 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
 		return
 	}
-	admitted := true
-	defer func() {
-		if admitted {
-			ep.releasePending(src)
-		}
-	}()
+	release := sync.OnceFunc(func() { ep.releasePending(src) })
+	defer release()
 	rtp, err := listenRTP(ep.host)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "No Media Port", nil))
@@ -506,13 +502,22 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// Timer H (RFC 3261 §17.2.1, 64*T1): a 2xx never ACKed frees its slot and
 	// its media port. sipgo v1.7.2 re-arms its own 64*T1 wait on every
 	// retransmission, so it would never give up.
+	var noAck atomic.Bool
 	timerH := time.AfterFunc(64*ep.t1, func() {
 		if sess.LoadState() >= sip.DialogStateConfirmed {
 			return
 		}
 		ep.log.Warn("answer never ACKed; call dropped (Timer H)", "call", c.callID, "source", req.Source())
+		noAck.Store(true)
 		tx.Terminate()
+		release()
 		c.end(CallEvent{State: CallEnded, Status: 408}, errNoAck)
+		// sipgo's RespondSDP waits for a dialog state change and has no
+		// other way out: a stand-in ACK ends the wait (ReadAck reads only
+		// the CSeq), and noAck tells the waiter what really happened.
+		ack := sip.NewRequest(sip.ACK, req.Recipient)
+		ack.AppendHeader(&sip.CSeqHeader{SeqNo: req.CSeq().SeqNo, MethodName: sip.ACK})
+		_ = sess.ReadAck(ack, tx)
 	})
 	defer timerH.Stop()
 	ep.register(c, c.localTag, c.remoteTag)
@@ -532,8 +537,10 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	timerH.Stop()
-	ep.releasePending(src)
-	admitted = false
+	if noAck.Load() {
+		return
+	}
+	release()
 	if ep.answeredCalls(c) >= ep.o.maxCalls {
 		// Admitted while un-ACKed calls did not count: a late ACK may find the
 		// door busy with another caller meanwhile.

@@ -45,7 +45,9 @@ type RegistrarStats struct {
 // Registrar is a small registrar and record-routing proxy for one site: MD5
 // digest with expiring nonces and nonce-count replay protection, a location
 // table, and routing of INVITE and in-dialog requests between accounts.
-// Not a PBX: no forking, no media, no INVITE authentication.
+// New requests are forwarded only to its own accounts and only from a
+// registered socket or with a digest (407); in-dialog ones only between the
+// parties of a call it authorised. Not a PBX: no forking, no media.
 type Registrar struct {
 	*stack
 	o        registrarOptions

@@ -224,14 +224,14 @@ func (c *Call) startMedia() {
 // address the peer's SDP named or one of the dialog's signalling peers.
 func (c *Call) mediaPeer(a netip.Addr) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	ok := false
 	if c.remote.Audio != nil {
-		if m, ok := hostAddr(c.remote.Audio.Addr); ok && m == a {
-			return true
-		}
+		m, parsed := hostAddr(c.remote.Audio.Addr)
+		ok = parsed && m == a
 	}
-	_, ok := c.peers[a]
-	return ok
+	_, peer := c.peers[a]
+	c.mu.Unlock()
+	return ok || peer || c.ep.isRegistrar(a)
 }
 
 // end tears the call down locally: forget the dialog, close media, report.

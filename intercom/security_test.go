@@ -418,3 +418,30 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// RFC 2833 '*' sent to the door's RTP port from a host that is not the
+// dialog's peer opens nothing; the same packets from the peer open.
+func TestRFC2833FromForeignHostIgnored(t *testing.T) {
+	door := newDoorRig(t, WithAllow(netip.MustParsePrefix("127.0.0.0/8")))
+	res := newResident(t)
+	ctx := testCtx(t)
+	call, err := res.CallDoor(ctx, door.URI())
+	require.NoError(t, err)
+	a := call.RemoteMedia().Audio
+	require.NotNil(t, a)
+	pt := uint8(call.TelephoneEventPT())
+	dst := &net.UDPAddr{IP: net.ParseIP(a.Addr), Port: a.Port}
+	star := func(from string, ts uint32) {
+		c := rawUDP(t, from)
+		for i := 0; i < 3; i++ {
+			_, err := c.WriteTo(rtpPacket(pt, false, uint16(ts)+uint16(i), ts, 0x4321, []byte{0x0A, 0x8A, 0x03, 0x20}), dst)
+			require.NoError(t, err)
+		}
+	}
+	star("127.0.0.2", 160)
+	time.Sleep(200 * time.Millisecond)
+	assert.EqualValues(t, 0, door.opened.Load(), "RTP from 127.0.0.2 opened the door")
+	star("127.0.0.1", 320)
+	assert.True(t, door.event(t).Granted())
+	assert.EqualValues(t, 1, door.opened.Load())
+}

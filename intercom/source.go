@@ -131,13 +131,15 @@ func (ps peerSet) addMessage(src string, hdrs interface {
 	}
 }
 
-// fromPeer reports whether req came from one of the dialog's addresses.
+// fromPeer reports whether req came from one of the dialog's addresses or
+// from a registrar we register with (a B2BUA may send in-dialog requests
+// from its own address, §13).
 func (c *Call) fromPeer(req *sip.Request) bool {
 	a, ok := sourceAddr(req)
 	if !ok {
 		return false
 	}
-	return c.isPeer(a)
+	return c.isPeer(a) || c.ep.isRegistrar(a)
 }
 
 func (c *Call) isPeer(a netip.Addr) bool {
@@ -193,9 +195,10 @@ func (ep *Endpoint) allowed(a netip.Addr) bool {
 	if !ep.o.allowSet {
 		allow = defaultAllow
 	}
-	if prefixesContain(allow, a) {
-		return true
-	}
+	return prefixesContain(allow, a) || ep.isRegistrar(a)
+}
+
+func (ep *Endpoint) isRegistrar(a netip.Addr) bool {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	_, ok := ep.registrars[a]

@@ -445,3 +445,33 @@ func TestRFC2833FromForeignHostIgnored(t *testing.T) {
 	assert.True(t, door.event(t).Granted())
 	assert.EqualValues(t, 1, door.opened.Load())
 }
+
+// A caller whose INVITE does not come from its registered socket answers
+// the registrar's 407 with a digest and is routed; its in-dialog unlock
+// INFOs pass because the call was authorised.
+func TestRegistrarRoutesDigestAuthenticatedCall(t *testing.T) {
+	reg, err := NewRegistrar("127.0.0.1:0", map[string]string{"door1": "pw1", "room1": "pw2"})
+	require.NoError(t, err)
+	defer reg.Close()
+	ctx := testCtx(t)
+	door := newDoorRig(t)
+	dr, err := door.Register(RegisterConfig{Registrar: reg.URI(), Password: "pw1"})
+	require.NoError(t, err)
+	require.NoError(t, dr.WaitRegistered(ctx))
+	res := newResident(t, WithUser("room1"))
+	// Registered over TCP, calling over UDP: not the registered socket.
+	rr, err := res.Register(RegisterConfig{Registrar: reg.URI() + ";transport=tcp", Password: "pw2"})
+	require.NoError(t, err)
+	require.NoError(t, rr.WaitRegistered(ctx))
+	before := reg.Stats().Challenges
+
+	call, err := res.CallDoor(ctx, "sip:door1@"+reg.Addr())
+	require.NoError(t, err)
+	assert.Greater(t, reg.Stats().Challenges, before, "the INVITE was challenged")
+	out, err := call.Unlock(ctx)
+	require.NoError(t, err)
+	assert.True(t, out.OK())
+	ev := door.event(t)
+	assert.Equal(t, "room1", ev.Peer)
+	require.NoError(t, call.Hangup(ctx))
+}

@@ -57,17 +57,20 @@ type stackConfig struct {
 	log     *slog.Logger
 	tcpIdle time.Duration
 	t1      time.Duration
+	maxTCP  int // accepted SIP-TCP connections open at once
 }
 
 func defaultStackConfig() stackConfig {
-	return stackConfig{tcpIdle: 2 * time.Minute, t1: sip.T1}
+	return stackConfig{tcpIdle: 2 * time.Minute, t1: sip.T1, maxTCP: 1024}
 }
 
 // WithLogger sends our and sipgo's logs to l (default and nil: discarded).
 func WithLogger(l *slog.Logger) StackOption { return func(c *stackConfig) { c.log = l } }
 
-// WithTCPIdleTimeout closes a SIP-TCP connection that carried nothing for d
-// (default 2 min; a registered peer's keepalive keeps it open; <= 0: never).
+// WithTCPIdleTimeout closes an accepted SIP-TCP connection that carried
+// nothing for d (default 2 min; a registered peer's keepalive keeps it open;
+// <= 0: never). At most 1024 accepted connections are open at once; more
+// are closed at accept.
 func WithTCPIdleTimeout(d time.Duration) StackOption { return func(c *stackConfig) { c.tcpIdle = d } }
 
 // WithTimerT1 sets the RFC 3261 round-trip estimate T1 (default 500 ms):

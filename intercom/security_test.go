@@ -475,3 +475,29 @@ func TestRegistrarRoutesDigestAuthenticatedCall(t *testing.T) {
 	assert.Equal(t, "room1", ev.Peer)
 	require.NoError(t, call.Hangup(ctx))
 }
+
+// Accepted SIP-TCP connections are bounded in number: over the limit a
+// connection is closed at accept, and a freed slot is reused.
+func TestTCPConnectionsBounded(t *testing.T) {
+	door := newDoorRig(t, StackOption(func(c *stackConfig) { c.maxTCP = 2 }))
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", door.Addr(), time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// open reports whether the door keeps c open for 300 ms.
+	open := func(c net.Conn) bool {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
+	}
+	a, b := dial(), dial()
+	time.Sleep(50 * time.Millisecond)
+	assert.False(t, open(dial()), "the third connection must be closed")
+	assert.True(t, open(a))
+	assert.True(t, open(b))
+	a.Close()
+	require.Eventually(t, func() bool { return open(dial()) }, 3*time.Second, 10*time.Millisecond, "a freed slot is reused")
+}

@@ -5,16 +5,13 @@ package intercom
 // registrar is no open relay.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -385,7 +382,7 @@ func between(s, a, b string) string {
 // Credentials never reach the logs, at any level.
 func TestRegistrarLogsNoCredentials(t *testing.T) {
 	const secret = "pl4nted-S3CRET-pw"
-	var buf syncBuffer
+	var buf lockedBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg, err := NewRegistrar("127.0.0.1:0", map[string]string{"door1": secret}, WithLogger(log))
 	require.NoError(t, err)
@@ -403,21 +400,6 @@ func TestRegistrarLogsNoCredentials(t *testing.T) {
 	assert.NotContains(t, out, secret)
 	assert.NotContains(t, out, "response=", "no digest response in the logs")
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-var _ io.Writer = (*syncBuffer)(nil)
 
 // RFC 2833 '*' sent to the door's RTP port from a host that is not the
 // dialog's peer opens nothing; the same packets from the peer open.

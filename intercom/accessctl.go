@@ -25,8 +25,8 @@ func DeviceOpener(dev accessctl.Device, door int) Opener {
 // (Method intercom) for device on door. An error from the sink is counted
 // in Stats.SinkFailures and logged; the SIP answer does not wait for a retry,
 // so put a buffer or an outbox in front of a sink that can fail.
-func WithEventSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) Option {
-	return func(o *options) {
+func WithEventSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) DoorOption {
+	return doorOption(func(o *options) {
 		prev := o.onUnlock
 		o.onUnlock = func(ctx context.Context, e UnlockEvent) error {
 			if prev != nil {
@@ -36,7 +36,7 @@ func WithEventSink(sink accessctl.EventSink, device accessctl.DeviceRef, door in
 			}
 			return sink.Handle(ctx, e.AccessEvent(device, door))
 		}
-	}
+	})
 }
 
 // AccessEvent converts the unlock to an accessctl pass event. The person is

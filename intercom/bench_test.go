@@ -50,7 +50,7 @@ func runUnlockInfos(b *testing.B, call *Call) {
 func BenchmarkUnlockInfoDoorStation(b *testing.B) {
 	door, err := NewDoorStation("127.0.0.1:0", WithUser("door1"), WithMaxUnlocksPerCall(0), WithResponseViaInfo(false),
 		WithOpener(OpenerFunc(func(context.Context, UnlockRequest) error { return nil })),
-		WithUnlockEvents(func(context.Context, UnlockEvent) error { return nil }))
+		WithOnUnlock(func(context.Context, UnlockEvent) error { return nil }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkUnlockInfoDoorStation(b *testing.B) {
 }
 
 func BenchmarkUnlockInfoBareSipgo(b *testing.B) {
-	st, err := newStack("127.0.0.1:0", "", "bare", nil, false)
+	st, err := newStack("127.0.0.1:0", "", "bare", defaultStackConfig(), false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package intercom
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type Call struct {
 	err        error
 	waiters    map[int]chan unlockResp
 	matcher    *digitMatcher
+	peers      peerSet // socket sources in-dialog requests may come from
+	pending    bool    // incoming, answered, not yet ACKed (under ep.mu)
 }
 
 // CallID returns the SIP Call-ID.
@@ -190,9 +193,13 @@ func (c *Call) startMedia() {
 		buf := make([]byte, 1500)
 		var dd eventDeduper
 		for {
-			n, _, err := c.rtp.ReadFromUDP(buf)
+			n, from, err := c.rtp.ReadFromUDP(buf)
 			if err != nil {
 				return
+			}
+			src := from.AddrPort().Addr().Unmap()
+			if !c.mediaPeer(src) {
+				continue // RTP is not authenticated: only the dialog's media or signalling peer counts
 			}
 			p, err := ParseRTP(buf[:n])
 			if err != nil {
@@ -207,10 +214,24 @@ func (c *Call) startMedia() {
 				continue
 			}
 			if d := EventDigit(ev.Event); d != 0 && c.ep.onDigit != nil {
-				c.ep.onDigit(c, d, ChannelRFC2833, "")
+				c.ep.onDigit(c, d, ChannelRFC2833, "", src)
 			}
 		}
 	})
+}
+
+// mediaPeer reports whether RTP from a may carry telephone-events: the
+// address the peer's SDP named or one of the dialog's signalling peers.
+func (c *Call) mediaPeer(a netip.Addr) bool {
+	c.mu.Lock()
+	ok := false
+	if c.remote.Audio != nil {
+		m, parsed := hostAddr(c.remote.Audio.Addr)
+		ok = parsed && m == a
+	}
+	_, peer := c.peers[a]
+	c.mu.Unlock()
+	return ok || peer || c.ep.isRegistrar(a)
 }
 
 // end tears the call down locally: forget the dialog, close media, report.

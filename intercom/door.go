@@ -3,6 +3,8 @@ package intercom
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +48,9 @@ type UnlockRequest struct {
 	Claimed string // the "sip" field of the JSON body, if any
 	ReqSN   int    // 0 for DTMF
 	Early   bool   // arrived in an early dialog (preview before answer)
+	// Source is the socket address the request (or RTP packet) came from:
+	// what the door's allow-list is checked against.
+	Source netip.Addr
 }
 
 // Opener drives the lock. An accessctl.Device can serve through DeviceOpener.
@@ -74,35 +79,6 @@ type UnlockEvent struct {
 // Granted reports whether the door opened.
 func (e UnlockEvent) Granted() bool { return e.Status == StatusOK }
 
-// WithOpener installs the lock driver (default: none, every unlock fails with status 500).
-func WithOpener(op Opener) Option { return func(o *options) { o.opener = op } }
-
-// WithPolicy installs the allow/deny hook.
-func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
-
-// WithUnlockEvents receives every unlock attempt; an error is counted in Stats.SinkFailures and logged.
-func WithUnlockEvents(f func(context.Context, UnlockEvent) error) Option {
-	return func(o *options) { o.onUnlock = f }
-}
-
-// WithUnlockDigits sets the DTMF sequence that opens (default "*"; e.g. "#1234*").
-func WithUnlockDigits(seq string) Option { return func(o *options) { o.unlockDigits = seq } }
-
-// WithMaxUnlocksPerCall caps unlocks per call (default 3; 0 = unlimited).
-func WithMaxUnlocksPerCall(n int) Option { return func(o *options) { o.maxUnlocksPerCall = n } }
-
-// WithUnlockRateLimit allows one physical unlock per d per door (default 0 = off).
-func WithUnlockRateLimit(d time.Duration) Option { return func(o *options) { o.rateLimit = d } }
-
-// WithEarlyUnlock allows unlocks in early dialogs (default true: preview then open).
-func WithEarlyUnlock(on bool) Option { return func(o *options) { o.allowEarlyUnlock = on } }
-
-// WithResponseViaInfo also sends the JSON result twice as in-dialog INFO (default true, §6.3).
-func WithResponseViaInfo(on bool) Option { return func(o *options) { o.responseViaInfo = on } }
-
-// WithOpenerBound bounds the wait for the Opener before the 200 OK (default 1 s).
-func WithOpenerBound(d time.Duration) Option { return func(o *options) { o.openerBound = d } }
-
 // DoorStation is the door-station personality: it answers monitoring calls
 // silently, places visitor calls with early media, and opens the door on
 // INFO/MESSAGE JSON, INFO DTMF or RFC 2833 '*' inside a known dialog.
@@ -114,16 +90,17 @@ type DoorStation struct {
 }
 
 // NewDoorStation listens on addr (UDP and TCP).
-func NewDoorStation(addr string, opts ...Option) (*DoorStation, error) {
+func NewDoorStation(addr string, opts ...DoorOption) (*DoorStation, error) {
 	o := defaultOptions()
 	for _, f := range opts {
-		f(&o)
+		f.applyDoor(&o)
 	}
 	d := &DoorStation{dedupe: newDedupe(o.dedupeWindow)}
 	ep, err := newEndpoint(addr, o, func(ep *Endpoint) {
 		d.Endpoint = ep
 		ep.onInDialog = d.handleInDialog
 		ep.onDigit = d.handleDigit
+		ep.checkSources = true
 	})
 	if err != nil {
 		return nil, err
@@ -161,7 +138,8 @@ func (d *DoorStation) handleInDialog(c *Call, req *sip.Request, tx sip.ServerTra
 			return
 		}
 		ok()
-		d.handleDigit(c, digit, ch, req.CSeq().Value())
+		src, _ := sourceAddr(req)
+		d.handleDigit(c, digit, ch, req.CSeq().Value(), src)
 	case "application/media_control+xml":
 		ok()
 	case "", "application/json", "text/plain", "application/x-www-form-urlencoded":
@@ -218,7 +196,8 @@ func (d *DoorStation) handleJSON(c *Call, req *sip.Request, tx sip.ServerTransac
 		}
 		return
 	}
-	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Claimed: cmd.SIP, ReqSN: cmd.ReqSN, Early: early}
+	src, _ := sourceAddr(req)
+	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Claimed: cmd.SIP, ReqSN: cmd.ReqSN, Early: early, Source: src}
 	run := func() {
 		st := d.unlock(context.Background(), c, ur, key)
 		e.reply = UnlockReply{Res: "unlock", ReqSN: cmd.ReqSN, Status: st}
@@ -269,7 +248,7 @@ func (d *DoorStation) sendResultInfo(c *Call, r UnlockReply) {
 }
 
 // handleDigit feeds a DTMF digit to the call's unlock-sequence matcher.
-func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id string) {
+func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id string, src netip.Addr) {
 	c.mu.Lock()
 	if c.matcher == nil {
 		c.matcher = newDigitMatcher(d.o.unlockDigits, 3*time.Second)
@@ -279,7 +258,7 @@ func (d *DoorStation) handleDigit(c *Call, digit byte, ch UnlockChannel, id stri
 	if !m.Feed(digit, time.Now()) {
 		return
 	}
-	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Early: early}
+	ur := UnlockRequest{Channel: ch, CallID: c.callID, Peer: peer, Early: early, Source: src}
 	id = c.callID + "/" + ch.String() + "/" + id + "/" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if !d.spawn(func() { d.unlock(context.Background(), c, ur, id) }) {
 		d.unlock(context.Background(), c, ur, id)
@@ -294,7 +273,7 @@ func (d *DoorStation) unlock(ctx context.Context, c *Call, r UnlockRequest, id s
 	} else {
 		d.cnt.denied.Add(1)
 	}
-	d.log.Info("unlock", "channel", r.Channel.String(), "peer", r.Peer, "sip", r.Claimed, "reqsn", r.ReqSN, "status", st, "err", err)
+	d.log.Info("unlock", "channel", r.Channel.String(), "peer", r.Peer, "source", r.Source, "sip", r.Claimed, "reqsn", r.ReqSN, "status", st, "err", err)
 	if d.o.onUnlock != nil {
 		ev := UnlockEvent{ID: id, At: time.Now(), UnlockRequest: r, Status: st, Err: err}
 		if serr := d.o.onUnlock(ctx, ev); serr != nil {
@@ -306,6 +285,10 @@ func (d *DoorStation) unlock(ctx context.Context, c *Call, r UnlockRequest, id s
 }
 
 func (d *DoorStation) decide(ctx context.Context, c *Call, r UnlockRequest) (int, error) {
+	if !d.allowed(r.Source) {
+		d.cnt.notAllowed.Add(1)
+		return StatusForbidden, fmt.Errorf("%w: source %v is not allowed", ErrUnlockDenied, r.Source)
+	}
 	if r.Early && !d.o.allowEarlyUnlock {
 		return StatusForbidden, errors.New("early-dialog unlock disabled")
 	}

@@ -25,12 +25,12 @@ type doorRig struct {
 	evCh   chan UnlockEvent
 }
 
-func newDoorRig(t *testing.T, opts ...Option) *doorRig {
+func newDoorRig(t *testing.T, opts ...DoorOption) *doorRig {
 	t.Helper()
 	rig := &doorRig{evCh: make(chan UnlockEvent, 16)}
-	base := []Option{WithUser("door1"),
+	base := []DoorOption{WithUser("door1"),
 		WithOpener(OpenerFunc(func(ctx context.Context, r UnlockRequest) error { rig.opened.Add(1); return nil })),
-		WithUnlockEvents(func(_ context.Context, e UnlockEvent) error {
+		WithOnUnlock(func(_ context.Context, e UnlockEvent) error {
 			rig.mu.Lock()
 			rig.events = append(rig.events, e)
 			rig.mu.Unlock()
@@ -55,9 +55,9 @@ func (r *doorRig) event(t *testing.T) UnlockEvent {
 	}
 }
 
-func newResident(t *testing.T, opts ...Option) *Resident {
+func newResident(t *testing.T, opts ...ResidentOption) *Resident {
 	t.Helper()
-	r, err := NewResident("127.0.0.1:0", append([]Option{WithUser("room1202")}, opts...)...)
+	r, err := NewResident("127.0.0.1:0", append([]ResidentOption{WithUser("room1202")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r

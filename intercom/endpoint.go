@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,14 +15,12 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/menjin/menjin/accessctl"
 )
 
-// Option configures an Endpoint, a DoorStation, a Resident or a Registrar.
-type Option func(*options)
-
 type options struct {
+	stackConfig
 	user, domain, contactHost, uaName string
-	log                               *slog.Logger
 	transport                         string
 	ringTimeout                       time.Duration
 	unlockBudget                      time.Duration
@@ -41,62 +39,30 @@ type options struct {
 	responseViaInfo                   bool
 	autoAnswer                        bool
 	password                          string
+	allow                             []netip.Prefix
+	allowSet                          bool
+	maxPendingPerSource               int
 }
 
 func defaultOptions() options {
 	return options{
-		uaName:            "menjin-intercom",
-		transport:         "udp",
-		ringTimeout:       45 * time.Second,
-		unlockBudget:      3 * time.Second,
-		openerBound:       time.Second,
-		dedupeWindow:      3 * time.Second,
-		maxCalls:          1,
-		callLimit:         60 * time.Second,
-		unlockDigits:      "*",
-		maxUnlocksPerCall: 3,
-		allowEarlyUnlock:  true,
-		responseViaInfo:   true,
-		autoAnswer:        true,
+		uaName:              "menjin-intercom",
+		transport:           "udp",
+		ringTimeout:         45 * time.Second,
+		unlockBudget:        3 * time.Second,
+		openerBound:         time.Second,
+		dedupeWindow:        3 * time.Second,
+		maxCalls:            1,
+		maxPendingPerSource: 2,
+		callLimit:           60 * time.Second,
+		unlockDigits:        "*",
+		maxUnlocksPerCall:   3,
+		allowEarlyUnlock:    true,
+		responseViaInfo:     true,
+		autoAnswer:          true,
+		stackConfig:         defaultStackConfig(),
 	}
 }
-
-// WithUser sets our SIP user part (door station or resident number).
-func WithUser(user string) Option { return func(o *options) { o.user = user } }
-
-// WithDomain sets the host of our address-of-record (default: the contact host).
-func WithDomain(domain string) Option { return func(o *options) { o.domain = domain } }
-
-// WithContactHost sets the address we advertise in Contact, Via and SDP
-// (default: the listen IP, or 127.0.0.1 when listening on all interfaces).
-func WithContactHost(host string) Option { return func(o *options) { o.contactHost = host } }
-
-// WithLogger sends our and sipgo's logs to l (default: discarded).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithTransport picks the transport of calls we place: "udp" (default) or "tcp".
-func WithTransport(t string) Option { return func(o *options) { o.transport = strings.ToLower(t) } }
-
-// WithRingTimeout bounds how long an outgoing call may ring (default 45 s).
-func WithRingTimeout(d time.Duration) Option { return func(o *options) { o.ringTimeout = d } }
-
-// WithUnlockBudget sets the requester's application timeout (default 3 s, §6.2).
-func WithUnlockBudget(d time.Duration) Option { return func(o *options) { o.unlockBudget = d } }
-
-// WithMaxCalls caps concurrent calls; excess INVITEs get 486 (default 1).
-func WithMaxCalls(n int) Option { return func(o *options) { o.maxCalls = n } }
-
-// WithCallLimit ends calls we answered after d with a BYE (default 60 s; 0 = no limit).
-func WithCallLimit(d time.Duration) Option { return func(o *options) { o.callLimit = d } }
-
-// WithCallEvents registers a callback for call lifecycle events.
-func WithCallEvents(f func(CallEvent)) Option { return func(o *options) { o.onCall = f } }
-
-// WithDedupeWindow sets how long a (Call-ID, remote tag, reqsn) is a duplicate (default 3 s, §6.2).
-func WithDedupeWindow(d time.Duration) Option { return func(o *options) { o.dedupeWindow = d } }
-
-// WithAutoAnswer makes a Resident answer incoming calls (default true).
-func WithAutoAnswer(on bool) Option { return func(o *options) { o.autoAnswer = on } }
 
 // CallState is the state of a call (S3 names plus Early).
 type CallState int
@@ -128,6 +94,10 @@ type Stats struct {
 	UnlocksGranted, UnlocksDenied        uint64
 	Duplicates, Malformed, NoDialog      uint64
 	InfoSent, InfoReceived, SinkFailures uint64
+	// Foreign: in-dialog requests refused because their socket source was
+	// not the dialog's peer; NotAllowed: INVITEs and unlocks refused by the
+	// allow-list.
+	Foreign, NotAllowed uint64
 }
 
 type counters struct {
@@ -135,6 +105,7 @@ type counters struct {
 	granted, denied                  atomic.Uint64
 	dups, malformed, noDialog        atomic.Uint64
 	infoSent, infoRecv, sinkFail     atomic.Uint64
+	foreign, notAllowed              atomic.Uint64
 }
 
 // Endpoint is one SIP user agent listening on UDP and TCP. DoorStation and
@@ -156,20 +127,26 @@ type Endpoint struct {
 	calls   map[string]*Call // dialog key -> call (early dialogs included)
 	live    map[*Call]struct{}
 	regs    []*Registration
+	// registrars we register with: trusted as sources (door stations)
+	registrars map[netip.Addr]struct{}
+	pending    map[netip.Addr]int // answered, un-ACKed INVITEs per source
+	pendingAll int
 
 	// role hooks
 	onIncoming func(*Call, *sip.Request) (status int)
 	onInDialog func(*Call, *sip.Request, sip.ServerTransaction)
-	onDigit    func(*Call, byte, UnlockChannel, string)
+	onDigit    func(*Call, byte, UnlockChannel, string, netip.Addr)
 	onAnswered func(*Call) // an incoming call we answered got its ACK
+	// checkSources: refuse INVITEs and unlocks from outside the allow-list (door stations).
+	checkSources bool
 }
 
 // NewEndpoint listens on addr ("127.0.0.1:0" picks a free port; UDP and TCP
 // share it) and serves SIP until Close.
-func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
+func NewEndpoint(addr string, opts ...EndpointOption) (*Endpoint, error) {
 	o := defaultOptions()
 	for _, f := range opts {
-		f(&o)
+		f.applyEndpoint(&o)
 	}
 	return newEndpoint(addr, o, nil)
 }
@@ -177,7 +154,7 @@ func NewEndpoint(addr string, opts ...Option) (*Endpoint, error) {
 // newEndpoint binds, builds the sipgo stack, lets setup install the role's
 // hooks and only then starts serving (hooks are never written concurrently).
 func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, error) {
-	st, err := newStack(addr, o.contactHost, o.uaName, o.log, true)
+	st, err := newStack(addr, o.contactHost, o.uaName, o.stackConfig, true)
 	if err != nil {
 		return nil, err
 	}
@@ -190,17 +167,17 @@ func newEndpoint(addr string, o options, setup func(*Endpoint)) (*Endpoint, erro
 	ep := &Endpoint{stack: st, o: o, closed: make(chan struct{}), calls: map[string]*Call{}, live: map[*Call]struct{}{}}
 	srv := st.srv
 	ep.reqsn.Store(rand.Int64N(999))
-	srv.OnInvite(ep.handleInvite)
-	srv.OnAck(ep.handleAck)
-	srv.OnBye(ep.handleBye)
-	srv.OnInfo(ep.handleInDialog)
-	srv.OnMessage(ep.handleInDialog)
-	srv.OnNotify(ep.handleInDialog)
-	srv.OnUpdate(ep.handleInDialog)
-	srv.OnOptions(ep.handleOptions)
-	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	srv.OnInvite(guard("Require", ep.handleInvite))
+	srv.OnAck(guard("Require", ep.handleAck))
+	srv.OnBye(guard("Require", ep.handleBye))
+	srv.OnInfo(guard("Require", ep.handleInDialog))
+	srv.OnMessage(guard("Require", ep.handleInDialog))
+	srv.OnNotify(guard("Require", ep.handleInDialog))
+	srv.OnUpdate(guard("Require", ep.handleInDialog))
+	srv.OnOptions(guard("Require", ep.handleOptions))
+	srv.OnCancel(guard("Require", func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	})
+	}))
 	if setup != nil {
 		setup(ep)
 	}
@@ -223,7 +200,8 @@ func (ep *Endpoint) Stats() Stats {
 	return Stats{CallsIn: c.callsIn.Load(), CallsOut: c.callsOut.Load(), CallsRejected: c.callsRejected.Load(),
 		UnlocksGranted: c.granted.Load(), UnlocksDenied: c.denied.Load(), Duplicates: c.dups.Load(),
 		Malformed: c.malformed.Load(), NoDialog: c.noDialog.Load(), InfoSent: c.infoSent.Load(),
-		InfoReceived: c.infoRecv.Load(), SinkFailures: c.sinkFail.Load()}
+		InfoReceived: c.infoRecv.Load(), SinkFailures: c.sinkFail.Load(),
+		Foreign: c.foreign.Load(), NotAllowed: c.notAllowed.Load()}
 }
 
 // Calls returns the calls in progress.
@@ -372,6 +350,14 @@ func (ep *Endpoint) match(req *sip.Request) *Call {
 	return ep.calls[key]
 }
 
+// refuseForeign answers an in-dialog request whose socket source is not the
+// dialog's remote target or route: Call-ID and tags alone are forgeable.
+func (ep *Endpoint) refuseForeign(req *sip.Request, tx sip.ServerTransaction) {
+	ep.cnt.foreign.Add(1)
+	ep.log.Warn("in-dialog request from outside the dialog refused", "method", req.Method.String(), "source", req.Source())
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+}
+
 func (ep *Endpoint) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, INFO, MESSAGE, NOTIFY, UPDATE"))
@@ -380,7 +366,7 @@ func (ep *Endpoint) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (ep *Endpoint) handleAck(req *sip.Request, tx sip.ServerTransaction) {
-	if c := ep.match(req); c != nil && c.srv != nil {
+	if c := ep.match(req); c != nil && c.srv != nil && c.fromPeer(req) {
 		_ = c.srv.ReadAck(req, tx)
 	}
 }
@@ -390,6 +376,10 @@ func (ep *Endpoint) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 	if c == nil {
 		ep.cnt.noDialog.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if !c.fromPeer(req) {
+		ep.refuseForeign(req, tx)
 		return
 	}
 	var err error
@@ -414,6 +404,10 @@ func (ep *Endpoint) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if c == nil {
 		ep.cnt.noDialog.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if !c.fromPeer(req) {
+		ep.refuseForeign(req, tx)
 		return
 	}
 	if !c.acceptCSeq(req.CSeq().SeqNo) {
@@ -442,11 +436,21 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 		return
 	}
-	if ep.activeCalls() >= ep.o.maxCalls {
+	src, _ := sourceAddr(req)
+	if ep.checkSources && !ep.allowed(src) {
+		ep.cnt.notAllowed.Add(1)
+		ep.cnt.callsRejected.Add(1)
+		ep.log.Warn("INVITE from a source outside the allow-list refused", "source", req.Source())
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	if !ep.admitPending(src) {
 		ep.cnt.callsRejected.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
 		return
 	}
+	release := sync.OnceFunc(func() { ep.releasePending(src) })
+	defer release()
 	rtp, err := listenRTP(ep.host)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "No Media Port", nil))
@@ -474,6 +478,8 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.remoteTag = tagOf(req.From(), req.From().Params)
 	c.peer = req.From().Address.User
 	c.remoteCSeq = req.CSeq().SeqNo
+	c.peers = peerSet{}
+	c.peers.addMessage(req.Source(), req)
 	c.rtp, c.tePT, c.remote, c.localSDP = rtp, ans.TelephoneEvPT, ans.Remote, ans.SDP
 	ep.cnt.callsIn.Add(1)
 	ep.emitCall(CallEvent{State: CallIncoming, CallID: c.callID, Peer: c.peer})
@@ -493,6 +499,27 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		})
 	}
 	c.acked = make(chan struct{})
+	// Timer H (RFC 3261 §17.2.1, 64*T1): a 2xx never ACKed frees its slot and
+	// its media port. sipgo v1.7.2 re-arms its own 64*T1 wait on every
+	// retransmission, so it would never give up.
+	var noAck atomic.Bool
+	timerH := time.AfterFunc(64*ep.t1, func() {
+		if sess.LoadState() >= sip.DialogStateConfirmed {
+			return
+		}
+		ep.log.Warn("answer never ACKed; call dropped (Timer H)", "call", c.callID, "source", req.Source())
+		noAck.Store(true)
+		tx.Terminate()
+		release()
+		c.end(CallEvent{State: CallEnded, Status: 408}, errNoAck)
+		// sipgo's RespondSDP waits for a dialog state change and has no
+		// other way out: a stand-in ACK ends the wait (ReadAck reads only
+		// the CSeq), and noAck tells the waiter what really happened.
+		ack := sip.NewRequest(sip.ACK, req.Recipient)
+		ack.AppendHeader(&sip.CSeqHeader{SeqNo: req.CSeq().SeqNo, MethodName: sip.ACK})
+		_ = sess.ReadAck(ack, tx)
+	})
+	defer timerH.Stop()
 	ep.register(c, c.localTag, c.remoteTag)
 	sess.OnState(func(s sip.DialogState) {
 		if s == sip.DialogStateEnded {
@@ -509,6 +536,20 @@ func (ep *Endpoint) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.end(CallEvent{State: CallEnded, Err: err}, err)
 		return
 	}
+	timerH.Stop()
+	if noAck.Load() {
+		return
+	}
+	release()
+	if ep.answeredCalls(c) >= ep.o.maxCalls {
+		// Admitted while un-ACKed calls did not count: a late ACK may find the
+		// door busy with another caller meanwhile.
+		ep.cnt.callsRejected.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Hangup(ctx)
+		return
+	}
 	close(c.acked)
 	if ep.onAnswered != nil {
 		ep.onAnswered(c)
@@ -522,21 +563,78 @@ func (ep *Endpoint) handleReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	if !c.fromPeer(req) {
+		ep.refuseForeign(req, tx)
+		return
+	}
 	res := sip.NewSDPResponseFromRequest(req, c.localSDP)
 	ct := ep.contact(strings.ToLower(req.Transport()))
 	res.AppendHeader(&ct)
 	_ = tx.Respond(res)
 }
 
-func (ep *Endpoint) activeCalls() int {
+// maxPendingAll bounds un-ACKed answered INVITEs over all sources.
+const maxPendingAll = 16
+
+// errNoAck ends a call whose 2xx was never acknowledged.
+var errNoAck = fmt.Errorf("%w: 2xx never ACKed (Timer H)", accessctl.ErrTimeout)
+
+// admitPending takes a slot for an INVITE from src: answered calls are
+// capped by maxCalls, un-ACKed ones per source and in all, so INVITEs never
+// ACKed from one host cannot keep everybody else out.
+func (ep *Endpoint) admitPending(src netip.Addr) bool {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	return len(ep.live)
+	answered := 0
+	for c := range ep.live {
+		if !c.pending {
+			answered++
+		}
+	}
+	per := ep.o.maxPendingPerSource
+	if per <= 0 {
+		per = 1
+	}
+	if answered >= ep.o.maxCalls || ep.pending[src] >= per || ep.pendingAll >= maxPendingAll {
+		return false
+	}
+	if ep.pending == nil {
+		ep.pending = map[netip.Addr]int{}
+	}
+	ep.pending[src]++
+	ep.pendingAll++
+	return true
+}
+
+func (ep *Endpoint) releasePending(src netip.Addr) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.pending[src] <= 1 {
+		delete(ep.pending, src)
+	} else {
+		ep.pending[src]--
+	}
+	ep.pendingAll--
+}
+
+// answeredCalls counts live calls other than c that are not waiting for an
+// ACK, and marks c answered.
+func (ep *Endpoint) answeredCalls(c *Call) int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	c.pending = false
+	n := 0
+	for o := range ep.live {
+		if o != c && !o.pending {
+			n++
+		}
+	}
+	return n
 }
 
 func (ep *Endpoint) newCall(outgoing bool, callID string) *Call {
 	c := &Call{ep: ep, outgoing: outgoing, callID: callID, done: make(chan struct{}), tePT: -1,
-		waiters: map[int]chan unlockResp{}}
+		waiters: map[int]chan unlockResp{}, pending: !outgoing}
 	ep.mu.Lock()
 	ep.live[c] = struct{}{}
 	ep.mu.Unlock()
@@ -659,6 +757,9 @@ func (ep *Endpoint) dial(ctx context.Context, target, authUser, authPass string)
 		OnResponse: func(res *sip.Response) error {
 			if res.IsProvisional() {
 				provisional.Store(true)
+			}
+			if res.StatusCode > 100 {
+				c.addPeers(res.Source(), res)
 			}
 			if res.StatusCode > 100 && res.StatusCode < 200 {
 				if tag := tagOf(res.To(), res.To().Params); tag != "" {

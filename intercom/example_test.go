@@ -74,3 +74,20 @@ func ExampleParseUnlockCommand() {
 	fmt.Printf("%+v %v\n", c, err)
 	// Output: {Req:unlock ReqSN:100 SIP:} <nil>
 }
+
+// A door station that also takes calls and unlocks from the site's LAN
+// (without WithAllow only 127.0.0.1 and ::1 may), one unlock per call.
+func ExampleWithAllow() {
+	allow, err := intercom.ParseAllowList("192.168.10.0/24, 127.0.0.1")
+	if err != nil {
+		panic(err)
+	}
+	door, err := intercom.NewDoorStation("127.0.0.1:0", intercom.WithUser("door1"),
+		intercom.WithAllow(allow...), intercom.WithMaxUnlocksPerCall(1))
+	if err != nil {
+		panic(err)
+	}
+	defer door.Close()
+	fmt.Println(allow)
+	// Output: [192.168.10.0/24 127.0.0.1/32]
+}

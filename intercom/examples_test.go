@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/menjin/menjin/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -116,4 +120,107 @@ func TestExamplesRegistrarDoorResident(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.True(t, strings.Contains(string(out), `"ok":false`), string(out))
+}
+
+// drainKinds collects the kinds of the lines a process prints within d.
+func (j *jsonLines) drainKinds(d time.Duration) []string {
+	var kinds []string
+	deadline := time.After(d)
+	for {
+		select {
+		case m, ok := <-j.ch:
+			if !ok {
+				return kinds
+			}
+			kinds = append(kinds, fmt.Sprint(m["kind"]))
+		case <-deadline:
+			return kinds
+		}
+	}
+}
+
+func countKind(kinds []string, k string) int {
+	n := 0
+	for _, x := range kinds {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+// sipp as a resident from 127.0.0.2 against `sipdoor -allow 127.0.0.1/32`
+// gets nothing; the same scenario from 127.0.0.1 unlocks once.
+func TestSipdoorAllowListWithSipp(t *testing.T) {
+	testutil.RequireTool(t, "sipp")
+	door := buildExample(t, "sipdoor")
+	ctx := testCtx(t)
+	_, out := startJSON(t, ctx, door, "-listen", "127.0.0.1:0", "-user", "door1", "-allow", "127.0.0.1/32", "-for", "30s")
+	addr := out.next(t, "listening")["addr"].(string)
+
+	run := runSipp(ctx, t, addr, "-sf", scenario("resident_unlock.xml"), "-s", "door1", "-nd", "-i", "127.0.0.2",
+		"-p", strconv.Itoa(freePort(t)), "-m", "1", "-recv_timeout", "2000")
+	require.Error(t, run.err, "sipp from 127.0.0.2 must not complete the scenario")
+	assert.Equal(t, 0, successfulCalls(run.out))
+	assert.Contains(t, run.msgFile, "SIP/2.0 403 Forbidden")
+	kinds := out.drainKinds(300 * time.Millisecond)
+	assert.Zero(t, countKind(kinds, "unlock"), "%v", kinds)
+
+	run = runSipp(ctx, t, addr, "-sf", scenario("resident_unlock.xml"), "-s", "door1", "-nd",
+		"-p", strconv.Itoa(freePort(t)), "-m", "1")
+	require.NoError(t, run.err)
+	assert.Equal(t, 1, successfulCalls(run.out))
+	u := out.next(t, "unlock")
+	assert.Equal(t, map[string]any{"kind": "unlock", "channel": "info-json", "from": "sipp", "reqsn": float64(1)}, u)
+	kinds = out.drainKinds(500 * time.Millisecond)
+	assert.Zero(t, countKind(kinds, "unlock"), "exactly one unlock: %v", kinds)
+}
+
+// sipdoor allows 3 unlocks per call by default and -max-unlocks N.
+func TestSipdoorMaxUnlocks(t *testing.T) {
+	door := buildExample(t, "sipdoor")
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		args []string
+		max  int
+	}{{nil, 3}, {[]string{"-max-unlocks", "1"}, 1}} {
+		_, out := startJSON(t, ctx, door, append([]string{"-listen", "127.0.0.1:0", "-user", "door1", "-for", "30s"}, tc.args...)...)
+		uri := out.next(t, "listening")["uri"].(string)
+		res := newResident(t)
+		call, err := res.CallDoor(ctx, uri)
+		require.NoError(t, err)
+		for i := 0; i < tc.max; i++ {
+			_, err := call.Unlock(ctx)
+			require.NoError(t, err, "unlock %d of %d", i+1, tc.max)
+			out.next(t, "unlock")
+		}
+		_, err = call.Unlock(ctx)
+		var se *StatusError
+		require.ErrorAs(t, err, &se, "unlock %d", tc.max+1)
+		assert.Equal(t, StatusForbidden, se.Status)
+		assert.EqualValues(t, StatusForbidden, out.next(t, "unlock-denied")["status"])
+		require.NoError(t, call.Hangup(ctx))
+	}
+}
+
+// Four INVITEs from 127.0.0.2-5 answered and never ACKed: sipdoor (4 calls
+// by default) still answers a legitimate caller.
+func TestSipdoorAnswersWhileInvitesUnacked(t *testing.T) {
+	door, resident := buildExample(t, "sipdoor"), buildExample(t, "sipresident")
+	ctx := testCtx(t)
+	_, out := startJSON(t, ctx, door, "-listen", "127.0.0.1:0", "-user", "door1", "-allow", "127.0.0.0/8", "-for", "30s")
+	l := out.next(t, "listening")
+	uri := l["uri"].(string)
+	_, portStr, _ := net.SplitHostPort(l["addr"].(string))
+	port, _ := strconv.Atoi(portStr)
+	for i := 2; i <= 5; i++ {
+		ip := "127.0.0." + strconv.Itoa(i)
+		c := rawUDP(t, ip)
+		got := exchange(t, c, port, sipMsg(c, "INVITE", uri, "noack-"+ip, "t", "", 1, "", "application/sdp", offerFrom(ip)))
+		require.Equal(t, 200, statusOf(got), got)
+	}
+	res, err := exec.CommandContext(ctx, resident, "-door", uri, "-user", "room1202").Output()
+	require.NoError(t, err, "sipresident was refused: %s", res)
+	assert.Contains(t, string(res), `"ok":true`)
+	assert.Equal(t, "room1202", out.next(t, "unlock")["from"])
 }

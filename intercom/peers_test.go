@@ -71,7 +71,10 @@ func runSipp(ctx context.Context, t *testing.T, args ...string) sippRun {
 	bin := testutil.RequireTool(t, "sipp")
 	dir := t.TempDir()
 	msg := filepath.Join(dir, "messages.log")
-	args = append(args, "-i", "127.0.0.1", "-nostdin", "-timeout", "15s", "-timeout_error",
+	if !containsArg(args, "-i") {
+		args = append(args, "-i", "127.0.0.1")
+	}
+	args = append(args, "-nostdin", "-timeout", "15s", "-timeout_error",
 		"-trace_msg", "-message_file", msg, "-trace_err", "-error_file", filepath.Join(dir, "errors.log"))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
@@ -86,6 +89,15 @@ func runSipp(ctx context.Context, t *testing.T, args ...string) sippRun {
 		t.Logf("sipp %v: %v\n%s\n--- messages:\n%s", args, err, tail(out, 3000), tail(string(msgs), 4000))
 	}
 	return sippRun{out: out, err: err, msgFile: string(msgs)}
+}
+
+func containsArg(args []string, a string) bool {
+	for _, x := range args {
+		if x == a {
+			return true
+		}
+	}
+	return false
 }
 
 // waitBound waits until something (sipp) has bound UDP port on 127.0.0.1.

@@ -3,7 +3,6 @@ package intercom
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -16,44 +15,15 @@ import (
 	"github.com/icholy/digest"
 )
 
-// RegistrarOption configures a Registrar.
-type RegistrarOption func(*registrarOptions)
-
 type registrarOptions struct {
+	stackConfig
 	realm                  string
 	nonceTTL               time.Duration
 	minExpires, maxExpires time.Duration
-	log                    *slog.Logger
 	host                   string
 	ringTimeout            time.Duration
 	onBinding              func(b Binding, registered bool)
 }
-
-// WithBindingEvents reports every accepted REGISTER (registered=false for a removal).
-func WithBindingEvents(f func(b Binding, registered bool)) RegistrarOption {
-	return func(o *registrarOptions) { o.onBinding = f }
-}
-
-// WithRealm sets the digest realm (default "menjin").
-func WithRealm(realm string) RegistrarOption { return func(o *registrarOptions) { o.realm = realm } }
-
-// WithNonceTTL sets how long a nonce is accepted (default 5 min; then stale=true).
-func WithNonceTTL(d time.Duration) RegistrarOption {
-	return func(o *registrarOptions) { o.nonceTTL = d }
-}
-
-// WithExpiryRange bounds granted registrations (default 60 s – 3600 s; shorter asks get 423).
-func WithExpiryRange(minE, maxE time.Duration) RegistrarOption {
-	return func(o *registrarOptions) { o.minExpires, o.maxExpires = minE, maxE }
-}
-
-// WithRegistrarLogger sends logs to l.
-func WithRegistrarLogger(l *slog.Logger) RegistrarOption {
-	return func(o *registrarOptions) { o.log = l }
-}
-
-// WithRegistrarHost sets the address put in Record-Route (default: listen IP).
-func WithRegistrarHost(h string) RegistrarOption { return func(o *registrarOptions) { o.host = h } }
 
 // Binding is one registered contact.
 type Binding struct {
@@ -67,12 +37,17 @@ type Binding struct {
 // RegistrarStats counts registrar traffic.
 type RegistrarStats struct {
 	Registers, Challenges, AuthFailures, Replays, Forwarded, NotFound uint64
+	// RelayDenied counts requests refused because they would leave the
+	// site's own accounts (403) or did not belong to a dialog we authorised.
+	RelayDenied uint64
 }
 
 // Registrar is a small registrar and record-routing proxy for one site: MD5
 // digest with expiring nonces and nonce-count replay protection, a location
 // table, and routing of INVITE and in-dialog requests between accounts.
-// Not a PBX: no forking, no media, no INVITE authentication.
+// New requests are forwarded only to its own accounts and only from a
+// registered socket or with a digest (407); in-dialog ones only between the
+// parties of a call it authorised. Not a PBX: no forking, no media.
 type Registrar struct {
 	*stack
 	o        registrarOptions
@@ -83,8 +58,9 @@ type Registrar struct {
 
 	mu       sync.Mutex
 	bindings map[string]*Binding
+	dialogs  map[string]*proxyDialog // Call-ID -> an INVITE/MESSAGE we authorised
 
-	registers, challenges, authFail, replays, forwarded, notFound atomic.Uint64
+	registers, challenges, authFail, replays, forwarded, notFound, relayDenied atomic.Uint64
 
 	tap atomic.Pointer[func(*sip.Request)] // tests: sees every REGISTER
 }
@@ -92,11 +68,11 @@ type Registrar struct {
 // NewRegistrar listens on addr (UDP and TCP) with accounts user → password.
 func NewRegistrar(addr string, accounts map[string]string, opts ...RegistrarOption) (*Registrar, error) {
 	o := registrarOptions{realm: "menjin", nonceTTL: 5 * time.Minute, minExpires: 60 * time.Second,
-		maxExpires: time.Hour, ringTimeout: 60 * time.Second}
+		maxExpires: time.Hour, ringTimeout: 60 * time.Second, stackConfig: defaultStackConfig()}
 	for _, f := range opts {
-		f(&o)
+		f.applyRegistrar(&o)
 	}
-	st, err := newStack(addr, o.host, "menjin-registrar", o.log, false)
+	st, err := newStack(addr, o.host, "menjin-registrar", o.stackConfig, false)
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +83,12 @@ func NewRegistrar(addr string, accounts map[string]string, opts ...RegistrarOpti
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registrar{stack: st, o: o, accounts: acc, nonces: newNonceStore(o.nonceTTL, 10000),
-		bindings: map[string]*Binding{}, ctx: ctx, cancel: cancel}
+		bindings: map[string]*Binding{}, dialogs: map[string]*proxyDialog{}, ctx: ctx, cancel: cancel}
 	srv := st.srv
-	srv.OnRegister(r.handleRegister)
-	srv.OnAck(r.handleAck)
+	srv.OnRegister(guard("Require", r.handleRegister))
+	srv.OnAck(guard("Proxy-Require", r.handleAck))
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.BYE, sip.INFO, sip.MESSAGE, sip.NOTIFY, sip.UPDATE, sip.OPTIONS, sip.CANCEL, sip.REFER, sip.SUBSCRIBE} {
-		srv.OnRequest(m, r.handleProxy)
+		srv.OnRequest(m, guard("Proxy-Require", r.handleProxy))
 	}
 	st.serve()
 	return r, nil
@@ -138,7 +114,8 @@ func (r *Registrar) Lookup(user string) (Binding, bool) {
 // Stats returns a snapshot of the counters.
 func (r *Registrar) Stats() RegistrarStats {
 	return RegistrarStats{Registers: r.registers.Load(), Challenges: r.challenges.Load(), AuthFailures: r.authFail.Load(),
-		Replays: r.replays.Load(), Forwarded: r.forwarded.Load(), NotFound: r.notFound.Load()}
+		Replays: r.replays.Load(), Forwarded: r.forwarded.Load(), NotFound: r.notFound.Load(),
+		RelayDenied: r.relayDenied.Load()}
 }
 
 // Close stops listening and aborts forwarded transactions.
@@ -151,9 +128,63 @@ func (r *Registrar) Close() error {
 func (r *Registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
 	r.challenges.Add(1)
 	chal := digest.Challenge{Realm: r.o.realm, Nonce: r.nonces.issue(), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
-	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
-	res.AppendHeader(sip.NewHeader("WWW-Authenticate", chal.String()))
+	// A registrar says 401/WWW-Authenticate, a proxy 407/Proxy-Authenticate (RFC 3261 §22.3).
+	code, reason, hdr := 401, "Unauthorized", "WWW-Authenticate"
+	if req.Method != sip.REGISTER {
+		code, reason, hdr = 407, "Proxy Authentication Required", "Proxy-Authenticate"
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.AppendHeader(sip.NewHeader(hdr, chal.String()))
 	_ = tx.Respond(res)
+}
+
+// authenticate checks the digest in header hdr for user (any account when
+// user is ""): it answers the request itself (401/407/403) and returns ""
+// unless the credentials are good, then the account.
+func (r *Registrar) authenticate(req *sip.Request, tx sip.ServerTransaction, hdr, user string) string {
+	h := req.GetHeader(hdr)
+	if h == nil {
+		r.challenge(req, tx, false)
+		return ""
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || (user != "" && cred.Username != user) || !sameURI(cred.URI, req.Recipient) {
+		// A digest for another Request-URI is a captured one replayed here.
+		r.authFail.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return ""
+	}
+	pass, known := r.accounts[cred.Username]
+	if !known {
+		pass = "\x00unknown" // still run the digest, so timing does not reveal accounts
+	}
+	switch v := r.nonces.check(cred, r.o.realm, pass, string(req.Method)); {
+	case v == authStale:
+		r.challenge(req, tx, true)
+		return ""
+	case v == authReplay:
+		r.replays.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Replayed Credentials", nil))
+		return ""
+	case v != authOK || !known:
+		r.authFail.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return ""
+	}
+	return cred.Username
+}
+
+// sameURI compares the digest uri parameter with the Request-URI.
+func sameURI(digestURI string, reqURI sip.Uri) bool {
+	if digestURI == reqURI.String() {
+		return true
+	}
+	var u sip.Uri
+	if sip.ParseUri(digestURI, &u) != nil {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, reqURI.Scheme) && u.User == reqURI.User &&
+		strings.EqualFold(u.Host, reqURI.Host) && u.Port == reqURI.Port
 }
 
 func (r *Registrar) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
@@ -167,32 +198,7 @@ func (r *Registrar) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	user := to.Address.User
-	h := req.GetHeader("Authorization")
-	if h == nil {
-		r.challenge(req, tx, false)
-		return
-	}
-	cred, err := digest.ParseCredentials(h.Value())
-	if err != nil || cred.Username != user {
-		r.authFail.Add(1)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
-		return
-	}
-	pass, known := r.accounts[user]
-	if !known {
-		pass = "\x00unknown" // still run the digest, so timing does not reveal accounts
-	}
-	switch v := r.nonces.check(cred, r.o.realm, pass, "REGISTER"); {
-	case v == authStale:
-		r.challenge(req, tx, true)
-		return
-	case v == authReplay:
-		r.replays.Add(1)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Replayed Credentials", nil))
-		return
-	case v != authOK || !known:
-		r.authFail.Add(1)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+	if r.authenticate(req, tx, "Authorization", user) == "" {
 		return
 	}
 	expires := r.o.maxExpires
@@ -299,9 +305,13 @@ func uriTransport(u sip.Uri, def string) string {
 }
 
 func (r *Registrar) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	if !r.dialogMember(req) {
+		r.relayDenied.Add(1)
+		return
+	}
 	fwd := req.Clone()
 	dest, transport, st := r.route(fwd)
-	if st != 0 {
+	if st != 0 || !r.dialogDest(req, dest) {
 		return
 	}
 	r.prepare(fwd, dest, transport)
@@ -332,13 +342,51 @@ func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		mf.Dec()
 	}
-	fwd := req.Clone()
 	initial := req.To() == nil || tagOf(req.To(), req.To().Params) == ""
+	if initial {
+		// No open relay: a new request must be for one of our accounts and
+		// come from one of them (registered socket or digest).
+		if !r.ownTarget(req.Recipient) || req.Route() != nil && !r.isUs(req.Route().Address) {
+			r.relayDenied.Add(1)
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Relaying Denied", nil))
+			return
+		}
+		if !r.fromRegistered(req) {
+			from := ""
+			if req.From() != nil {
+				from = req.From().Address.User
+			}
+			if r.authenticate(req, tx, "Proxy-Authorization", from) == "" {
+				return
+			}
+		}
+	} else if !r.dialogMember(req) {
+		r.relayDenied.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	fwd := req.Clone()
+	fwd.RemoveHeader("Proxy-Authorization") // ours: not for the next hop
 	dest, transport, st := r.route(fwd)
 	if st != 0 {
 		r.notFound.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, st, statusText(st), nil))
 		return
+	}
+	if !initial && !r.dialogDest(req, dest) {
+		r.relayDenied.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	var dlg *proxyDialog
+	if initial && req.Method == sip.INVITE {
+		if dlg = r.openDialog(req, dest); dlg == nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+			return
+		}
+	}
+	if req.Method == sip.BYE {
+		defer r.closeDialog(req)
 	}
 	if initial && req.Method == sip.INVITE {
 		rr := "<sip:" + r.Addr() + ";lr>"
@@ -371,6 +419,11 @@ func (r *Registrar) handleProxy(req *sip.Request, tx sip.ServerTransaction) {
 		case res, ok := <-ftx.Responses():
 			if !ok {
 				return
+			}
+			if dlg != nil && res.StatusCode > 100 {
+				r.mu.Lock()
+				dlg.parties.addMessage(res.Source(), res)
+				r.mu.Unlock()
 			}
 			out := res.Clone()
 			out.RemoveHeader("Via")
@@ -419,4 +472,104 @@ func statusText(code int) string {
 		return "Temporarily Unavailable"
 	}
 	return "Error"
+}
+
+// maxProxyDialogs bounds the table of calls the registrar authorised.
+const maxProxyDialogs = 4096
+
+// proxyDialog is a call we authorised: in-dialog requests are forwarded
+// only between its parties' addresses.
+type proxyDialog struct {
+	parties peerSet
+	expires time.Time
+}
+
+// ownTarget reports whether uri names one of our accounts' domain.
+func (r *Registrar) ownTarget(uri sip.Uri) bool {
+	return r.isUs(uri) || strings.EqualFold(uri.Host, r.o.realm)
+}
+
+// fromRegistered reports whether req came from the socket its From user
+// registered from: that binding was authenticated by digest.
+func (r *Registrar) fromRegistered(req *sip.Request) bool {
+	from := req.From()
+	if from == nil {
+		return false
+	}
+	b, ok := r.Lookup(from.Address.User)
+	return ok && b.Source != "" && b.Source == req.MessageData.Source()
+}
+
+// openDialog records an authorised INVITE; nil when the table is full.
+func (r *Registrar) openDialog(req *sip.Request, dest string) *proxyDialog {
+	now := time.Now()
+	d := &proxyDialog{parties: peerSet{}, expires: now.Add(r.o.ringTimeout + 2*time.Hour)}
+	d.parties.addMessage(req.MessageData.Source(), req)
+	d.parties.addHost(dest)
+	if a, _, err := net.SplitHostPort(dest); err == nil {
+		d.parties.addHost(a)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.dialogs) >= maxProxyDialogs {
+		for k, o := range r.dialogs {
+			if now.After(o.expires) {
+				delete(r.dialogs, k)
+			}
+		}
+		if len(r.dialogs) >= maxProxyDialogs {
+			return nil
+		}
+	}
+	if old, ok := r.dialogs[req.CallID().Value()]; ok && now.Before(old.expires) {
+		for a := range d.parties {
+			old.parties[a] = struct{}{}
+		}
+		return old
+	}
+	r.dialogs[req.CallID().Value()] = d
+	return d
+}
+
+func (r *Registrar) closeDialog(req *sip.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.dialogs, req.CallID().Value())
+}
+
+// dialogMember reports whether an in-dialog request belongs to a call we
+// authorised and comes from one of its parties (socket source address).
+func (r *Registrar) dialogMember(req *sip.Request) bool {
+	src, ok := sourceAddr(req)
+	if !ok || req.CallID() == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.dialogs[req.CallID().Value()]
+	if !ok || time.Now().After(d.expires) {
+		return false
+	}
+	_, ok = d.parties[src]
+	return ok
+}
+
+// dialogDest reports whether an in-dialog request goes to one of the call's parties.
+func (r *Registrar) dialogDest(req *sip.Request, dest string) bool {
+	host, _, err := net.SplitHostPort(dest)
+	if err != nil {
+		host = dest
+	}
+	a, ok := hostAddr(host)
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.dialogs[req.CallID().Value()]
+	if !ok {
+		return false
+	}
+	_, ok = d.parties[a]
+	return ok
 }

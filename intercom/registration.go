@@ -89,6 +89,7 @@ func (ep *Endpoint) Register(cfg RegisterConfig) (*Registration, error) {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
+	ep.trustRegistrar(uri.Host)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registration{ep: ep, cfg: cfg, uri: uri, callID: sip.GenerateTagN(20), tag: sip.GenerateTagN(10),
 		auth: clientAuth{user: cfg.User, password: cfg.Password}, cseq: uint32(rand.IntN(1000)) + 1,

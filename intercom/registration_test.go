@@ -242,7 +242,7 @@ func TestRegistrarRoutesCallsAndUnlocks(t *testing.T) {
 // into the Via of its answers. The door must re-REGISTER at once with that
 // address as Contact (spec §3, rec 2).
 func TestRegisterAdoptsNATAddress(t *testing.T) {
-	st, err := newStack("127.0.0.1:0", "", "nat-registrar", nil, false)
+	st, err := newStack("127.0.0.1:0", "", "nat-registrar", defaultStackConfig(), false)
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var contacts []string

@@ -44,10 +44,10 @@ type Resident struct {
 
 // NewResident listens on addr (UDP and TCP). Incoming door calls are answered
 // when WithAutoAnswer is on (default) and delivered on Incoming.
-func NewResident(addr string, opts ...Option) (*Resident, error) {
+func NewResident(addr string, opts ...ResidentOption) (*Resident, error) {
 	o := defaultOptions()
 	for _, f := range opts {
-		f(&o)
+		f.applyResident(&o)
 	}
 	r := &Resident{incoming: make(chan *Call, 8)}
 	ep, err := newEndpoint(addr, o, func(ep *Endpoint) {

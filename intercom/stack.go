@@ -2,6 +2,7 @@ package intercom
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,21 +15,25 @@ import (
 // stack is one sipgo user agent serving UDP and TCP on one port: what the
 // Endpoint and the Registrar share.
 type stack struct {
-	ua   *sipgo.UserAgent
-	srv  *sipgo.Server
-	cli  *sipgo.Client
-	udp  *net.UDPConn
-	tcp  *net.TCPListener
-	host string // the address we advertise
-	port int
-	log  *slog.Logger
-	wg   sync.WaitGroup // serving goroutines and anything Close must wait for
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	cli      *sipgo.Client
+	udp      *net.UDPConn
+	tcp      *net.TCPListener
+	idle     time.Duration // SIP-TCP read idle timeout (0: none)
+	tcpSlots chan struct{} // one per open accepted TCP connection
+	t1       time.Duration
+	host     string // the address we advertise
+	port     int
+	log      *slog.Logger
+	wg       sync.WaitGroup // serving goroutines and anything Close must wait for
 }
 
 // newStack binds addr (UDP and TCP, same port) and builds the sipgo layers.
 // host "" means the listen IP (127.0.0.1 for an unspecified one). Handlers
 // are registered on srv before serve.
-func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, error) {
+func newStack(addr, host, name string, cfg stackConfig, nat bool) (*stack, error) {
+	log := cfg.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +76,12 @@ func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, erro
 		tcp.Close()
 		return nil, err
 	}
-	return &stack{ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port, log: log}, nil
+	t1 := cfg.t1
+	if t1 <= 0 {
+		t1 = sip.T1
+	}
+	return &stack{ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, host: host, port: la.Port, log: log,
+		idle: max(cfg.tcpIdle, 0), t1: t1, tcpSlots: make(chan struct{}, max(cfg.maxTCP, 1))}, nil
 }
 
 // serve starts reading both sockets and returns once sipgo has put the UDP
@@ -80,7 +90,8 @@ func newStack(addr, host, name string, log *slog.Logger, nat bool) (*stack, erro
 func (s *stack) serve() {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
-	go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(s.tcp) }()
+	tl := boundedListener{s.tcp, s.idle, s.tcpSlots}
+	go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(tl) }()
 	addr := s.udp.LocalAddr().String()
 	for i := 0; i < 200; i++ {
 		if c, err := s.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
@@ -143,4 +154,58 @@ func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
 		}
 	}
 	return nil, nil, errors.New("intercom: no free UDP+TCP port pair")
+}
+
+// boundedListener bounds accepted SIP-TCP connections in number (slots)
+// and in silence (idle): sipgo keeps every connection until the peer
+// closes it, so idle sockets would pile up without bound.
+type boundedListener struct {
+	*net.TCPListener
+	idle  time.Duration
+	slots chan struct{}
+}
+
+func (l boundedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.TCPListener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &idleConn{Conn: c, idle: l.idle, slots: l.slots}, nil
+		default:
+			c.Close() // full: refuse at accept, before reading a byte
+		}
+	}
+}
+
+// idleConn pushes its read deadline on every read (sipgo ends the
+// connection on the timeout error) and frees its slot on Close.
+type idleConn struct {
+	net.Conn
+	idle  time.Duration
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	if c.idle > 0 {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+			return 0, err
+		}
+	}
+	n, err := c.Conn.Read(b)
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.As(err, &ne) && ne.Timeout() {
+		// sipgo stops reading here but closes only when its reference count
+		// says so; the socket and its slot must not outlive the reader.
+		c.Close()
+	}
+	return n, err
+}
+
+func (c *idleConn) Close() error {
+	c.once.Do(func() { <-c.slots })
+	return c.Conn.Close()
 }

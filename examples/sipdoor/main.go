@@ -5,6 +5,8 @@
 //	{"kind":"unlock","channel":"info-json","from":"room1202","reqsn":7}
 //
 // Unlocks arrive as INFO/MESSAGE JSON, INFO DTMF or RFC 2833 '*' in a call.
+// Calls and unlocks are taken only from -allow (default: 127.0.0.1 and ::1)
+// and from -registrar; at most -max-unlocks unlocks per call.
 package main
 
 import (
@@ -12,8 +14,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,7 +52,28 @@ func emit(l line) {
 	_ = enc.Encode(l)
 }
 
+// allowFlag collects -allow, repeatable and comma-separated.
+type allowFlag []netip.Prefix
+
+func (a *allowFlag) String() string {
+	s := make([]string, len(*a))
+	for i, p := range *a {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (a *allowFlag) Set(v string) error {
+	ps, err := intercom.ParseAllowList(v)
+	if err != nil {
+		return err
+	}
+	*a = append(*a, ps...)
+	return nil
+}
+
 func main() {
+	var allow allowFlag
 	listen := flag.String("listen", "127.0.0.1:5060", "UDP and TCP address to accept calls on")
 	user := flag.String("user", "door", "SIP user of this door station")
 	registrar := flag.String("registrar", "", "registrar URI (sip:host:port), optional")
@@ -56,14 +81,20 @@ func main() {
 	digits := flag.String("digits", "*", "DTMF sequence that opens the door")
 	maxCalls := flag.Int("max-calls", 4, "concurrent calls before 486 Busy Here")
 	runFor := flag.Duration("for", 0, "exit after this long (0: until SIGINT/SIGTERM)")
+	maxUnlocks := flag.Int("max-unlocks", 3, "unlocks allowed per call (0: unlimited)")
+	flag.Var(&allow, "allow", "CIDR[,CIDR] or address calls and unlocks are taken from, besides -registrar; repeatable (default 127.0.0.1,::1)")
 	flag.Parse()
-	if err := run(*listen, *user, *registrar, *password, *digits, *maxCalls, *runFor); err != nil {
+	opts := []intercom.DoorOption{intercom.WithMaxUnlocksPerCall(*maxUnlocks)}
+	if len(allow) > 0 {
+		opts = append(opts, intercom.WithAllow(allow...))
+	}
+	if err := run(*listen, *user, *registrar, *password, *digits, *maxCalls, *runFor, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "sipdoor:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, user, registrar, password, digits string, maxCalls int, runFor time.Duration) error {
+func run(listen, user, registrar, password, digits string, maxCalls int, runFor time.Duration, extra ...intercom.DoorOption) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if runFor > 0 {
@@ -71,14 +102,13 @@ func run(listen, user, registrar, password, digits string, maxCalls int, runFor 
 		ctx, cancel = context.WithTimeout(ctx, runFor)
 		defer cancel()
 	}
-	door, err := intercom.NewDoorStation(listen,
+	door, err := intercom.NewDoorStation(listen, append([]intercom.DoorOption{
 		intercom.WithUser(user),
 		intercom.WithUnlockDigits(digits),
 		intercom.WithMaxCalls(maxCalls),
-		intercom.WithMaxUnlocksPerCall(0),
 		// The lock of this example is stdout: a real host passes its relay driver.
 		intercom.WithOpener(intercom.OpenerFunc(func(context.Context, intercom.UnlockRequest) error { return nil })),
-		intercom.WithUnlockEvents(func(_ context.Context, e intercom.UnlockEvent) error {
+		intercom.WithOnUnlock(func(_ context.Context, e intercom.UnlockEvent) error {
 			kind := "unlock"
 			if !e.Granted() {
 				kind = "unlock-denied"
@@ -90,10 +120,10 @@ func run(listen, user, registrar, password, digits string, maxCalls int, runFor 
 			emit(l)
 			return nil
 		}),
-		intercom.WithCallEvents(func(e intercom.CallEvent) {
+		intercom.WithOnCall(func(e intercom.CallEvent) {
 			emit(line{Kind: "call", State: e.State.String(), From: e.Peer, CallID: e.CallID, Status: e.Status})
 		}),
-	)
+	}, extra...)...)
 	if err != nil {
 		return err
 	}

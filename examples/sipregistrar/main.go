@@ -57,7 +57,7 @@ func run(listen, accountsFile, realm string, runFor time.Duration) error {
 	emit := func(l line) { mu.Lock(); defer mu.Unlock(); _ = enc.Encode(l) }
 	reg, err := intercom.NewRegistrar(listen, acc, intercom.WithRealm(realm),
 		intercom.WithExpiryRange(10*time.Second, time.Hour),
-		intercom.WithBindingEvents(func(b intercom.Binding, on bool) {
+		intercom.WithOnBinding(func(b intercom.Binding, on bool) {
 			if !on {
 				emit(line{Kind: "unregistered", User: b.User})
 				return

@@ -404,9 +404,12 @@ type FacePassRequest struct {
 	Token       string
 	FaceID      string
 	Similarity  float64
-	Photo       []byte
+	Photo       []byte // a JPEG or PNG, or nil when dropped
 	PhotoName   string
 	Temperature string
+	// PhotoDropped is why the photo sent was not kept (missing, not a
+	// JPEG or PNG, over the limit); the pass itself is still valid.
+	PhotoDropped string
 }
 
 // PhotoData is /faceAC/passEvent's answer.

@@ -24,7 +24,7 @@ import (
 // urllib) posts the source's example bodies verbatim to our edge.
 func TestPythonTerminalPostsSpecExamples(t *testing.T) {
 	py := testutil.RequirePythonModule(t, "urllib.request")
-	edge, sink, _ := exampleEdge(t)
+	edge, sink, _ := exampleEdgeFrom(t, "127.0.0.1")
 	srv := startEdgeServer(t, edge)
 	out, err := exec.Command(py, "testdata/python/post_examples.py", "http://"+srv, "testdata/spec").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -73,7 +73,7 @@ func startEdgeServer(t *testing.T, h *stdproto.Edge) string {
 // /faceAC/passEvent forms the way the source lists them.
 func TestCurlPostsMultipart(t *testing.T) {
 	curl := testutil.RequireTool(t, "curl")
-	edge, sink, _ := exampleEdge(t)
+	edge, sink, _ := exampleEdgeFrom(t, "127.0.0.1")
 	addr := startEdgeServer(t, edge)
 	photo := filepath.Join(t.TempDir(), "xxx.jpg")
 	require.NoError(t, os.WriteFile(photo, stdprototest.Photo("curl"), 0o600))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,8 +59,9 @@ func TestPythonTerminalPostsSpecExamples(t *testing.T) {
 	}
 }
 
-// startEdgeServer serves h with the protocol's server settings on loopback.
-func startEdgeServer(t *testing.T, h *stdproto.Edge) string {
+// startEdgeServer serves h (an edge, or a terminal's handler) with the
+// protocol's server settings on 127.0.0.1.
+func startEdgeServer(t *testing.T, h http.Handler) string {
 	srv := stdproto.NewServer("127.0.0.1:0", h)
 	ln, err := netListen()
 	require.NoError(t, err)

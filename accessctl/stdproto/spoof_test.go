@@ -102,7 +102,7 @@ func TestTerminalRefusesForeignEdge(t *testing.T) {
 func TestTerminalTokenBoundToPeer(t *testing.T) {
 	mem := stdprototest.NewMemory()
 	h := stdproto.NewTerminalHandler(mem, stdproto.WithAllowedEdges(mustPrefix(t, "127.0.0.0/8")))
-	srv := startTerminalServer(t, h)
+	srv := startEdgeServer(t, h)
 
 	got := postJSON(t, clientFrom("127.0.0.1"), srv, "/connect", forgedConnect(t, "menjin-edge", "127.0.0.1"))
 	require.Equal(t, 0, code(t, got), "%v", got)
@@ -243,17 +243,6 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	p, err := netip.ParsePrefix(s)
 	require.NoError(t, err)
 	return p
-}
-
-// startTerminalServer serves h on 127.0.0.1 with the protocol's settings.
-func startTerminalServer(t *testing.T, h http.Handler) string {
-	srv := stdproto.NewServer("127.0.0.1:0", h)
-	ln, err := netListen()
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return ln.Addr().String()
 }
 
 // count is how many events of kind the recorder took.

@@ -186,7 +186,8 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
 // (B.3 rule 4) on or off (default on).
 func WithFaceResync(on bool) Option { return func(o *options) { o.resync = on } }
 
-// WithLogger logs to l (default: slog.Default()).
+// WithLogger logs to l (default: slog.Default(); nil discards). Tokens are
+// never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithTempCheckRule makes the edge refuse a /recognize whose temperature

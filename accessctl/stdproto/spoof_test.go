@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,6 +19,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 // The wire has no secret: these tests play an attacker at 127.0.0.2 (a
@@ -256,4 +259,22 @@ func (r *recorder) count(kind accessctl.EventKind) int {
 		}
 	}
 	return n
+}
+
+// Tokens never reach String() or the edge's log.
+func TestTokensNotPrinted(t *testing.T) {
+	assert.NotContains(t, fmt.Sprint(stdproto.ConnectData{Token: exampleToken}), exampleToken)
+	assert.NotContains(t, fmt.Sprintf("%v %+v", stdproto.TokenRequest{Token: exampleToken}, &stdproto.TokenRequest{Token: exampleToken}), exampleToken)
+
+	var logs testutil.Buffer
+	edge, _, _ := exampleEdge(t, stdproto.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	require.Equal(t, 0, code(t, post(t, edge, "/connect", "application/json", vec(t, "B.6.1_connect_0.json"))))
+	got := postFrom(t, edge, "127.0.0.9:4000", "/keepalive", "application/json", []byte(`{"token":"`+exampleToken+`"}`))
+	assert.Equal(t, 7, code(t, got))
+	require.NoError(t, edge.Provision(stdproto.TerminalConfig{SN: "T-OTHER-09", Addr: "127.0.0.9:1"}))
+	got = postFrom(t, edge, "127.0.0.9:4000", "/keepalive", "application/json", []byte(`{"token":"`+exampleToken+`"}`))
+	assert.Equal(t, 7, code(t, got), "the example terminal's token from another terminal's address")
+	assert.Contains(t, logs.String(), "wrong source address")
+	assert.NotContains(t, logs.String(), exampleToken)
+	assert.Equal(t, uint64(2), edge.Stats().Foreign)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,14 +21,6 @@ import (
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/internal/testutil"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // The terminal connects to an edge, is opened remotely and swipes a card.
 func TestRun(t *testing.T) {
@@ -44,7 +34,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, ln.Close())
 	require.NoError(t, edge.Provision(stdproto.TerminalConfig{SN: "T-EX-01", Addr: addr}))
 
-	out := &syncBuf{}
+	out := &testutil.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -79,7 +69,7 @@ func TestBinaryRefusesForeignEdge(t *testing.T) {
 
 	listen := testutil.FreeAddr(t)
 	cmd := exec.Command(bin, "-edge", "127.0.0.1:1", "-listen", listen, "-sn", "T-BB-0001", "-for", "30s")
-	stdout := &syncBuf{}
+	stdout := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stdout
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -145,5 +135,5 @@ func TestAllowFlag(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	assert.Error(t, run(ctx, []string{"-allow", "nope"}, &syncBuf{}), "a bad -allow stops the program")
+	assert.Error(t, run(ctx, []string{"-allow", "nope"}, &testutil.Buffer{}), "a bad -allow stops the program")
 }

@@ -69,6 +69,9 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if !ValidSN(cfg.Identity.SN) {
 		return nil, fmt.Errorf("%w: stdproto: sn %q is not 4–32 of [A-Za-z0-9_-@.:]", accessctl.ErrInvalid, cfg.Identity.SN)
 	}
+	if _, ok := parseIP(cfg.Identity.IP); cfg.Identity.IP != "" && !ok {
+		return nil, fmt.Errorf("%w: stdproto: identity ip %q is not an IP address", accessctl.ErrInvalid, cfg.Identity.IP)
+	}
 	if _, port, err := net.SplitHostPort(strings.TrimPrefix(cfg.Edge, "http://")); err != nil || port == "" {
 		return nil, fmt.Errorf("%w: stdproto: edge address %q is not host:port", accessctl.ErrInvalid, cfg.Edge)
 	}

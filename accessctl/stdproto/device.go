@@ -169,6 +169,8 @@ func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
 	if h.tokens == nil {
 		h.tokens = newTokenTable(nil, nil)
 	}
+	// Keyed by peer address: bounded even under a wide allow-list.
+	h.tokens.max = maxEdgePeers
 	if h.allowed == nil {
 		h.allowed = loopbackOnly
 	}
@@ -342,6 +344,9 @@ func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
 	}))
 	return h
 }
+
+// maxEdgePeers bounds the edges a terminal holds tokens for (it has one).
+const maxEdgePeers = 16
 
 var errUnsupported = &CodeError{Code: CodeOther, Message: MsgUnsupported}
 

@@ -147,3 +147,22 @@ func TestTextScalarRule(t *testing.T) {
 	var x Text
 	assert.Error(t, x.UnmarshalJSON([]byte(`1x`)), "numbers are checked")
 }
+
+// The table holds at most max peers: a flood of /connect from many
+// allowed addresses evicts the least recently seen, never grows.
+func TestTokenTableBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tt := newTokenTable(nil, nil)
+	tt.now = func() time.Time { return now }
+	tt.max = 4
+	first := tt.issue("10.0.0.1", "", netip.MustParseAddr("10.0.0.1"), 10*time.Second)
+	for i := 2; i <= 50; i++ {
+		now = now.Add(time.Millisecond)
+		a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+		tt.issue(a.String(), "", a, 10*time.Second)
+	}
+	assert.Len(t, tt.byKey, 4)
+	assert.LessOrEqual(t, len(tt.byTok), 4)
+	_, st := tt.check(first, netip.MustParseAddr("10.0.0.1"))
+	assert.Equal(t, tokenInvalid, st, "the oldest was evicted")
+}

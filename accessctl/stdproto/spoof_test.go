@@ -224,6 +224,8 @@ func TestConstructorsValidate(t *testing.T) {
 		_, err := stdproto.StartAgent(stdproto.AgentConfig{Edge: edge, Identity: stdproto.Identity{SN: "T-0001"}})
 		assert.ErrorIs(t, err, accessctl.ErrInvalid, "edge %q", edge)
 	}
+	_, err := stdprototest.Start(stdprototest.Config{SN: "T-0001", Edge: "127.0.0.1:1", IP: "my-terminal"})
+	assert.ErrorIs(t, err, accessctl.ErrInvalid, "an ip no edge could ever match")
 
 	edge := stdproto.NewEdge(stdproto.WithLogger(nil))
 	defer edge.Close()

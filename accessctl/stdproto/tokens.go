@@ -19,6 +19,7 @@ type tokenTable struct {
 	gen    func(key, ip string) string
 	expiry func(keepalive time.Duration) time.Duration
 	now    func() time.Time
+	max    int // peers held at most; the least recently seen goes first (0: no cap)
 }
 
 type tokenEntry struct {
@@ -64,6 +65,9 @@ func (t *tokenTable) issue(key, ip string, peer netip.Addr, keepalive time.Durat
 	}
 	e := t.byKey[key]
 	if e == nil {
+		if t.max > 0 && len(t.byKey) >= t.max {
+			t.evictLocked()
+		}
 		e = &tokenEntry{key: key}
 		t.byKey[key] = e
 	} else {
@@ -122,6 +126,19 @@ func (t *tokenTable) check(tok string, peer netip.Addr) (string, tokenStatus) {
 	}
 	e.lastSeen = now
 	return e.key, tokenOK
+}
+
+// evictLocked removes the least recently seen peer.
+func (t *tokenTable) evictLocked() {
+	var old *tokenEntry
+	for _, e := range t.byKey {
+		if old == nil || e.lastSeen.Before(old.lastSeen) {
+			old = e
+		}
+	}
+	if old != nil {
+		t.removeLocked(old)
+	}
 }
 
 // drop invalidates key's tokens.

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/backoff"
 )
 
@@ -27,7 +30,10 @@ type AgentConfig struct {
 	// Listen is the address of the terminal's own server ("ip:port",
 	// ":0" for any port); ignored without Backend.
 	Listen string
-	// HandlerOptions configure the terminal's server.
+	// HandlerOptions configure the terminal's server. By default it
+	// accepts edge calls only from the socket address of Edge's host
+	// (resolved once at start); WithEdgeIP or WithAllowedEdges here
+	// replace that.
 	HandlerOptions []HandlerOption
 	// HTTPClient for terminal → edge requests; nil: keep-alives off.
 	HTTPClient *http.Client
@@ -57,14 +63,28 @@ type Agent struct {
 }
 
 // StartAgent listens (when there is a Backend) and starts connecting to the
-// edge in the background.
+// edge in the background. An invalid sn or edge address is an error
+// matching accessctl.ErrInvalid at once, not a connect retried forever.
 func StartAgent(cfg AgentConfig) (*Agent, error) {
+	if !ValidSN(cfg.Identity.SN) {
+		return nil, fmt.Errorf("%w: stdproto: sn %q is not 4–32 of [A-Za-z0-9_-@.:]", accessctl.ErrInvalid, cfg.Identity.SN)
+	}
+	if _, ok := parseIP(cfg.Identity.IP); cfg.Identity.IP != "" && !ok {
+		return nil, fmt.Errorf("%w: stdproto: identity ip %q is not an IP address", accessctl.ErrInvalid, cfg.Identity.IP)
+	}
+	if _, port, err := net.SplitHostPort(strings.TrimPrefix(cfg.Edge, "http://")); err != nil || port == "" {
+		return nil, fmt.Errorf("%w: stdproto: edge address %q is not host:port", accessctl.ErrInvalid, cfg.Edge)
+	}
 	if cfg.Identity.Keepalive <= 0 {
 		cfg.Identity.Keepalive = 30 * time.Second
 	}
 	a := &Agent{cfg: cfg, link: NewLink(cfg.Edge, cfg.Identity, cfg.HTTPClient), up: make(chan struct{})}
 	if cfg.Backend != nil {
-		a.handler = NewTerminalHandler(cfg.Backend, cfg.HandlerOptions...)
+		edgeOnly, err := edgeAllowList(cfg.Edge)
+		if err != nil {
+			return nil, err
+		}
+		a.handler = NewTerminalHandler(cfg.Backend, append([]HandlerOption{edgeOnly}, cfg.HandlerOptions...)...)
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("stdproto: terminal listen: %w", err)
@@ -81,6 +101,27 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	a.wg.Add(1)
 	go a.run()
 	return a, nil
+}
+
+// edgeAllowList is the handler option that admits only the edge's host:
+// its IP, or the addresses its name resolves to now.
+func edgeAllowList(edge string) (HandlerOption, error) {
+	host := hostOnly(strings.TrimPrefix(edge, "http://"))
+	if a, ok := parseIP(host); ok {
+		return WithAllowedEdges(netip.PrefixFrom(a, a.BitLen())), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCallTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: stdproto: resolving the edge %q to allow its calls: %v", accessctl.ErrInvalid, edge, err)
+	}
+	ps := make([]netip.Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return WithAllowedEdges(ps...), nil
 }
 
 // Addr is the terminal's own server address ("ip:port"), "" without one.

@@ -98,7 +98,7 @@ func TestExpiredTokenAndReconnect(t *testing.T) {
 	require.NoError(t, sim.Pause())
 	r.sink.next(t, accessctl.KindOffline)
 	waitOnline(t, dev, false)
-	got := post(t, r.edge, "/keepalive", "application/json", []byte(`{"token":"`+tok+`"}`))
+	got := postFrom(t, r.edge, "127.0.0.1:40000", "/keepalive", "application/json", []byte(`{"token":"`+tok+`"}`))
 	assert.Equal(t, 4, code(t, got))
 	assert.ErrorIs(t, dev.OpenDoor(ctx, accessctl.OpenRequest{}), accessctl.ErrOffline)
 
@@ -234,7 +234,7 @@ func TestTerminalThatNeverAnswers(t *testing.T) {
 
 // TestBadInput: malformed and hostile bodies get code 5, never a panic.
 func TestBadInput(t *testing.T) {
-	edge, _, _ := exampleEdge(t, stdproto.WithBodyLimits(64<<10, 256<<10, 32<<10))
+	edge, sink, _ := exampleEdge(t, stdproto.WithBodyLimits(64<<10, 256<<10, 32<<10))
 	js := "application/json"
 	require.Equal(t, 0, code(t, post(t, edge, "/connect", js, vec(t, "B.6.1_connect_0.json"))))
 	tok := `"token":"` + exampleToken + `"`
@@ -264,12 +264,16 @@ func TestBadInput(t *testing.T) {
 			assert.Equal(t, tc.code, code(t, got), "%v", got)
 		})
 	}
+	// The door opened: a bad photo loses the photo, not the pass record.
 	t.Run("oversized face photo", func(t *testing.T) {
 		big := append(stdprototest.Photo("x"), bytes.Repeat([]byte{0}, 40<<10)...)
 		ct, body := multipartBody(t, [][2]string{{"token", exampleToken}, {"faceId", "f1"}, {"similarity", "0.9"}}, big)
 		got := post(t, edge, "/faceAC/passEvent", ct, body)
-		assert.Equal(t, 5, code(t, got))
-		assert.Contains(t, got["message"], "photo larger")
+		assert.Equal(t, 0, code(t, got), "%v", got)
+		ev := sink.next(t, accessctl.KindPass)
+		require.NotNil(t, ev.Pass)
+		assert.Contains(t, ev.Pass.SnapshotDropped, "photo larger")
+		assert.Nil(t, ev.Pass.Snapshot)
 	})
 	t.Run("oversized multipart body", func(t *testing.T) {
 		ct, body := multipartBody(t, [][2]string{{"token", exampleToken}, {"junk", strings.Repeat("x", 300<<10)}}, stdprototest.Photo("x"))
@@ -279,7 +283,14 @@ func TestBadInput(t *testing.T) {
 	t.Run("photo not an image", func(t *testing.T) {
 		ct, body := multipartBody(t, [][2]string{{"token", exampleToken}, {"faceId", "f1"}, {"similarity", "0.9"}}, []byte("GIF89a not ours"))
 		got := post(t, edge, "/faceAC/passEvent", ct, body)
-		assert.Equal(t, 5, code(t, got), "code 5 = face photo content invalid here (C.B.18)")
+		assert.Equal(t, 0, code(t, got), "the pass is kept, answered success so it is not resent")
+		ev := sink.next(t, accessctl.KindPass)
+		assert.Equal(t, "photo is not a JPEG or PNG", ev.Pass.SnapshotDropped)
+	})
+	t.Run("recognize still refuses a bad photo", func(t *testing.T) {
+		ct, body := multipartBody(t, [][2]string{{"token", exampleToken}}, []byte("GIF89a not ours"))
+		got := post(t, edge, "/recognize", ct, body)
+		assert.Equal(t, 5, code(t, got), "nothing to recognise, no door opened")
 	})
 	t.Run("similarity out of range", func(t *testing.T) {
 		ct, body := multipartBody(t, [][2]string{{"token", exampleToken}, {"faceId", "f1"}, {"similarity", "1.5"}}, stdprototest.Photo("x"))
@@ -293,11 +304,16 @@ func TestBadInput(t *testing.T) {
 		assert.Equal(t, 5, code(t, post(t, edge, "/recognize", js, []byte(`{}`))))
 	})
 	t.Run("GET is 405, unknown path 404", func(t *testing.T) {
+		req := func(method, path string) *http.Request {
+			r := httptest.NewRequest(method, path, nil)
+			r.RemoteAddr = exampleHost + ":40000"
+			return r
+		}
 		rec := httptest.NewRecorder()
-		edge.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/keepalive", nil))
+		edge.ServeHTTP(rec, req(http.MethodGet, "/keepalive"))
 		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 		rec = httptest.NewRecorder()
-		edge.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/nope", nil))
+		edge.ServeHTTP(rec, req(http.MethodPost, "/nope"))
 		assert.Equal(t, http.StatusNotFound, rec.Code)
 	})
 }

@@ -3,6 +3,7 @@ package stdproto
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -71,9 +72,10 @@ const (
 
 // form is a decoded multipart body: text fields and one file.
 type form struct {
-	fields    map[string]string
-	photo     []byte
-	photoName string
+	fields       map[string]string
+	photo        []byte
+	photoName    string
+	photoDropped string // why a photo part was not kept (too large)
 }
 
 func readForm(contentType string, body io.Reader, maxPhoto int64) (*form, error) {
@@ -100,10 +102,12 @@ func readForm(contentType string, body io.Reader, maxPhoto int64) (*form, error)
 			if err != nil {
 				return nil, tooLargeOr(err, "reading photo: %v", err)
 			}
+			f.photo, f.photoName, f.photoDropped = data, p.FileName(), ""
 			if int64(len(data)) > maxPhoto {
-				return nil, badParam("photo larger than %d bytes", maxPhoto)
+				// NextPart skips the rest, within the body limit; the
+				// caller decides whether the request stands without it.
+				f.photo, f.photoDropped = nil, fmt.Sprintf("photo larger than %d bytes", maxPhoto)
 			}
-			f.photo, f.photoName = data, p.FileName()
 			continue
 		}
 		data, err := io.ReadAll(io.LimitReader(p, maxTextPart+1))
@@ -133,6 +137,9 @@ func DecodeRecognize(contentType string, body io.Reader, maxPhoto int64) (*Recog
 	if err != nil {
 		return nil, err
 	}
+	if f.photoDropped != "" {
+		return nil, badParam("%s", f.photoDropped) // nothing to recognise
+	}
 	if err := checkPhoto(f.photo); err != nil {
 		return nil, err
 	}
@@ -145,7 +152,10 @@ func DecodeRecognize(contentType string, body io.Reader, maxPhoto int64) (*Recog
 	}, nil
 }
 
-// DecodeFacePass decodes a /faceAC/passEvent form (B.7.4).
+// DecodeFacePass decodes a /faceAC/passEvent form (B.7.4). The terminal
+// has already opened the door: a photo that is missing, not a JPEG or PNG
+// or larger than maxPhoto does not refuse the report, it is dropped and
+// PhotoDropped says why. A bad faceId or similarity is refused.
 func DecodeFacePass(contentType string, body io.Reader, maxPhoto int64) (*FacePassRequest, error) {
 	f, err := readForm(contentType, body, maxPhoto)
 	if err != nil {
@@ -161,18 +171,28 @@ func DecodeFacePass(contentType string, body io.Reader, maxPhoto int64) (*FacePa
 		return nil, badParam("similarity %.20q is not a decimal in [0,1]", f.fields["similarity"])
 	}
 	r.Similarity = sim
-	if err := checkPhoto(f.photo); err != nil {
-		return nil, err
+	if f.photoDropped != "" {
+		r.PhotoDropped = f.photoDropped
+	} else if why := photoProblem(f.photo); why != "" {
+		r.Photo, r.PhotoDropped = nil, why
 	}
 	return r, nil
 }
 
 func checkPhoto(b []byte) error {
-	if len(b) == 0 {
-		return badParam("photo is required")
-	}
-	if accessctl.SniffImage(b) == "" {
-		return badParam("photo is not a JPEG or PNG")
+	if why := photoProblem(b); why != "" {
+		return badParam("%s", why)
 	}
 	return nil
+}
+
+// photoProblem is what is wrong with a photo, "" when it is usable.
+func photoProblem(b []byte) string {
+	if len(b) == 0 {
+		return "photo is required"
+	}
+	if accessctl.SniffImage(b) == "" {
+		return "photo is not a JPEG or PNG"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package stdproto
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +71,35 @@ type RuleBackend interface {
 // HandlerOption configures a TerminalHandler.
 type HandlerOption func(*TerminalHandler)
 
-// WithEdgeIP makes the handler refuse a /connect whose ip is not ip (code
-// 7); by default any edge may connect (the spec allows this check, C.B.4).
-func WithEdgeIP(ip string) HandlerOption { return func(h *TerminalHandler) { h.edgeIP = ip } }
+// WithEdgeIP accepts edge calls (/connect and every command) only from a
+// connection whose socket address is ip; others are answered code 7
+// before their body is read. The ip written in a /connect body is not
+// trusted: it is the sender's claim. An ip that does not parse allows
+// nobody. It replaces WithAllowedEdges.
+func WithEdgeIP(ip string) HandlerOption {
+	return func(h *TerminalHandler) {
+		h.allowed = []netip.Prefix{}
+		if a, ok := parseIP(ip); ok {
+			h.allowed = []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}
+		}
+	}
+}
+
+// WithAllowedEdges accepts edge calls from socket addresses in the given
+// prefixes only (several edges, or an edge behind a pool of addresses). No
+// prefix allows nobody. It replaces WithEdgeIP. Without either option only
+// loopback (127.0.0.0/8, ::1) may call; an Agent defaults to its edge's
+// address.
+func WithAllowedEdges(prefixes ...netip.Prefix) HandlerOption {
+	return func(h *TerminalHandler) {
+		h.allowed = make([]netip.Prefix, 0, len(prefixes))
+		for _, p := range prefixes {
+			if p.IsValid() {
+				h.allowed = append(h.allowed, p.Masked())
+			}
+		}
+	}
+}
 
 // WithHandlerTokens replaces the token generator and the expiry after
 // silence (default 3 × keepalive).
@@ -96,10 +123,10 @@ type TerminalHandler struct {
 	b       Backend
 	mux     *http.ServeMux
 	tokens  *tokenTable
-	edgeIP  string
+	allowed []netip.Prefix // socket addresses an edge may call from
 	maxJSON int64
 
-	requests, refused, connects atomic.Uint64
+	requests, refused, connects, foreign atomic.Uint64
 
 	rateMu sync.Mutex
 	rates  map[string]*bucket
@@ -141,6 +168,11 @@ func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
 	}
 	if h.tokens == nil {
 		h.tokens = newTokenTable(nil, nil)
+	}
+	// Keyed by peer address: bounded even under a wide allow-list.
+	h.tokens.max = maxEdgePeers
+	if h.allowed == nil {
+		h.allowed = loopbackOnly
 	}
 	route := func(path string, f http.HandlerFunc) { h.mux.HandleFunc(path, postOnly(f)) }
 	route(PathConnect, h.connect)
@@ -313,13 +345,26 @@ func NewTerminalHandler(b Backend, opts ...HandlerOption) *TerminalHandler {
 	return h
 }
 
+// maxEdgePeers bounds the edges a terminal holds tokens for (it has one).
+const maxEdgePeers = 16
+
 var errUnsupported = &CodeError{Code: CodeOther, Message: MsgUnsupported}
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A caller outside the allowed edge
+// addresses is answered code 7 before anything else, body unread.
 func (h *TerminalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.requests.Add(1)
+	if a, ok := peerAddr(r); !ok || !peerAllowed(a, h.allowed) {
+		h.foreign.Add(1)
+		h.refuse(w, &CodeError{Code: CodeIllegalDevice, Message: MsgIllegal})
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// Foreign counts requests refused because they came from an address that
+// is not an allowed edge, or bore a token issued to another address.
+func (h *TerminalHandler) Foreign() uint64 { return h.foreign.Load() }
 
 // Invalidate drops every token, as a reboot does: the edge gets code 4 and
 // connects again.
@@ -348,13 +393,12 @@ func (h *TerminalHandler) connect(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, err)
 		return
 	}
-	if h.edgeIP != "" && req.IP != h.edgeIP {
-		h.refuse(w, &CodeError{Code: CodeIllegalDevice, Message: MsgIllegal})
-		return
-	}
+	peer, _ := peerAddr(r) // checked in ServeHTTP
 	ka := time.Duration(min(max(int64(req.Keepalive), MinKeepalive), MaxKeepalive)) * time.Second
-	// One edge per terminal is the rule; key by the edge's sn.
-	tok := h.tokens.issue(req.SN, req.IP, ka)
+	// Keyed by the socket address, not the claimed sn: one token per
+	// allowed edge host, so the table is bounded by the allow-list and one
+	// edge cannot replace another's token.
+	tok := h.tokens.issue(peer.String(), peer.String(), peer, ka)
 	h.connects.Add(1)
 	writeResp(w, CodeOK, MsgSuccess, ConnectData{Token: tok})
 }
@@ -395,7 +439,13 @@ func serve[T any, P interface {
 			h.refuse(w, err)
 			return
 		}
-		if _, ok := h.tokens.check(req.tokenValue()); !ok {
+		peer, _ := peerAddr(r) // checked in ServeHTTP
+		switch _, st := h.tokens.check(req.tokenValue(), peer); st {
+		case tokenForeign:
+			h.foreign.Add(1)
+			h.refuse(w, &CodeError{Code: CodeIllegalDevice, Message: MsgIllegal})
+			return
+		case tokenInvalid:
 			h.refuse(w, &CodeError{Code: CodeTokenInvalid, Message: MsgOffline})
 			return
 		}

@@ -21,8 +21,10 @@
 //	)
 //	_ = edge.Provision(stdproto.TerminalConfig{SN: "T-0001", Addr: "192.168.1.128:8080"})
 //	go stdproto.NewServer(":10000", edge).ListenAndServe()
-//	dev, _ := edge.Terminal("T-0001")
-//	err := dev.OpenDoor(ctx, accessctl.OpenRequest{})
+//	dev, err := edge.Terminal("T-0001") // ErrNotFound if not provisioned
+//	if err == nil {
+//		err = dev.OpenDoor(ctx, accessctl.OpenRequest{})
+//	}
 //
 // The device side is an [Agent] over a [Backend] (plus optional capability
 // interfaces such as [FaceBackend]) served by a [TerminalHandler]: what a
@@ -39,8 +41,33 @@
 // terminal accessctl.ErrOffline, HTTP 404 or code 99 "unsupported"
 // accessctl.ErrUnsupported.
 //
-// Security: the /connect sign has no secret (C.B.3); the real gate is the
-// edge's list of provisioned terminals. Run the protocol on an isolated
-// network. The clock-skew window is off by default (D.12); WithClockSkew
-// turns it on.
+// # What is authenticated, and how
+//
+// The /connect sign is a checksum with no secret (C.B.3): anyone can
+// compute it for any sn and ip, and the sn and ip in a body are only what
+// the sender claims. The one thing the wire cannot forge is the socket
+// address a request comes from, so it is the authenticator on both sides:
+//
+//   - Edge: a request from an address no terminal is provisioned at is
+//     answered code 7 before its body is read; a /connect for a
+//     provisioned sn must come from that terminal's address
+//     (TerminalConfig.IP, or PeerIP behind NAT) and state its ip. Refusals
+//     are counted in EdgeStats.Foreign and logged (never with a token).
+//   - Terminal (TerminalHandler): edge calls — /connect and every command,
+//     /remoteOpen and the face, card and Bluetooth-card syncs above all —
+//     are accepted only from the edge's address (WithEdgeIP, or
+//     WithAllowedEdges for prefixes), code 7 otherwise, body unread.
+//     Without either option only loopback (127.0.0.0/8, ::1) may call; an
+//     Agent allows its configured edge's address only.
+//   - Tokens: a token is valid only from the address that obtained it;
+//     used from elsewhere it is code 7 and does not count as liveness.
+//
+// So whoever can use a terminal's or the edge's IP address can act as it:
+// run the protocol on a network where addresses cannot be spoofed (an
+// isolated VLAN with source-address validation). The clock-skew window is
+// off by default (D.12); WithClockSkew turns it on.
+//
+// A device-side face pass (/faceAC/passEvent) whose photo is missing, not
+// a JPEG or PNG, or over the limit is delivered with
+// PassEvent.SnapshotDropped set and answered success: the door did open.
 package stdproto

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,15 @@ const KindElevatorState accessctl.EventKind = "elevator_state"
 type TerminalConfig struct {
 	SN   string // the terminal's sn
 	Addr string // "ip:port" of the terminal's own server, for edge → terminal calls
-	// IP is the ip the terminal must state in /connect; default: Addr's host.
-	IP        string
+	// IP is the ip the terminal must state in /connect, and the address
+	// its requests must come from unless PeerIP says otherwise; default:
+	// Addr's host. An IP literal.
+	IP string
+	// PeerIP is the socket address the terminal's requests come from when
+	// it differs from IP (NAT); default IP. The edge checks it on /connect
+	// and on every report: it is what authenticates the terminal, since
+	// the wire carries no secret.
+	PeerIP    string
 	Name      string
 	Site      accessctl.SiteRef
 	Direction accessctl.Direction
@@ -54,15 +62,22 @@ type IntercomHandler interface {
 
 // EdgeStats counts what an Edge did.
 type EdgeStats struct {
-	Requests   uint64               // requests routed
-	Connects   uint64               // accepted /connect
-	Refused    map[int]uint64       // answers with a non-zero code, by code
-	Events     uint64               // events the sink accepted
-	SinkErrors uint64               // events the sink refused (the terminal was told to resend, where it can)
-	Repaired   uint64               // bodies that needed the lenient decoder
-	Decisions  uint64               // /recognize and /qrcode answered
-	Online     int                  // terminals online now
-	Links      map[string]LinkStats // edge → terminal, by sn
+	Requests   uint64         // requests routed
+	Connects   uint64         // accepted /connect
+	Refused    map[int]uint64 // answers with a non-zero code, by code
+	Events     uint64         // events the sink accepted
+	SinkErrors uint64         // events the sink refused (the terminal was told to resend, where it can)
+	Repaired   uint64         // bodies that needed the lenient decoder
+	Decisions  uint64         // /recognize and /qrcode answered
+	Online     int            // terminals online now
+	// Foreign counts requests refused (code 7) because their socket
+	// address is not the provisioned IP of the terminal they claim to be,
+	// or of any terminal.
+	Foreign uint64
+	// SnapshotsDropped counts pass events delivered without the photo the
+	// terminal sent (not a JPEG or PNG, or too large): the pass is kept.
+	SnapshotsDropped uint64
+	Links            map[string]LinkStats // edge → terminal, by sn
 }
 
 type options struct {
@@ -171,7 +186,8 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
 // (B.3 rule 4) on or off (default on).
 func WithFaceResync(on bool) Option { return func(o *options) { o.resync = on } }
 
-// WithLogger logs to l (default: slog.Default()).
+// WithLogger logs to l (default: slog.Default(); nil discards). Tokens are
+// never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithTempCheckRule makes the edge refuse a /recognize whose temperature
@@ -194,6 +210,7 @@ type Edge struct {
 
 	mu    sync.RWMutex
 	terms map[string]*terminalState
+	peers map[netip.Addr]int // provisioned IPs, by how many terminals use them
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -202,6 +219,7 @@ type Edge struct {
 	seq    atomic.Uint64
 
 	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
+	foreign, snapsDropped                                       atomic.Uint64
 	refusedMu                                                   sync.Mutex
 	refused                                                     map[int]uint64
 }
@@ -272,7 +290,10 @@ func NewEdge(opts ...Option) *Edge {
 	if o.hc == nil {
 		o.hc = NewHTTPClient()
 	}
-	e := &Edge{o: o, terms: map[string]*terminalState{}, refused: map[int]uint64{}}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	e := &Edge{o: o, terms: map[string]*terminalState{}, peers: map[netip.Addr]int{}, refused: map[int]uint64{}}
 	var expiry func(time.Duration) time.Duration
 	if o.offlineAfter > 0 {
 		expiry = func(time.Duration) time.Duration { return o.offlineAfter }
@@ -302,10 +323,29 @@ func NewEdge(opts ...Option) *Edge {
 	return e
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A request whose socket address is
+// no provisioned terminal's IP is answered code 7 before its body is read.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.requests.Add(1)
+	a, ok := peerAddr(r)
+	if ok {
+		e.mu.RLock()
+		ok = e.peers[a] > 0
+		e.mu.RUnlock()
+	}
+	if !ok {
+		e.foreignPeer(w, r, "", "no terminal is provisioned at this address")
+		return
+	}
 	e.mux.ServeHTTP(w, r)
+}
+
+// foreignPeer refuses a request from an address that may not speak for
+// the terminal (or any terminal): counted, logged without its token.
+func (e *Edge) foreignPeer(w http.ResponseWriter, r *http.Request, sn, why string) {
+	e.foreign.Add(1)
+	e.o.log.Warn("stdproto: request refused, wrong source address", "path", r.URL.Path, "peer", r.RemoteAddr, "sn", sn, "why", why)
+	e.refuse(w, CodeIllegalDevice, MsgIllegal)
 }
 
 // Provision allows a terminal to connect and tells where to call it back.
@@ -320,6 +360,14 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 	if cfg.IP == "" {
 		cfg.IP = hostOnly(cfg.Addr)
 	}
+	if cfg.PeerIP == "" {
+		cfg.PeerIP = cfg.IP
+	}
+	ip, ok := parseIP(cfg.PeerIP)
+	if !ok {
+		return fmt.Errorf("%w: terminal %s: %q is not an IP address (its requests are authenticated by their source address)", accessctl.ErrInvalid, cfg.SN, cfg.PeerIP)
+	}
+	cfg.PeerIP = ip.String()
 	if e.closed.Load() {
 		return accessctl.ErrClosed
 	}
@@ -328,10 +376,16 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 	if st := e.terms[cfg.SN]; st != nil {
 		st.mu.Lock()
 		same := st.cfg.Addr == cfg.Addr
-		st.cfg.Addr, st.cfg.IP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.Name, cfg.Site, cfg.Direction
+		old := st.cfg.PeerIP
+		st.cfg.Addr, st.cfg.IP, st.cfg.PeerIP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.PeerIP, cfg.Name, cfg.Site, cfg.Direction
 		st.mu.Unlock()
 		if !same {
 			st.client.Store(e.newClient(st, cfg.Addr))
+		}
+		if old != cfg.PeerIP {
+			e.unpeerLocked(old)
+			e.peers[ip]++
+			e.tokens.drop(cfg.SN) // its token was bound to the old address
 		}
 		return nil
 	}
@@ -345,7 +399,16 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 	}
 	st.client.Store(e.newClient(st, cfg.Addr))
 	e.terms[cfg.SN] = st
+	e.peers[ip]++
 	return nil
+}
+
+// unpeerLocked forgets one use of a provisioned IP. Callers hold e.mu.
+func (e *Edge) unpeerLocked(ip string) {
+	a, _ := parseIP(ip)
+	if e.peers[a]--; e.peers[a] <= 0 {
+		delete(e.peers, a)
+	}
 }
 
 // Unprovision forgets a terminal: its token becomes invalid, its next
@@ -354,6 +417,9 @@ func (e *Edge) Unprovision(sn string) {
 	e.mu.Lock()
 	st := e.terms[sn]
 	delete(e.terms, sn)
+	if st != nil {
+		e.unpeerLocked(st.config().PeerIP)
+	}
 	e.mu.Unlock()
 	e.tokens.drop(sn)
 	if st != nil {
@@ -381,14 +447,15 @@ func (e *Edge) Terminal(sn string) (*Terminal, error) {
 }
 
 // Open implements accessctl.Driver: cfg.ID is the terminal's sn, cfg.Addr
-// its "ip:port". A terminal already provisioned keeps its address when
-// cfg.Addr is empty.
+// its "ip:port"; Params "ip" and "peer_ip" are TerminalConfig's IP and
+// PeerIP. A terminal already provisioned keeps its address when cfg.Addr
+// is empty.
 func (e *Edge) Open(ctx context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if cfg.Addr != "" {
-		tc := TerminalConfig{SN: cfg.ID, Addr: cfg.Addr, IP: cfg.Params["ip"], Name: cfg.Name, Site: cfg.Site, Direction: cfg.Direction}
+		tc := TerminalConfig{SN: cfg.ID, Addr: cfg.Addr, IP: cfg.Params["ip"], PeerIP: cfg.Params["peer_ip"], Name: cfg.Name, Site: cfg.Site, Direction: cfg.Direction}
 		if err := e.Provision(tc); err != nil {
 			return nil, err
 		}
@@ -411,6 +478,7 @@ func (e *Edge) SNs() []string {
 func (e *Edge) Stats() EdgeStats {
 	s := EdgeStats{Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
 		SinkErrors: e.sinkErrors.Load(), Repaired: e.repaired.Load(), Decisions: e.decisions.Load(),
+		Foreign: e.foreign.Load(), SnapshotsDropped: e.snapsDropped.Load(),
 		Refused: map[int]uint64{}, Links: map[string]LinkStats{}}
 	e.refusedMu.Lock()
 	for k, v := range e.refused {
@@ -520,15 +588,21 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.mu.Lock()
-	wantIP := st.cfg.IP
+	wantIP, wantPeer := st.cfg.IP, st.cfg.PeerIP
 	st.mu.Unlock()
+	// The body's ip is a claim; the socket address is the proof.
+	peer, _ := peerAddr(r)
+	if peer.String() != wantPeer {
+		e.foreignPeer(w, r, req.SN, "/connect of a provisioned terminal from another address than its own, "+wantPeer)
+		return
+	}
 	if req.IP != wantIP {
 		e.refuse(w, CodeIllegalDevice, MsgIllegal)
 		e.o.log.Info("stdproto: /connect ip differs from the provisioned one", "sn", req.SN, "ip", req.IP, "want", wantIP)
 		return
 	}
 	ka := time.Duration(min(max(int64(req.Keepalive), MinKeepalive), MaxKeepalive)) * time.Second
-	tok := e.tokens.issue(req.SN, req.IP, ka)
+	tok := e.tokens.issue(req.SN, req.IP, peer, ka)
 	st.mu.Lock()
 	st.ip, st.mac, st.keepalive = req.IP, req.MAC, ka
 	st.mu.Unlock()
@@ -545,11 +619,18 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 	e.startLink(st)
 }
 
-// auth checks a token; on failure it answers code 4.
-func (e *Edge) auth(w http.ResponseWriter, tok string) *terminalState {
-	sn, ok := e.tokens.check(tok)
+// auth checks a token and that it comes from the address it was issued
+// to; on failure it answers code 4 (unknown or expired token) or 7 (a
+// token replayed from another address).
+func (e *Edge) auth(w http.ResponseWriter, r *http.Request, tok string) *terminalState {
+	peer, _ := peerAddr(r)
+	sn, status := e.tokens.check(tok, peer)
+	if status == tokenForeign {
+		e.foreignPeer(w, r, sn, "token used from another address than the one that connected")
+		return nil
+	}
 	var st *terminalState
-	if ok {
+	if status == tokenOK {
 		st = e.state(sn)
 	}
 	if st == nil {
@@ -584,7 +665,7 @@ func (e *Edge) decodeAuthed(w http.ResponseWriter, r *http.Request, v Validator,
 	if repaired {
 		e.repaired.Add(1)
 	}
-	st := e.auth(w, token())
+	st := e.auth(w, r, token())
 	if st == nil {
 		return nil, nil
 	}

@@ -22,7 +22,7 @@ func formAuthed[T any](e *Edge, w http.ResponseWriter, r *http.Request,
 		e.fail(w, err)
 		return nil, nil
 	}
-	st := e.auth(w, token(req))
+	st := e.auth(w, r, token(req))
 	if st == nil {
 		return nil, nil
 	}
@@ -164,11 +164,20 @@ func (e *Edge) handleFacePass(w http.ResponseWriter, r *http.Request) {
 	st.syncMu.Lock()
 	name := st.names[req.FaceID]
 	st.syncMu.Unlock()
-	ev := e.passEvent(st, raw, accessctl.PassEvent{
+	p := accessctl.PassEvent{
 		Person: &accessctl.PersonRef{ID: req.FaceID}, PersonName: name, Method: accessctl.MethodFace,
 		Kind: accessctl.PassGranted, Result: accessctl.Result{Granted: true}, Similarity: &sim,
-		Snapshot: &accessctl.Image{Data: req.Photo, MIME: accessctl.SniffImage(req.Photo)},
-	})
+	}
+	if req.PhotoDropped != "" {
+		// The door opened: keep the record, lose only the photo, and answer
+		// success so the terminal does not resend it forever.
+		p.SnapshotDropped = req.PhotoDropped
+		e.snapsDropped.Add(1)
+		e.o.log.Info("stdproto: pass kept, snapshot dropped", "sn", st.cfg.SN, "why", req.PhotoDropped)
+	} else {
+		p.Snapshot = &accessctl.Image{Data: req.Photo, MIME: accessctl.SniffImage(req.Photo)}
+	}
+	ev := e.passEvent(st, raw, p)
 	e.deliverOrRefuse(w, r, ev, PhotoData{PhotoID: ev.ID})
 }
 

@@ -86,13 +86,13 @@ func TestValidationBothDirections(t *testing.T) {
 		"/cardAC/syncPermissions":           `{"token":"` + exampleToken + `","permissions":[{"type":1}]}`,
 		"/visualIntercom/verifyPhoneResult": `{"token":"` + exampleToken + `","phoneNumber":"1","result":3}`,
 	} {
-		got := post(t, h, path, js, []byte(body))
+		got := postFrom(t, h, "127.0.0.1:40000", path, js, []byte(body))
 		assert.Equal(t, 5, code(t, got), "%s: %v", path, got)
 	}
 	// Accepted drift: thresholds as numbers, version absent or unknown (C.B.38).
-	assert.Equal(t, 0, code(t, post(t, h, "/setTempCheckRule", js, []byte(`{"token":"`+exampleToken+`","data":{"isCheck":1,"maxThreshold":37.5,"minThreshold":36.5}}`))))
-	assert.Equal(t, 0, code(t, post(t, h, "/elevator/info/get", js, []byte(`{"token":"`+exampleToken+`"}`))))
-	assert.Equal(t, 0, code(t, post(t, h, "/elevator/info/get", js, []byte(`{"version":"2099-01-01","token":"`+exampleToken+`"}`))))
+	assert.Equal(t, 0, code(t, postFrom(t, h, "127.0.0.1:40000", "/setTempCheckRule", js, []byte(`{"token":"`+exampleToken+`","data":{"isCheck":1,"maxThreshold":37.5,"minThreshold":36.5}}`))))
+	assert.Equal(t, 0, code(t, postFrom(t, h, "127.0.0.1:40000", "/elevator/info/get", js, []byte(`{"token":"`+exampleToken+`"}`))))
+	assert.Equal(t, 0, code(t, postFrom(t, h, "127.0.0.1:40000", "/elevator/info/get", js, []byte(`{"version":"2099-01-01","token":"`+exampleToken+`"}`))))
 }
 
 // TestElevatorAndIntercomFlows drives B.10 and B.11 end to end between the
@@ -107,9 +107,10 @@ func TestElevatorAndIntercomFlows(t *testing.T) {
 	c := dev.Client()
 
 	// SIP account pushed after the link set-up (B.3 rule 4); never printed.
-	require.Eventually(t, func() bool { return sim.Sip() != nil }, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, "sip-T-ELEV-01", sim.Sip().SipNumber)
-	assert.NotContains(t, sim.Sip().String(), "secret")
+	require.Eventually(t, func() bool { _, ok := sim.Sip(); return ok }, 5*time.Second, 10*time.Millisecond)
+	sip, _ := sim.Sip()
+	assert.Equal(t, "sip-T-ELEV-01", sip.SipNumber)
+	assert.NotContains(t, sip.String(), "secret")
 
 	// Intercom: room → group, asynchronous phone check.
 	gid, err := sim.Agent().GroupID(ctx, "1-9-3-1202")
@@ -178,7 +179,9 @@ func TestElevatorAndIntercomFlows(t *testing.T) {
 
 	// Temperature rule and keep-open through the device handle.
 	require.NoError(t, c.SetTempCheckRule(ctx, stdproto.TempRule{IsCheck: 1, MaxThreshold: "37.3", MinThreshold: "35"}))
-	assert.Equal(t, stdproto.Text("37.3"), sim.TempRule().MaxThreshold)
+	rule, ok := sim.TempRule()
+	require.True(t, ok)
+	assert.Equal(t, stdproto.Text("37.3"), rule.MaxThreshold)
 	require.NoError(t, dev.SetKeepOpen(ctx, 0, true))
 	open, err := dev.KeepOpen(ctx, 0)
 	require.NoError(t, err)
@@ -217,7 +220,7 @@ func TestMissingCapabilitiesAreUnsupported(t *testing.T) {
 // TestTerminalRateLimit: over 100 requests/s an elevator interface answers
 // 99 "rate limited" (C.B.40); other interfaces are not limited.
 func TestTerminalRateLimit(t *testing.T) {
-	h := stdproto.NewTerminalHandler(stdprotoMemory(), stdproto.WithHandlerTokens(func(string, string) string { return exampleToken }, 0))
+	h := stdproto.NewTerminalHandler(stdprotoMemory(), stdproto.WithEdgeIP(exampleHost), stdproto.WithHandlerTokens(func(string, string) string { return exampleToken }, 0))
 	js := "application/json"
 	require.Equal(t, 0, code(t, post(t, h, "/connect", js, vec(t, "B.6.1_connect_0.json"))))
 	body := vec(t, "B.11.2_*_0.json")

@@ -3,10 +3,12 @@ package stdproto_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 )
@@ -142,14 +144,8 @@ func FuzzDecodeResponse(f *testing.F) {
 // fuzzForm fuzzes a multipart decoder with the fuzzer's bytes as the body.
 func fuzzForm(f *testing.F, decode func(ct string, body []byte) error, fields [][2]string) {
 	const boundary = "fuzzboundary"
-	var buf bytes.Buffer
-	for _, kv := range fields {
-		buf.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + kv[0] + "\"\r\n\r\n" + kv[1] + "\r\n")
-	}
-	buf.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"xxx.jpg\"\r\n\r\n")
-	buf.Write(stdprototest.Photo("seed")[:64])
-	buf.WriteString("\r\n--" + boundary + "--\r\n")
-	f.Add(buf.Bytes())
+	f.Add(formBody(boundary, fields, stdprototest.Photo("seed")[:64]))
+	f.Add(formBody(boundary, fields, stdprototest.Photo("seed")))
 	f.Add([]byte("--" + boundary + "--\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		err := decode("multipart/form-data; boundary="+boundary, b)
@@ -166,9 +162,42 @@ func FuzzDecodeRecognize(f *testing.F) {
 	}, [][2]string{{"token", exampleToken}, {"disableEdgeDetectFace", "1"}, {"temperature", "36.5"}})
 }
 
+// FuzzDecodeFacePass: a decoded pass has its identity and either a usable
+// photo or the reason it was dropped, never both, never neither.
 func FuzzDecodeFacePass(f *testing.F) {
+	fields := [][2]string{{"token", exampleToken}, {"faceId", "ac4af1c2-31a7-4206-9c8d-2a69cdaac066"}, {"similarity", "0.78654"}, {"temperature", "36.5"}}
+	const maxPhoto = 1 << 12
+	for _, photo := range [][]byte{[]byte("GIF89a not ours"), bytes.Repeat([]byte{0xff}, 2*maxPhoto), append(stdprototest.Photo("big"), make([]byte, maxPhoto)...)} {
+		f.Add(formBody("fuzzboundary", fields, photo))
+	}
+	f.Add(formBody("fuzzboundary", fields, nil))
 	fuzzForm(f, func(ct string, b []byte) error {
-		_, err := stdproto.DecodeFacePass(ct, bytes.NewReader(b), 1<<16)
-		return err
-	}, [][2]string{{"token", exampleToken}, {"faceId", "ac4af1c2-31a7-4206-9c8d-2a69cdaac066"}, {"similarity", "0.78654"}})
+		r, err := stdproto.DecodeFacePass(ct, bytes.NewReader(b), maxPhoto)
+		if err != nil {
+			return err
+		}
+		if r.FaceID == "" || len(r.FaceID) > stdproto.MaxFaceIDBytes || r.Similarity < 0 || r.Similarity > 1 {
+			return fmt.Errorf("accepted a bad pass %+v", r) // untyped: fails the target
+		}
+		kept := r.Photo != nil && accessctl.SniffImage(r.Photo) != "" && len(r.Photo) <= maxPhoto
+		if kept == (r.PhotoDropped != "") || (!kept && r.Photo != nil) {
+			return fmt.Errorf("photo %d bytes kept=%v dropped=%q", len(r.Photo), kept, r.PhotoDropped)
+		}
+		return nil
+	}, fields)
+}
+
+// formBody is a multipart body with fields and, unless nil, a photo.
+func formBody(boundary string, fields [][2]string, photo []byte) []byte {
+	var buf bytes.Buffer
+	for _, kv := range fields {
+		buf.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + kv[0] + "\"\r\n\r\n" + kv[1] + "\r\n")
+	}
+	if photo != nil {
+		buf.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"xxx.jpg\"\r\n\r\n")
+		buf.Write(photo)
+		buf.WriteString("\r\n")
+	}
+	buf.WriteString("--" + boundary + "--\r\n")
+	return buf.Bytes()
 }

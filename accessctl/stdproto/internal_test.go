@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -76,24 +77,49 @@ func TestTokenTable(t *testing.T) {
 	now := time.Unix(1000, 0)
 	tt := newTokenTable(nil, nil)
 	tt.now = func() time.Time { return now }
-	a := tt.issue("sn", "1.2.3.4", 10*time.Second)
+	peer := netip.MustParseAddr("127.0.0.1")
+	ok := func(tok string) bool { _, st := tt.check(tok, peer); return st == tokenOK }
+	a := tt.issue("sn", "1.2.3.4", peer, 10*time.Second)
 	assert.LessOrEqual(t, len(a), MaxTokenBytes)
-	_, ok := tt.check(a)
-	assert.True(t, ok)
-	b := tt.issue("sn", "1.2.3.4", 10*time.Second)
+	assert.True(t, ok(a))
+	b := tt.issue("sn", "1.2.3.4", peer, 10*time.Second)
 	assert.NotEqual(t, a, b)
 	now = now.Add(5 * time.Second)
-	_, ok = tt.check(a)
-	assert.True(t, ok, "the replaced token lives one keepalive more")
+	assert.True(t, ok(a), "the replaced token lives one keepalive more")
 	now = now.Add(6 * time.Second)
-	_, ok = tt.check(a)
-	assert.False(t, ok, "then it is gone")
-	_, ok = tt.check(b)
-	assert.True(t, ok)
+	assert.False(t, ok(a), "then it is gone")
+	assert.True(t, ok(b))
 	now = now.Add(31 * time.Second)
 	assert.Equal(t, []string{"sn"}, tt.expire(), "silent for more than 3 × keepalive")
-	_, ok = tt.check(b)
-	assert.False(t, ok)
+	assert.False(t, ok(b))
+}
+
+// A token is valid only from the address that obtained it, and a foreign
+// use does not keep the link alive.
+func TestTokenBoundToPeer(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tt := newTokenTable(nil, nil)
+	tt.now = func() time.Time { return now }
+	home, away := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	tok := tt.issue("sn", "127.0.0.1", home, 10*time.Second)
+	key, st := tt.check(tok, away)
+	assert.Equal(t, tokenForeign, st)
+	assert.Equal(t, "sn", key)
+	now = now.Add(25 * time.Second)
+	_, st = tt.check(tok, away)
+	assert.Equal(t, tokenForeign, st)
+	now = now.Add(6 * time.Second)
+	assert.Equal(t, []string{"sn"}, tt.expire(), "foreign requests are not liveness")
+
+	// Reconnecting from another address kills the old token at once.
+	a := tt.issue("sn", "", home, 10*time.Second)
+	b := tt.issue("sn", "", away, 10*time.Second)
+	_, st = tt.check(a, home)
+	assert.Equal(t, tokenInvalid, st)
+	_, st = tt.check(b, away)
+	assert.Equal(t, tokenOK, st)
+	_, st = tt.check(b, home)
+	assert.Equal(t, tokenForeign, st)
 }
 
 func TestCodeErrorMatching(t *testing.T) {
@@ -120,4 +146,23 @@ func TestTextScalarRule(t *testing.T) {
 	}
 	var x Text
 	assert.Error(t, x.UnmarshalJSON([]byte(`1x`)), "numbers are checked")
+}
+
+// The table holds at most max peers: a flood of /connect from many
+// allowed addresses evicts the least recently seen, never grows.
+func TestTokenTableBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tt := newTokenTable(nil, nil)
+	tt.now = func() time.Time { return now }
+	tt.max = 4
+	first := tt.issue("10.0.0.1", "", netip.MustParseAddr("10.0.0.1"), 10*time.Second)
+	for i := 2; i <= 50; i++ {
+		now = now.Add(time.Millisecond)
+		a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+		tt.issue(a.String(), "", a, 10*time.Second)
+	}
+	assert.Len(t, tt.byKey, 4)
+	assert.LessOrEqual(t, len(tt.byTok), 4)
+	_, st := tt.check(first, netip.MustParseAddr("10.0.0.1"))
+	assert.Equal(t, tokenInvalid, st, "the oldest was evicted")
 }

@@ -73,6 +73,9 @@ type TokenRequest struct {
 	Token string `json:"token"`
 }
 
+// String never prints the token.
+func (r TokenRequest) String() string { return "token(redacted)" }
+
 // ElevatorHeader is what every elevator request carries besides its body.
 type ElevatorHeader struct {
 	Version string `json:"version"`
@@ -118,6 +121,9 @@ func (r *ConnectRequest) Validate() error {
 type ConnectData struct {
 	Token string `json:"token"`
 }
+
+// String never prints the token: it is the link's only credential.
+func (d ConnectData) String() string { return "connected(token redacted)" }
 
 // Alarm types of /alarmEvent (B.6.4).
 const (
@@ -404,9 +410,12 @@ type FacePassRequest struct {
 	Token       string
 	FaceID      string
 	Similarity  float64
-	Photo       []byte
+	Photo       []byte // a JPEG or PNG, or nil when dropped
 	PhotoName   string
 	Temperature string
+	// PhotoDropped is why the photo sent was not kept (missing, not a
+	// JPEG or PNG, over the limit); the pass itself is still valid.
+	PhotoDropped string
 }
 
 // PhotoData is /faceAC/passEvent's answer.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +25,7 @@ import (
 // urllib) posts the source's example bodies verbatim to our edge.
 func TestPythonTerminalPostsSpecExamples(t *testing.T) {
 	py := testutil.RequirePythonModule(t, "urllib.request")
-	edge, sink, _ := exampleEdge(t)
+	edge, sink, _ := exampleEdgeFrom(t, "127.0.0.1")
 	srv := startEdgeServer(t, edge)
 	out, err := exec.Command(py, "testdata/python/post_examples.py", "http://"+srv, "testdata/spec").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -58,8 +59,9 @@ func TestPythonTerminalPostsSpecExamples(t *testing.T) {
 	}
 }
 
-// startEdgeServer serves h with the protocol's server settings on loopback.
-func startEdgeServer(t *testing.T, h *stdproto.Edge) string {
+// startEdgeServer serves h (an edge, or a terminal's handler) with the
+// protocol's server settings on 127.0.0.1.
+func startEdgeServer(t *testing.T, h http.Handler) string {
 	srv := stdproto.NewServer("127.0.0.1:0", h)
 	ln, err := netListen()
 	require.NoError(t, err)
@@ -73,7 +75,7 @@ func startEdgeServer(t *testing.T, h *stdproto.Edge) string {
 // /faceAC/passEvent forms the way the source lists them.
 func TestCurlPostsMultipart(t *testing.T) {
 	curl := testutil.RequireTool(t, "curl")
-	edge, sink, _ := exampleEdge(t)
+	edge, sink, _ := exampleEdgeFrom(t, "127.0.0.1")
 	addr := startEdgeServer(t, edge)
 	photo := filepath.Join(t.TempDir(), "xxx.jpg")
 	require.NoError(t, os.WriteFile(photo, stdprototest.Photo("curl"), 0o600))

@@ -38,16 +38,33 @@ var (
 	_ accessctl.Driver         = (*Edge)(nil)
 )
 
-// ID is the terminal's sn.
-func (t *Terminal) ID() string { return t.st.cfg.SN }
+// ID is the terminal's sn ("" on a nil handle).
+func (t *Terminal) ID() string {
+	if t == nil || t.st == nil {
+		return ""
+	}
+	return t.st.cfg.SN
+}
+
+// errNoHandle is what a nil or zero Terminal answers instead of panicking
+// (a handle must come from Edge.Terminal or Edge.Open).
+var errNoHandle = fmt.Errorf("%w: stdproto: no terminal handle (use Edge.Terminal's error)", accessctl.ErrInvalid)
 
 // Client calls the terminal's interfaces directly (temperature rule, SIP
 // account, elevator, raw syncs). It does not check that the terminal is
 // online.
-func (t *Terminal) Client() *Client { return t.st.cli() }
+func (t *Terminal) Client() *Client {
+	if t == nil || t.st == nil {
+		return nil
+	}
+	return t.st.cli()
+}
 
 // Status reports whether the terminal's link to the edge is alive.
 func (t *Terminal) Status(ctx context.Context) (accessctl.Status, error) {
+	if t == nil || t.st == nil {
+		return accessctl.Status{}, errNoHandle
+	}
 	st := t.st
 	cfg := st.config()
 	st.mu.Lock()
@@ -71,6 +88,9 @@ func (t *Terminal) Status(ctx context.Context) (accessctl.Status, error) {
 // ElevatorStates is the last run state the terminal's elevator controller
 // reported.
 func (t *Terminal) ElevatorStates() []CarState {
+	if t == nil || t.st == nil {
+		return nil
+	}
 	t.st.mu.Lock()
 	defer t.st.mu.Unlock()
 	return append([]CarState(nil), t.st.states...)
@@ -79,6 +99,9 @@ func (t *Terminal) ElevatorStates() []CarState {
 // ready checks what every call needs: an open handle, a live context, an
 // online terminal.
 func (t *Terminal) ready(ctx context.Context) error {
+	if t == nil || t.st == nil {
+		return errNoHandle
+	}
 	if t.closed.Load() || t.e.closed.Load() {
 		return accessctl.ErrClosed
 	}
@@ -137,6 +160,9 @@ func (t *Terminal) KeepOpen(ctx context.Context, door int) (bool, error) {
 
 // Close closes the handle. It is idempotent.
 func (t *Terminal) Close() error {
+	if t == nil {
+		return nil
+	}
 	t.closed.Store(true)
 	return nil
 }

@@ -3,6 +3,7 @@ package stdproto
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -18,10 +19,12 @@ type tokenTable struct {
 	gen    func(key, ip string) string
 	expiry func(keepalive time.Duration) time.Duration
 	now    func() time.Time
+	max    int // peers held at most; the least recently seen goes first (0: no cap)
 }
 
 type tokenEntry struct {
 	key, token, prev string
+	peer             netip.Addr // the socket address that ran /connect: the token is valid from there only
 	prevUntil        time.Time
 	lastSeen         time.Time
 	keepalive        time.Duration
@@ -49,10 +52,10 @@ func randomToken(_, ip string) string {
 	return t
 }
 
-// issue gives key a new token. The previous one stays valid for one
-// keepalive period so that requests in flight do not trigger a reconnect
-// storm (B.3).
-func (t *tokenTable) issue(key, ip string, keepalive time.Duration) string {
+// issue gives key a new token, bound to the socket address peer. The
+// previous one stays valid for one keepalive period so that requests in
+// flight do not trigger a reconnect storm (B.3).
+func (t *tokenTable) issue(key, ip string, peer netip.Addr, keepalive time.Duration) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -62,6 +65,9 @@ func (t *tokenTable) issue(key, ip string, keepalive time.Duration) string {
 	}
 	e := t.byKey[key]
 	if e == nil {
+		if t.max > 0 && len(t.byKey) >= t.max {
+			t.evictLocked()
+		}
 		e = &tokenEntry{key: key}
 		t.byKey[key] = e
 	} else {
@@ -72,35 +78,67 @@ func (t *tokenTable) issue(key, ip string, keepalive time.Duration) string {
 			e.prev, e.prevUntil = e.token, now.Add(keepalive)
 		}
 	}
-	e.token, e.keepalive, e.lastSeen = tok, keepalive, now
+	if e.peer != peer && e.prev != "" {
+		// A token is never valid from two addresses.
+		delete(t.byTok, e.prev)
+		e.prev = ""
+	}
+	e.token, e.keepalive, e.lastSeen, e.peer = tok, keepalive, now, peer
 	t.byTok[tok] = e
 	return tok
 }
 
-// check returns the key of a valid token and counts the request as
-// liveness. An unknown, replaced-and-expired or silent token is invalid.
-func (t *tokenTable) check(tok string) (string, bool) {
+// tokenStatus is what check found.
+type tokenStatus int
+
+const (
+	tokenOK      tokenStatus = iota
+	tokenInvalid             // unknown, replaced and expired, or silent: code 4
+	tokenForeign             // valid, but sent from another address than the one that connected
+)
+
+// check returns the key of a valid token presented from peer and counts
+// the request as liveness. An unknown, replaced-and-expired or silent
+// token is invalid; a token from another address than the one it was
+// issued to is foreign and does not count as liveness.
+func (t *tokenTable) check(tok string, peer netip.Addr) (string, tokenStatus) {
 	if tok == "" || len(tok) > MaxTokenBytes {
-		return "", false
+		return "", tokenInvalid
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.byTok[tok]
 	if e == nil {
-		return "", false
+		return "", tokenInvalid
+	}
+	if e.peer != peer {
+		return e.key, tokenForeign
 	}
 	now := t.now()
 	if tok == e.prev && tok != e.token && now.After(e.prevUntil) {
 		delete(t.byTok, tok)
 		e.prev = ""
-		return "", false
+		return "", tokenInvalid
 	}
 	if now.Sub(e.lastSeen) > t.expiry(e.keepalive) {
 		t.removeLocked(e)
-		return "", false
+		return "", tokenInvalid
 	}
 	e.lastSeen = now
-	return e.key, true
+	return e.key, tokenOK
+}
+
+// evictLocked removes the least recently seen peer.
+func (t *tokenTable) evictLocked() {
+	var old *tokenEntry
+	for _, e := range t.byKey {
+		if old == nil || e.lastSeen.Before(old.lastSeen) {
+			old = e
+		}
+	}
+	if old != nil {
+		t.removeLocked(old)
+	}
 }
 
 // drop invalidates key's tokens.

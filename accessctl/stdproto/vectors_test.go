@@ -91,10 +91,23 @@ func TestSignWorkedExample(t *testing.T) {
 	require.NoError(t, stdproto.VerifySign(r2))
 }
 
-// post sends body to h in process and returns the decoded answer.
+// exampleHost is the address of the spec's examples (the terminal's ip,
+// and the edge's in its /connect): in-process requests come from there,
+// since both sides authenticate the socket address.
+const exampleHost = "192.168.1.128"
+
+// post sends body to h in process, from exampleHost, and returns the
+// decoded answer.
 func post(t *testing.T, h http.Handler, path, contentType string, body []byte) map[string]any {
 	t.Helper()
+	return postFrom(t, h, exampleHost+":40000", path, contentType, body)
+}
+
+// postFrom is post from the socket address from.
+func postFrom(t *testing.T, h http.Handler, from, path, contentType string, body []byte) map[string]any {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.RemoteAddr = from
 	req.Header.Set("Content-Type", contentType)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -148,6 +161,12 @@ func (i *intercom) CheckPhone(_ context.Context, sn, phone string) error {
 // exampleEdge is an edge that issues the example token, knows the example
 // terminal (sn 123456789, ip 192.168.1.128) and decides like the examples.
 func exampleEdge(t *testing.T, extra ...stdproto.Option) (*stdproto.Edge, *recorder, *stdprototest.Memory) {
+	return exampleEdgeFrom(t, exampleHost, extra...)
+}
+
+// exampleEdgeFrom is exampleEdge with the terminal's requests coming from
+// peer (a real client on loopback) while it states the example's ip.
+func exampleEdgeFrom(t *testing.T, peer string, extra ...stdproto.Option) (*stdproto.Edge, *recorder, *stdprototest.Memory) {
 	sink := newRecorder()
 	mem := stdprototest.NewMemory()
 	// The edge calls the terminal back on loopback, not on 192.168.1.128.
@@ -172,7 +191,7 @@ func exampleEdge(t *testing.T, extra ...stdproto.Option) (*stdproto.Edge, *recor
 	)
 	edge := stdproto.NewEdge(append(opts, extra...)...)
 	t.Cleanup(func() { _ = edge.Close() })
-	require.NoError(t, edge.Provision(stdproto.TerminalConfig{SN: "123456789", IP: "192.168.1.128", Addr: term.Listener.Addr().String()}))
+	require.NoError(t, edge.Provision(stdproto.TerminalConfig{SN: "123456789", IP: "192.168.1.128", PeerIP: peer, Addr: term.Listener.Addr().String()}))
 	return edge, sink, mem
 }
 
@@ -249,7 +268,7 @@ func TestEdgeAnswersSpecExamples(t *testing.T) {
 // verbatim, to the device-side handler and compares the answers.
 func TestTerminalAnswersSpecExamples(t *testing.T) {
 	mem := stdprototest.NewMemory()
-	h := stdproto.NewTerminalHandler(mem, stdproto.WithHandlerTokens(func(string, string) string { return exampleToken }, 0))
+	h := stdproto.NewTerminalHandler(mem, stdproto.WithEdgeIP(exampleHost), stdproto.WithHandlerTokens(func(string, string) string { return exampleToken }, 0))
 	js := "application/json"
 	// The edge's /connect (here: the example's body; the terminal does not require its own sn).
 	assert.JSONEq(t, string(vec(t, "B.6.1_connect_1.json")), asJSON(t, post(t, h, "/connect", js, vec(t, "B.6.1_connect_0.json"))))
@@ -311,14 +330,18 @@ func TestTerminalAnswersSpecExamples(t *testing.T) {
 	// What the terminal now holds.
 	assert.Equal(t, 1, mem.DoorOpens())
 	assert.True(t, mem.KeepOpenState())
-	assert.Equal(t, stdproto.Text("37.5"), mem.TempRule().MaxThreshold)
+	rule, ok := mem.TempRule()
+	require.True(t, ok)
+	assert.Equal(t, stdproto.Text("37.5"), rule.MaxThreshold)
 	card, ok := mem.Card("777342461")
 	assert.True(t, ok, "add, delete, modify: modify re-inserts")
 	assert.Equal(t, stdproto.Text("1905004800000"), card.ExpiryTime)
 	_, ok = mem.BLECard("777342461")
 	assert.True(t, ok)
-	assert.Equal(t, "MNUtFSr9soldjp34IxYCBz", mem.Sip().SipNumber)
-	assert.Equal(t, stdproto.Text("6050"), mem.Sip().SipServerPort)
+	sip, ok := mem.Sip()
+	require.True(t, ok)
+	assert.Equal(t, "MNUtFSr9soldjp34IxYCBz", sip.SipNumber)
+	assert.Equal(t, stdproto.Text("6050"), sip.SipServerPort)
 	valid, ok := mem.PhoneVerdict("18012345678")
 	assert.True(t, ok && valid)
 	cmds := strings.Join(mem.Commands(), "\n")
@@ -434,7 +457,7 @@ func TestClientSendsExampleShapes(t *testing.T) {
 // TestAgentSendsExampleShapes checks the terminal side against the
 // terminal → edge examples.
 func TestAgentSendsExampleShapes(t *testing.T) {
-	edge, sink, _ := exampleEdge(t)
+	edge, sink, _ := exampleEdgeFrom(t, "127.0.0.1")
 	cap := &capture{next: edge}
 	srv := httptest.NewServer(cap)
 	defer srv.Close()

@@ -4,8 +4,10 @@
 //	stdgateway -listen :10000 -api 127.0.0.1:8080 -terminal T-0001=192.168.1.128:8080
 //
 // Terminals connect to -listen (the protocol's port is 10000); only those
-// given with -terminal SN=IP:PORT are accepted, and IP:PORT is where the
-// edge calls them back. Events are printed on stdout as JSON lines with at
+// given with -terminal SN=IP:PORT are accepted, and only from IP: the
+// protocol has no secret, so the source address is what authenticates a
+// terminal (requests from elsewhere are refused with code 7 and logged).
+// IP:PORT is also where the edge calls them back. Events are printed on stdout as JSON lines with at
 // least "kind" and "device". The admin API on -api:
 //
 //	GET    /devices                      [{"sn","ip","mac","type","online"}]

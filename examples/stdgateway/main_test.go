@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 	"github.com/menjin/menjin/internal/testutil"
 )
@@ -159,3 +161,57 @@ func TestGateway(t *testing.T) {
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+// TestSpoofedTerminalRefused: another host replaying a provisioned
+// terminal's /connect (its sn and ip, a valid sign) or its token cannot
+// post a pass for that door; the refusal is logged, the real terminal's
+// pass is printed.
+func TestSpoofedTerminalRefused(t *testing.T) {
+	termAddr := testutil.FreeAddr(t)
+	out, logs := &syncBuf{}, &syncBuf{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-keepalive", "200ms",
+			"-terminal", "T-GW-0003=" + termAddr}, out, logs, func(e, a string) { addrs <- [2]string{e, a} })
+	}()
+	a := <-addrs
+	sim, err := stdprototest.Start(stdprototest.Config{SN: "T-GW-0003", Edge: a[0], Listen: termAddr, Keepalive: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer sim.Close()
+	require.NoError(t, sim.WaitConnected(ctx))
+
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 2 * time.Second}
+	attacker := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	post := func(path string, body any) map[string]any {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		resp, err := attacker.Post("http://"+a[0]+path, "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		return m
+	}
+	now := time.Now().Unix()
+	sign, err := stdproto.Sign(stdproto.SignMD5, now, "00-16-EA-AE-3D-40", "T-GW-0003", "127.0.0.1")
+	require.NoError(t, err)
+	got := post("/connect", map[string]any{"sn": "T-GW-0003", "time": now, "ip": "127.0.0.1", "mac": "00-16-EA-AE-3D-40",
+		"keepalive": 30, "signMethod": "md5", "sign": sign})
+	assert.EqualValues(t, 7, got["code"], "%v", got)
+	got = post("/cardAC/passEvent", map[string]any{"token": sim.Agent().Link().Token(), "cardId": "666"})
+	assert.EqualValues(t, 7, got["code"], "%v", got)
+	assert.Contains(t, logs.String(), "wrong source address")
+
+	require.NoError(t, sim.PassCard(ctx, "777342461"))
+	require.Eventually(t, func() bool { return out.has(t, "pass", "T-GW-0003") }, 5*time.Second, 20*time.Millisecond)
+	for _, e := range out.events(t) {
+		if e["kind"] == "pass" {
+			assert.Equal(t, "777342461", e["credential"], "only the real terminal's pass is printed")
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+}

@@ -6,6 +6,11 @@
 //
 //	stdgateway -listen 127.0.0.1:10000 -terminal T-0001=127.0.0.1:8090 &
 //	stdterminal -edge 127.0.0.1:10000 -listen 127.0.0.1:8090 -sn T-0001 -swipe 777342461 -every 5s
+//
+// The protocol's /connect carries no secret, so the terminal authenticates
+// the edge by the socket address its calls come from: by default only the
+// -edge host may connect, open the door or sync users and cards; -allow
+// lists other addresses or CIDRs (an edge behind NAT, several edges).
 package main
 
 import (
@@ -13,11 +18,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 )
 
@@ -40,15 +48,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	swipe := fs.String("swipe", "", "a card number to swipe every -every")
 	every := fs.Duration("every", 5*time.Second, "how often to swipe")
 	runFor := fs.Duration("for", 0, "exit after this long (0: until interrupted)")
+	allow := fs.String("allow", "", "comma-separated IPs or CIDRs the edge's calls may come from (default: the -edge host only)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var hopts []stdproto.HandlerOption
+	if *allow != "" {
+		ps, err := parseAllow(*allow)
+		if err != nil {
+			return err
+		}
+		hopts = append(hopts, stdproto.WithAllowedEdges(ps...))
 	}
 	if *runFor > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *runFor)
 		defer cancel()
 	}
-	t, err := stdprototest.Start(stdprototest.Config{SN: *sn, Edge: *edge, Listen: *listen, IP: *ip, Keepalive: *keepalive})
+	t, err := stdprototest.Start(stdprototest.Config{SN: *sn, Edge: *edge, Listen: *listen, IP: *ip, Keepalive: *keepalive, HandlerOptions: hopts})
 	if err != nil {
 		return err
 	}
@@ -84,6 +101,30 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 	}
+}
+
+// parseAllow reads "10.0.0.5,192.168.1.0/24".
+func parseAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("-allow: %q is neither an IP nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-allow: no address in %q", s)
+	}
+	return out, nil
 }
 
 func errText(err error) string {

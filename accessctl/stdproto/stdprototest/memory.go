@@ -131,8 +131,15 @@ func (m *Memory) SetTempRule(ctx context.Context, r stdproto.TempRule) error {
 	return nil
 }
 
-// TempRule is the last rule set, nil if none.
-func (m *Memory) TempRule() *stdproto.TempRule { m.mu.Lock(); defer m.mu.Unlock(); return m.temp }
+// TempRule is the last rule set; ok false if none.
+func (m *Memory) TempRule() (r stdproto.TempRule, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.temp == nil {
+		return r, false
+	}
+	return *m.temp, true
+}
 
 // SyncFaces implements stdproto.FaceBackend: entries in order; add of an
 // existing face and update of a missing one are upserts; fields absent
@@ -263,8 +270,15 @@ func (m *Memory) SyncSipNumber(ctx context.Context, r stdproto.SipNumberRequest)
 	return nil
 }
 
-// Sip is the SIP account pushed last, nil if none.
-func (m *Memory) Sip() *stdproto.SipNumberRequest { m.mu.Lock(); defer m.mu.Unlock(); return m.sip }
+// Sip is the SIP account pushed last; ok false if none.
+func (m *Memory) Sip() (r stdproto.SipNumberRequest, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sip == nil {
+		return r, false
+	}
+	return *m.sip, true
+}
 
 // PhoneResult implements stdproto.IntercomBackend.
 func (m *Memory) PhoneResult(ctx context.Context, phone string, valid bool) error {

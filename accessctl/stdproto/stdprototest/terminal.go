@@ -54,6 +54,9 @@ type Terminal struct {
 // Start starts a terminal. It listens at once and connects to the edge in
 // the background, retrying until the edge accepts it (provision it first,
 // or soon: an unprovisioned terminal is refused with code 7 and retries).
+// An invalid SN, IP or Edge is an error matching accessctl.ErrInvalid.
+// Like a real terminal it takes edge calls (remote open, syncs) only from
+// Edge's host; HandlerOptions with stdproto.WithAllowedEdges change that.
 func Start(cfg Config) (*Terminal, error) {
 	if cfg.SN == "" {
 		cfg.SN = "SIM-0001"

@@ -98,11 +98,14 @@ func (r *Reconciler) fullResync(d *device) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ops []wop
+	var (
+		ops   []wop
+		notes []accessctl.SyncStatus
+	)
 	if held != nil {
 		for id, p := range held {
-			if _, wanted := d.want[id]; !wanted && r.cfg.keepUnknown {
-				continue // not ours: left alone
+			if r.strangerKept(d, id) {
+				continue // nobody asked for it, and removing it is not ours to decide
 			}
 			if _, ok := d.ledger[id]; !ok {
 				e := ledgerEntry{Person: p, Maybe: true} // a version we did not push
@@ -112,8 +115,11 @@ func (r *Reconciler) fullResync(d *device) {
 		}
 		for id := range d.ledger {
 			if _, ok := held[id]; !ok {
-				delete(d.ledger, id) // the device lost it
+				// The device's list beats the ledger: it lost the person,
+				// whatever we pushed, so the grant is pending, not applied.
+				delete(d.ledger, id)
 				ops = append(ops, ledgerOp(d, id, nil))
+				ops, notes = r.unapply(d, id, ops, notes)
 			}
 		}
 	} else {
@@ -126,6 +132,7 @@ func (r *Reconciler) fullResync(d *device) {
 		}
 	}
 	r.write(ops...)
+	r.notify(notes)
 	for id := range d.want {
 		d.dirty[id] = struct{}{}
 	}
@@ -133,6 +140,28 @@ func (r *Reconciler) fullResync(d *device) {
 		d.dirty[id] = struct{}{}
 	}
 	r.stats.Resyncs++
+}
+
+// unapply makes an applied grant of id pending again, for a device that no
+// longer holds it. Callers hold mu.
+func (r *Reconciler) unapply(d *device, id string, ops []wop, notes []accessctl.SyncStatus) ([]wop, []accessctl.SyncStatus) {
+	cur := d.status[id]
+	if cur == nil || cur.State != accessctl.SyncApplied {
+		return ops, notes
+	}
+	next := *cur
+	next.State = accessctl.SyncPending
+	return append(ops, statusOp(d, id, &next)), append(notes, r.setStatus(d, id, &next))
+}
+
+// strangerKept reports whether id, held by d and never asked for by the
+// host, stays on d: always with WithKeepUnknown, and until the host
+// declared d's desired state complete (Declare, Set). Callers hold mu.
+func (r *Reconciler) strangerKept(d *device, id string) bool {
+	if _, wanted := d.want[id]; wanted || d.status[id] != nil {
+		return false // the host spoke of this person
+	}
+	return r.cfg.keepUnknown || !d.declared
 }
 
 // task is one call of a round.
@@ -192,6 +221,8 @@ func (r *Reconciler) round(d *device, ids []string) {
 			st.State, st.Attempts, st.LastAttempt = accessctl.SyncInFlight, st.Attempts+1, now
 			setStatus(id, st)
 			tasks = append(tasks, task{id: id, op: accessctl.OpUpsert, person: person, hash: h})
+		case held && r.strangerKept(d, id):
+			// Listed before the rule kept it (an older store): left alone.
 		case held:
 			if cur != nil && cur.Op == accessctl.OpDelete && final(cur.State) {
 				continue

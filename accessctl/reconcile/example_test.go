@@ -24,7 +24,7 @@ func ExampleReconciler() {
 		return
 	}
 	ctx := context.Background()
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	events := rc.Watch(accessctl.Discard) // in front of the host's sink: online events resync
 	lobby := accessctltest.NewFakeDevice("lobby", events)

@@ -9,8 +9,10 @@
 // accessctl.PermissionSync, with a bounded number of calls in flight per
 // device (WithConcurrency). What a device holds is read with ListGrants where
 // the device implements accessctl.GrantLister; otherwise the reconciler's
-// ledger of what it pushed stands in, and after a reconnect every wanted
-// grant is pushed again, because nothing can say what such a device kept.
+// ledger of what it pushed stands in. After a reconnect a device that
+// implements accessctl.GrantGetter is asked about each person the ledger
+// has, and what it lost is pushed again; any other device gets every
+// wanted grant again, because nothing can say what it kept.
 //
 // Attaching never deletes before the host said what it wants. Persons a
 // device holds that the host never asked for are removed only once the host
@@ -21,8 +23,8 @@
 // order is Attach (or Put) in any order, then Set or Declare.
 //
 // What a device says it holds beats what the reconciler remembers: a
-// device that can list is listed on every resync and a person missing from
-// its list is pending again, whatever was applied before; a device that
+// device that can list (or read back) is asked on every resync and a person
+// it lacks is pending again, whatever was applied before; a device that
 // reports it lost its users (Reset, WithResetEvents) has its grants pending
 // and pushed again.
 //

@@ -80,6 +80,7 @@ type device struct {
 	key    string
 	ps     accessctl.PermissionSync // nil until Attach
 	lister accessctl.GrantLister    // nil when the device cannot list
+	getter accessctl.GrantGetter    // nil when it cannot read a person back
 
 	want   map[string]string // person id → hash of the wanted grant
 	ledger map[string]ledgerEntry
@@ -246,13 +247,15 @@ func (r *Reconciler) lookup(ref accessctl.DeviceRef) *device {
 
 // Attach starts reconciling the device ref through ps, beginning with a
 // full resync. A device that implements accessctl.GrantLister is diffed
-// against its list; any other against the ledger, and after a reconnect
-// every wanted grant is pushed again because nothing can say what it kept.
-// Attaching a device already attached replaces its PermissionSync.
+// against its list; any other against the ledger, checked person by person
+// where the device implements accessctl.GrantGetter, and otherwise every
+// wanted grant is pushed again after a reconnect because nothing can say
+// what it kept. Attaching a device already attached replaces its
+// PermissionSync.
 //
-// The desired state is the whole truth for an attached device: persons it
-// holds that nobody wants are removed (WithKeepUnknown leaves alone those the
-// reconciler never pushed).
+// Attaching removes nothing the host did not ask about: persons the device
+// holds that nobody wants are removed only once its desired state is
+// declared complete (Set, Declare), and never with WithKeepUnknown.
 func (r *Reconciler) Attach(ref accessctl.DeviceRef, ps accessctl.PermissionSync) error {
 	if ps == nil || ref.ID == "" {
 		return fmt.Errorf("reconcile: %w: attach needs a device id and a PermissionSync", accessctl.ErrInvalid)
@@ -265,6 +268,7 @@ func (r *Reconciler) Attach(ref accessctl.DeviceRef, ps accessctl.PermissionSync
 	d := r.device(ref)
 	d.ps = ps
 	d.lister, _ = ps.(accessctl.GrantLister)
+	d.getter, _ = ps.(accessctl.GrantGetter)
 	d.resync = true
 	if d.done == nil {
 		d.done = make(chan struct{})

@@ -275,3 +275,46 @@ func TestResetEventMarksPending(t *testing.T) {
 	assert.Equal(t, []string{"p1", "p2"}, holds(t, f))
 	closeR(t, r)
 }
+
+// getterOnly reads persons back but cannot list them, like a door terminal
+// with a selectUser and no user list.
+type getterOnly struct{ ledgerOnly }
+
+func (g getterOnly) GetGrant(ctx context.Context, p accessctl.PersonRef) (accessctl.Grant, error) {
+	return g.f.GetGrant(ctx, p)
+}
+
+// A device that can read persons back is asked about each one on a
+// resync: only what it lost is pending and pushed again, where a device
+// that can say nothing gets everything again.
+func TestReadBackFindsWhatWasLost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var log statusLog
+	r := open(t, t.TempDir(), log.option())
+	ctx := context.Background()
+	f := accessctltest.NewFakeDevice("a", r)
+	require.NoError(t, r.Attach(ref("a"), getterOnly{ledgerOnly{f}}))
+	require.NoError(t, r.Set(ctx, ref("a"), []accessctl.Grant{grant("p1", "Ann"), grant("p2", "Bo"), grant("p3", "Cy")}))
+	wait(t, r)
+	log.reset()
+	puts := r.Stats().Puts
+
+	f.Forget("p2")
+	require.NoError(t, r.Handle(ctx, online("a")))
+	wait(t, r)
+	assert.Equal(t, []string{"p1", "p2", "p3"}, holds(t, f))
+	assert.Equal(t, puts+1, r.Stats().Puts, "only the lost one is pushed again")
+	assert.Equal(t, []accessctl.SyncState{accessctl.SyncPending, accessctl.SyncInFlight, accessctl.SyncApplied}, log.states("a/p2"))
+	assert.Empty(t, log.states("a/p1"))
+
+	// Offline during the read-back: nothing is decided, the resync is
+	// tried again when the device is back.
+	f.Forget("p3")
+	require.NoError(t, f.SetOnline(ctx, false))
+	require.NoError(t, r.Handle(ctx, online("a")))
+	require.NoError(t, f.SetOnline(ctx, true))
+	wait(t, r)
+	assert.Equal(t, []string{"p1", "p2", "p3"}, holds(t, f))
+	assert.Equal(t, accessctl.SyncApplied, state(t, r, "a", "p3").State)
+	closeR(t, r)
+}

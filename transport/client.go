@@ -79,7 +79,8 @@ func NewClient(url string, newHandler func(c *Conn) Handler, opts ...Option) *Cl
 	return c
 }
 
-// Conn returns the current connection, or nil while disconnected.
+// Conn returns the current connection, or nil while disconnected. It is
+// the new connection from before its first message is handled.
 func (c *Client) Conn() *Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -115,12 +116,19 @@ func (c *Client) run() {
 	attempt := 0
 	for c.ctx.Err() == nil {
 		c.status(StateConnecting, nil)
-		conn, err := dial(c.ctx, c.url, &c.o, &c.ctr, c.newHandler)
+		conn, err := dial(c.ctx, c.url, &c.o, &c.ctr, func(cn *Conn) Handler {
+			h := c.newHandler(cn)
+			if h != nil {
+				// Current before the reader starts: a handler that answers
+				// the session's first message through Conn() finds it.
+				c.setCur(cn)
+			}
+			return h
+		})
 		if err != nil {
 			c.status(StateDisconnected, err)
 			c.o.logger.Debug("dial failed", "url", c.url, "err", err)
 		} else {
-			c.setCur(conn)
 			select {
 			case <-conn.Done():
 			case <-c.ctx.Done():

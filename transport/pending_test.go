@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 func TestPendingResolve(t *testing.T) {
@@ -105,7 +107,7 @@ func TestPendingRaceResolveVsTimeout(t *testing.T) {
 			assert.ErrorIs(t, err, ErrTimeout)
 		}
 	}
-	wg.Wait()
+	testutil.Wait(t, &wg, "resolvers")
 	assert.Equal(t, 0, p.Len())
 }
 
@@ -160,15 +162,15 @@ func TestReconnectReplacesStaleSession(t *testing.T) {
 	_, err = call.Wait(context.Background(), 5*time.Second)
 	assert.ErrorIs(t, err, ErrOffline)
 	assert.ErrorIs(t, err, ErrReplaced)
-	<-first.conn.Done()
+	closed(t, first.conn)
 	cur, ok := reg.Get("dev-1")
 	require.True(t, ok)
 	assert.NotSame(t, first, cur)
 	assert.Equal(t, uint64(1), reg.Replaced())
 	_ = dev1.Close()
 	_ = dev1again.Close()
-	<-dev1.Done()
-	<-dev1again.Done()
+	closed(t, dev1)
+	closed(t, dev1again)
 }
 
 type sessionHandler struct {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,9 +16,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/menjin/menjin/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Every wait below is bounded (testutil.Bound); the watchdog turns a hang
+// that slips through into a failure with every goroutine's stack.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.Watchdog(m, 3*time.Minute)) }
 
 func wsURL(ts *httptest.Server, path string) string {
 	return "ws" + strings.TrimPrefix(ts.URL, "http") + path
@@ -31,29 +36,35 @@ type inbox struct {
 
 func newInbox() *inbox { return &inbox{ch: make(chan string, 64), closed: make(chan error, 1)} }
 
-func (b *inbox) HandleMessage(_ *Conn, msg []byte) { b.ch <- string(msg) }
-func (b *inbox) HandleClose(_ *Conn, err error)    { b.closed <- err }
+// HandleMessage and HandleClose give up after testutil.Bound rather than
+// block a reader goroutine forever (a Close waiting for it would hang): a
+// message nobody takes makes the test fail at next, not hang.
+func (b *inbox) HandleMessage(_ *Conn, msg []byte) { offer(b.ch, string(msg)) }
+func (b *inbox) HandleClose(_ *Conn, err error)    { offer(b.closed, err) }
+
+func offer[T any](ch chan<- T, v T) {
+	t := time.NewTimer(testutil.Bound)
+	defer t.Stop()
+	select {
+	case ch <- v:
+	case <-t.C:
+	}
+}
 
 func (b *inbox) next(t *testing.T) string {
 	t.Helper()
-	select {
-	case m := <-b.ch:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no message within 5s")
-		return ""
-	}
+	return testutil.Recv(t, b.ch, "message")
 }
 
 func (b *inbox) closeErr(t *testing.T) error {
 	t.Helper()
-	select {
-	case err := <-b.closed:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("connection did not close within 5s")
-		return nil
-	}
+	return testutil.Recv(t, b.closed, "connection close")
+}
+
+// closed waits until c has stopped.
+func closed(t *testing.T, c *Conn) {
+	t.Helper()
+	testutil.Done(t, c.Done(), "connection stop")
 }
 
 // inboxServer is a server whose every connection delivers to one inbox.
@@ -84,7 +95,7 @@ func TestEchoAndStats(t *testing.T) {
 	require.NoError(t, c.Send([]byte(`{"code":"206"}`)))
 	assert.Equal(t, `{"code":"206"}`, in.next(t))
 	require.NoError(t, c.Close())
-	<-c.Done()
+	closed(t, c)
 	assert.ErrorIs(t, in.closeErr(t), ErrClosed)
 
 	require.Eventually(t, func() bool { return srv.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
@@ -105,7 +116,7 @@ func TestPathRestriction(t *testing.T) {
 	c, err := Dial(context.Background(), wsURL(ts, "/ws"), newInbox())
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
-	<-c.Done()
+	closed(t, c)
 }
 
 func TestPriorityLaneGoesFirst(t *testing.T) {
@@ -122,7 +133,7 @@ func TestPriorityLaneGoesFirst(t *testing.T) {
 	in := newInbox()
 	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
+	defer func() { _ = c.Close(); closed(t, c) }()
 	assert.Equal(t, "ack", in.next(t))
 	assert.Equal(t, "normal-1", in.next(t))
 	assert.Equal(t, "normal-2", in.next(t))
@@ -144,10 +155,10 @@ func TestQueueFullFailsFast(t *testing.T) {
 	defer srv.Close()
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
-	assert.NoError(t, <-errs)
-	assert.ErrorIs(t, <-errs, ErrQueueFull)
-	assert.ErrorIs(t, <-errs, ErrQueueFull)
+	defer func() { _ = c.Close(); closed(t, c) }()
+	assert.NoError(t, testutil.Recv(t, errs, "send 1"))
+	assert.ErrorIs(t, testutil.Recv(t, errs, "send 2"), ErrQueueFull)
+	assert.ErrorIs(t, testutil.Recv(t, errs, "priority send 2"), ErrQueueFull)
 	assert.Equal(t, uint64(2), srv.Stats().QueueFull)
 }
 
@@ -155,7 +166,7 @@ func TestIdleTimeoutClosesSilentPeer(t *testing.T) {
 	srv, ts, in := inboxServer(t, WithIdleTimeout(150*time.Millisecond))
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
+	defer func() { _ = c.Close(); closed(t, c) }()
 	assert.ErrorIs(t, in.closeErr(t), ErrTimeout)
 	assert.Equal(t, uint64(1), srv.Stats().IdleTimeouts)
 }
@@ -171,7 +182,7 @@ func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
 	case <-time.After(1200 * time.Millisecond):
 	}
 	require.NoError(t, c.Close())
-	<-c.Done()
+	closed(t, c)
 	assert.Greater(t, c.ctr.pings.Load(), uint64(5))
 }
 
@@ -194,7 +205,7 @@ func TestReadLimit(t *testing.T) {
 	srv, ts, in := inboxServer(t, WithReadLimit(1024))
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
+	defer func() { _ = c.Close(); closed(t, c) }()
 	require.NoError(t, c.Send([]byte(strings.Repeat("x", 2048))))
 	assert.ErrorIs(t, in.closeErr(t), ErrMessageTooLarge)
 	assert.Equal(t, uint64(1), srv.Stats().OversizedFrames)
@@ -206,7 +217,7 @@ func TestDefaultReadLimitHoldsAFaceImage(t *testing.T) {
 	in := newInbox()
 	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
+	defer func() { _ = c.Close(); closed(t, c) }()
 	big := strings.Repeat("A", 3<<20) // a 2.25 MB JPEG in Base64
 	require.NoError(t, c.Send([]byte(big)))
 	assert.Len(t, in.next(t), len(big))
@@ -266,6 +277,12 @@ func TestBackoff(t *testing.T) {
 	assert.Greater(t, len(seen), 1, "jittered")
 }
 
+// A client whose server drops it dials again and registers again, and
+// while a session's messages are handled Conn() is that session: a handler
+// that answers through Conn() (as drivers do) never finds nil there. That
+// used to fail now and then: Conn() was set only after the connection's
+// reader had started, so the echo of the new session's first message could
+// be handled first.
 func TestClientReconnects(t *testing.T) {
 	var mu sync.Mutex
 	var serverConns []*Conn
@@ -279,31 +296,61 @@ func TestClientReconnects(t *testing.T) {
 	defer ts.Close()
 	defer srv.Close()
 
-	states := make(chan State, 32)
-	in := newInbox()
+	var states stateLog
+	type received struct {
+		msg     string
+		current bool // cl.Conn() was the connection that received it
+	}
+	in := make(chan received, 64)
+	var client atomic.Pointer[Client]
 	cl := NewClient(wsURL(ts, "/"), func(c *Conn) Handler {
 		_ = c.Send([]byte("hello")) // like a register report
-		return HandlerFunc(in.HandleMessage)
+		return HandlerFunc(func(c *Conn, msg []byte) {
+			cur := true
+			if cl := client.Load(); cl != nil { // nil: NewClient has not returned yet
+				cur = cl.Conn() == c
+			}
+			offer(in, received{string(msg), cur})
+		})
 	}, WithBackoff(Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond}),
-		WithStatus(func(_ *Conn, s State, _ error) { states <- s }))
-	assert.Equal(t, "hello", in.next(t))
+		WithStatus(states.add))
+	client.Store(cl)
+	first := testutil.Recv(t, in, "first session's echo")
+	assert.Equal(t, received{"hello", true}, first)
 	mu.Lock()
 	serverConns[0].CloseWithError(ErrReplaced) // server drops the terminal
 	mu.Unlock()
-	assert.Equal(t, "hello", in.next(t), "reconnected and registered again")
+	second := testutil.Recv(t, in, "second session's echo")
+	assert.Equal(t, received{"hello", true}, second, "reconnected, registered again, and Conn() is the new session")
 	require.NotNil(t, cl.Conn())
 	require.NoError(t, cl.Close())
 	assert.Nil(t, cl.Conn())
 	st := cl.Stats()
 	assert.GreaterOrEqual(t, st.Dials, uint64(2))
-	close(states)
-	var got []State
-	for s := range states {
-		got = append(got, s)
-	}
+	got := states.all()
+	require.NotEmpty(t, got)
 	assert.Equal(t, StateConnecting, got[0])
 	assert.Equal(t, StateClosed, got[len(got)-1])
 	assert.Contains(t, got, StateDisconnected)
+}
+
+// stateLog records status callbacks without ever blocking the caller (a
+// full channel there would stall the client and hang its Close).
+type stateLog struct {
+	mu sync.Mutex
+	s  []State
+}
+
+func (l *stateLog) add(_ *Conn, s State, _ error) {
+	l.mu.Lock()
+	l.s = append(l.s, s)
+	l.mu.Unlock()
+}
+
+func (l *stateLog) all() []State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]State(nil), l.s...)
 }
 
 func TestClientBacksOffWhileServerIsDown(t *testing.T) {
@@ -338,8 +385,8 @@ func TestSendKeepsEachSendersOrder(t *testing.T) {
 	in := &inbox{ch: make(chan string, 4096), closed: make(chan error, 1)}
 	c, err := Dial(context.Background(), wsURL(ts, "/"), in)
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
-	sc := <-srvConn
+	defer func() { _ = c.Close(); closed(t, c) }()
+	sc := testutil.Recv(t, srvConn, "server connection")
 	const senders, each = 4, 200
 	var wg sync.WaitGroup
 	for s := range senders {
@@ -361,7 +408,7 @@ func TestSendKeepsEachSendersOrder(t *testing.T) {
 		require.Equal(t, last[s]+1, i, "sender %d out of order", s)
 		last[s] = i
 	}
-	wg.Wait()
+	testutil.Wait(t, &wg, "senders")
 }
 
 // TestMessagesOfChangingSizes: messages are read into buffers sized by the
@@ -376,7 +423,7 @@ func TestMessagesOfChangingSizes(t *testing.T) {
 	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
 	c, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
 	require.NoError(t, err)
-	defer func() { _ = c.Close(); <-c.Done() }()
+	defer func() { _ = c.Close(); closed(t, c) }()
 	sizes := []int{0, 1, 511, 512, 513, 5000, 5000, 5000, 40000, 100, 40000, 40001, 39999, 3, 70000, 70000, 2}
 	for i, n := range sizes {
 		msg := make([]byte, n)
@@ -388,7 +435,7 @@ func TestMessagesOfChangingSizes(t *testing.T) {
 		case m := <-got:
 			require.Equal(t, string(msg), string(m), "message %d (%d bytes)", i, n)
 			assert.LessOrEqual(t, cap(m)-len(m), len(m)/4+minReadAlloc, "message %d keeps little slack", i)
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.Bound):
 			t.Fatalf("message %d not received", i)
 		}
 	}

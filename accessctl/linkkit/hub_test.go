@@ -17,11 +17,12 @@ import (
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/linkkit"
 	"github.com/menjin/menjin/accessctl/passcheck"
+	"github.com/menjin/menjin/internal/testutil"
 	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.Watchdog(m, 10*time.Minute)) }
 
 var triple = thingmodel.Triple{ProductKey: "a1DoorPK001", DeviceName: "door-a", DeviceSecret: "secretA0123456789abcdef"}
 

@@ -20,13 +20,14 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(testutil.Watchdog(m, 10*time.Minute)) // a hang fails with every stack
 }
 
 // fast retries keep the tests quick.

@@ -9,11 +9,24 @@
 // accessctl.PermissionSync, with a bounded number of calls in flight per
 // device (WithConcurrency). What a device holds is read with ListGrants where
 // the device implements accessctl.GrantLister; otherwise the reconciler's
-// ledger of what it pushed stands in, and after a reconnect every wanted
-// grant is pushed again, because nothing can say what such a device kept.
+// ledger of what it pushed stands in. After a reconnect a device that
+// implements accessctl.GrantGetter is asked about each person the ledger
+// has, and what it lost is pushed again; any other device gets every
+// wanted grant again, because nothing can say what it kept.
 //
-// The desired state is the whole truth for an attached device: persons it
-// holds that nobody wants are removed, unless WithKeepUnknown.
+// Attaching never deletes before the host said what it wants. Persons a
+// device holds that the host never asked for are removed only once the host
+// declared the device's desired state complete: Set (the whole list of one
+// device) does so, and so does Declare after the Puts of a door group.
+// Until then — a device attached at start-up before the host loaded its
+// grants — they are left alone; with WithKeepUnknown, always. So the safe
+// order is Attach (or Put) in any order, then Set or Declare.
+//
+// What a device says it holds beats what the reconciler remembers: a
+// device that can list (or read back) is asked on every resync and a person
+// it lacks is pending again, whatever was applied before; a device that
+// reports it lost its users (Reset, WithResetEvents) has its grants pending
+// and pushed again.
 //
 // Every (person, device) pair has an accessctl.SyncStatus with the states of
 // platform-integrations.md §4.3: pending, in_flight, applied, removed,
@@ -28,12 +41,17 @@
 // after a crash, a restarted process resumes, and pairs that were in flight
 // are looked at again (the calls are idempotent by person id).
 //
-// The reconciler is an accessctl.EventSink for device status: feed it the
-// drivers' online and offline events (accessctl.FanOut) and it resyncs a
-// device as soon as it is back, and stops calling it while it is away.
+// The reconciler learns of reconnects through events: Watch wraps the
+// host's sink (or Handle takes the events, as an accessctl.EventSink).
+// Drivers report accessctl.KindOnline on every fresh session or
+// registration, also inside their offline window (a terminal that rebooted
+// faster than it was missed), and every such event resyncs the device; an
+// offline event stops calling it while it is away.
 //
-//	rc, err := reconcile.New(ob.DB()) // share the outbox's file
-//	rc.Attach(accessctl.DeviceRef{ID: dev.ID()}, dev.(accessctl.PermissionSync))
-//	rc.Put(ctx, grant) // grant.Devices says where
+//	rc, err := reconcile.New(ob.DB())   // share the outbox's file
+//	srv := wsterm.NewServer(rc.Watch(ob)) // online events reach rc, all reach ob
+//	rc.Attach(devRef, dev.(accessctl.PermissionSync))
+//	rc.Put(ctx, grant)          // grant.Devices says where; or Set per device
+//	rc.Declare(ctx, devRef)     // all Put: strangers may now be removed
 //	st, _ := rc.Status(devRef, grant.Person)
 package reconcile

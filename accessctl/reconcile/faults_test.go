@@ -15,6 +15,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/reconcile"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
 // dropsAnswer applies the first PutGrant and then loses the answer, like a
@@ -48,7 +49,7 @@ func TestFaultDeviceDropsMidCommand(t *testing.T) {
 	require.NoError(t, r.Attach(ref("a"), dev))
 	wait(t, r)
 	require.NoError(t, r.Put(ctx, grant("p1", "Ann", ref("a"))))
-	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State == accessctl.SyncRetryableFailure }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State == accessctl.SyncRetryableFailure }, testutil.Bound, time.Millisecond)
 	_, held := f.Holds("p1")
 	require.True(t, held, "the device did apply it")
 	assert.Contains(t, state(t, r, "a", "p1").Message, "link dropped")
@@ -100,11 +101,11 @@ func TestFaultReconnectStorm(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	testutil.Wait(t, &wg, "devices")
 	for _, f := range fakes {
 		wg.Go(func() { assert.NoError(t, f.SetOnline(ctx, true)) })
 	}
-	wg.Wait()
+	testutil.Wait(t, &wg, "devices")
 	t.Logf("storm %v", time.Since(start))
 	wait(t, r)
 	t.Logf("resynced %v commits=%d", time.Since(start), r.Stats().Commits)

@@ -19,6 +19,7 @@ type config struct {
 	now         func() time.Time
 	onStatus    func(accessctl.SyncStatus)
 	keepUnknown bool
+	isReset     func(accessctl.Event) bool
 }
 
 func defaults() config {
@@ -102,3 +103,12 @@ func WithOnStatus(f func(accessctl.SyncStatus)) Option {
 // another system). By default the desired state is the whole truth and such
 // persons are removed.
 func WithKeepUnknown() Option { return func(c *config) { c.keepUnknown = true } }
+
+// WithResetEvents tells which events report that a device lost its users
+// (a factory reset, a wiped store): Handle and Watch then call Reset for
+// the device, so its grants are pending again and are pushed again. Which
+// events those are is the driver's word (an alarm type, a boot report), so
+// the host says.
+func WithResetEvents(isReset func(accessctl.Event) bool) Option {
+	return func(c *config) { c.isReset = isReset }
+}

@@ -27,6 +27,7 @@ var (
 	bucketLedger = []byte("ledger")
 	bucketStatus = []byte("status")
 	keyRef       = []byte("ref")
+	keyDeclared  = []byte("declared") // in a device's bucket: its desired state is complete
 )
 
 // Stats counts what a Reconciler did since it was opened, and the states of
@@ -79,21 +80,26 @@ type device struct {
 	key    string
 	ps     accessctl.PermissionSync // nil until Attach
 	lister accessctl.GrantLister    // nil when the device cannot list
+	getter accessctl.GrantGetter    // nil when it cannot read a person back
 
 	want   map[string]string // person id → hash of the wanted grant
 	ledger map[string]ledgerEntry
 	status map[string]*statusRec
 
-	dirty   map[string]struct{} // persons to look at
-	retry   map[string]struct{} // failed, waiting for the backoff
-	resync  bool
-	busy    bool // a round or a resync is running
-	hold    bool // waiting for the backoff timer
-	offline bool
-	fails   int // rounds in a row with failures, for the backoff
-	timer   *time.Timer
-	wake    chan struct{} // cap 1
-	done    chan struct{} // closed when the worker exits
+	dirty  map[string]struct{} // persons to look at
+	retry  map[string]struct{} // failed, waiting for the backoff
+	resync bool
+	// declared: the host said the desired state of this device is complete
+	// (Set, Declare). Until then persons it holds that nobody asked for are
+	// left alone: an empty desired state is not yet loaded, not "nobody".
+	declared bool
+	busy     bool // a round or a resync is running
+	hold     bool // waiting for the backoff timer
+	offline  bool
+	fails    int // rounds in a row with failures, for the backoff
+	timer    *time.Timer
+	wake     chan struct{} // cap 1
+	done     chan struct{} // closed when the worker exits
 }
 
 // ledgerEntry is what the reconciler knows a device may hold.
@@ -159,6 +165,7 @@ func (r *Reconciler) load() error {
 				return fmt.Errorf("reconcile: device %q: %w", k, err)
 			}
 			d := r.device(ref)
+			d.declared = b.Get(keyDeclared) != nil
 			if w := b.Bucket(bucketWant); w != nil {
 				_ = w.ForEach(func(id, v []byte) error {
 					d.want[string(id)] = hex.EncodeToString(v[:min(len(v), sha256.Size)])
@@ -240,13 +247,15 @@ func (r *Reconciler) lookup(ref accessctl.DeviceRef) *device {
 
 // Attach starts reconciling the device ref through ps, beginning with a
 // full resync. A device that implements accessctl.GrantLister is diffed
-// against its list; any other against the ledger, and after a reconnect
-// every wanted grant is pushed again because nothing can say what it kept.
-// Attaching a device already attached replaces its PermissionSync.
+// against its list; any other against the ledger, checked person by person
+// where the device implements accessctl.GrantGetter, and otherwise every
+// wanted grant is pushed again after a reconnect because nothing can say
+// what it kept. Attaching a device already attached replaces its
+// PermissionSync.
 //
-// The desired state is the whole truth for an attached device: persons it
-// holds that nobody wants are removed (WithKeepUnknown leaves alone those the
-// reconciler never pushed).
+// Attaching removes nothing the host did not ask about: persons the device
+// holds that nobody wants are removed only once its desired state is
+// declared complete (Set, Declare), and never with WithKeepUnknown.
 func (r *Reconciler) Attach(ref accessctl.DeviceRef, ps accessctl.PermissionSync) error {
 	if ps == nil || ref.ID == "" {
 		return fmt.Errorf("reconcile: %w: attach needs a device id and a PermissionSync", accessctl.ErrInvalid)
@@ -259,6 +268,7 @@ func (r *Reconciler) Attach(ref accessctl.DeviceRef, ps accessctl.PermissionSync
 	d := r.device(ref)
 	d.ps = ps
 	d.lister, _ = ps.(accessctl.GrantLister)
+	d.getter, _ = ps.(accessctl.GrantGetter)
 	d.resync = true
 	if d.done == nil {
 		d.done = make(chan struct{})
@@ -284,7 +294,7 @@ func (r *Reconciler) Put(ctx context.Context, g accessctl.Grant) error {
 }
 
 // Set makes grants the whole desired state of dev: persons it holds that
-// are not in grants are removed from it.
+// are not in grants are removed from it. Set declares dev (see Declare).
 func (r *Reconciler) Set(ctx context.Context, dev accessctl.DeviceRef, grants []accessctl.Grant) error {
 	ups := make([]update, 0, len(grants))
 	keep := map[string]bool{}
@@ -296,6 +306,47 @@ func (r *Reconciler) Set(ctx context.Context, dev accessctl.DeviceRef, grants []
 		ups = append(ups, update{dev: dev, person: grants[i].Person, grant: &grants[i]})
 	}
 	return r.apply(ctx, ups, &setScope{dev: dev, keep: keep})
+}
+
+// Declare says that the desired state of each of devs is now complete: the
+// host has Put every grant it wants there. From then on persons a device
+// holds that nobody asked for are removed from it (unless WithKeepUnknown);
+// before, they are left alone, so that attaching a device before the host
+// loaded its grants does not wipe it. Set declares by itself. The
+// declaration is stored: it holds across restarts.
+func (r *Reconciler) Declare(ctx context.Context, devs ...accessctl.DeviceRef) error {
+	if len(devs) == 0 {
+		return fmt.Errorf("reconcile: %w: declare needs devices", accessctl.ErrInvalid)
+	}
+	for _, dev := range devs {
+		if dev.ID == "" {
+			return fmt.Errorf("reconcile: %w: declare needs device ids", accessctl.ErrInvalid)
+		}
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return accessctl.ErrClosed
+	}
+	var ops []wop
+	for _, dev := range devs {
+		ops = append(ops, r.declareLocked(r.device(dev))...)
+	}
+	gen := r.write(ops...)
+	r.mu.Unlock()
+	return r.waitWritten(ctx, gen)
+}
+
+// declareLocked marks d's desired state complete and looks at the device
+// again: its list may hold persons that were left alone until now.
+func (r *Reconciler) declareLocked(d *device) []wop {
+	if d.declared {
+		return nil
+	}
+	d.declared = true
+	d.resync = true
+	r.wakeLocked(d)
+	return []wop{declaredOp(d)}
 }
 
 // Remove stops wanting p on devs, or on every device when devs is empty.
@@ -363,12 +414,72 @@ func (r *Reconciler) Resync(dev accessctl.DeviceRef) {
 	}
 }
 
-// Handle makes the Reconciler an EventSink for device status: an online
-// event releases the device from its backoff and starts a full resync; an
-// offline event pauses it (it is still probed with backoff, in case an
-// online event is missed). Other events are ignored. Handle never fails.
+// Reset says that dev lost what it held (a factory reset, a wiped user
+// store, a replaced unit), for a device that cannot list its users or
+// before it can be listed: the ledger of what dev holds is forgotten, every
+// grant wanted there is pending again and is pushed again. A device that
+// can list is listed anyway on every resync. WithResetEvents makes the
+// drivers' own reports of such a loss call Reset.
+func (r *Reconciler) Reset(dev accessctl.DeviceRef) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d := r.lookup(dev); d != nil && !r.closed {
+		r.resetLocked(d)
+	}
+}
+
+func (r *Reconciler) resetLocked(d *device) {
+	var (
+		ops   []wop
+		notes []accessctl.SyncStatus
+	)
+	for id := range d.ledger {
+		delete(d.ledger, id)
+		ops = append(ops, ledgerOp(d, id, nil))
+		d.dirty[id] = struct{}{}
+	}
+	for id := range d.want {
+		ops, notes = r.unapply(d, id, ops, notes)
+		d.dirty[id] = struct{}{}
+	}
+	r.write(ops...)
+	r.notify(notes)
+	r.releaseHold(d)
+	d.resync = true
+	r.wakeLocked(d)
+}
+
+// Watch returns a sink that shows every event to the reconciler (Handle)
+// and then passes it on to next, returning next's answer, so that a driver
+// acknowledges the device only when next took the event. Put it in front
+// of the host's sink:
+//
+//	srv := wsterm.NewServer(rc.Watch(ob)) // ob: the outbox, or any sink
+//
+// Drivers report accessctl.KindOnline on every fresh session or
+// registration, also one that comes inside their offline window (a device
+// that rebooted faster than it was missed), so every reconnect resyncs the
+// device. A nil next discards.
+func (r *Reconciler) Watch(next accessctl.EventSink) accessctl.EventSink {
+	if next == nil {
+		next = accessctl.Discard
+	}
+	return accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+		_ = r.Handle(ctx, e) // never fails
+		return next.Handle(ctx, e)
+	})
+}
+
+// Handle makes the Reconciler an EventSink for device status (Watch puts
+// it in front of another sink): an online event releases the device from
+// its backoff and starts a full resync, also when the device was never
+// seen offline; an offline event pauses it (it is still probed with
+// backoff, in case an online event is missed); an event WithResetEvents
+// picks resets the device (Reset). Other events are ignored. Handle never
+// fails.
 func (r *Reconciler) Handle(_ context.Context, e accessctl.Event) error {
-	if e.Kind != accessctl.KindOnline && e.Kind != accessctl.KindOffline {
+	reset := r.cfg.isReset != nil && r.cfg.isReset(e)
+	if e.Kind != accessctl.KindOnline && e.Kind != accessctl.KindOffline && !reset {
 		return nil
 	}
 	r.mu.Lock()
@@ -376,6 +487,9 @@ func (r *Reconciler) Handle(_ context.Context, e accessctl.Event) error {
 	d := r.lookup(e.Device)
 	if d == nil || r.closed {
 		return nil
+	}
+	if reset {
+		r.resetLocked(d)
 	}
 	if e.Kind == accessctl.KindOnline {
 		d.offline = false
@@ -385,9 +499,11 @@ func (r *Reconciler) Handle(_ context.Context, e accessctl.Event) error {
 		r.wakeLocked(d)
 		return nil
 	}
-	d.offline = true
-	if !d.hold {
-		r.holdLocked(d)
+	if e.Kind == accessctl.KindOffline {
+		d.offline = true
+		if !d.hold {
+			r.holdLocked(d)
+		}
 	}
 	return nil
 }
@@ -552,6 +668,10 @@ func (r *Reconciler) apply(ctx context.Context, ups []update, scope *setScope) e
 		r.mu.Unlock()
 		return accessctl.ErrClosed
 	}
+	var (
+		ops   []wop
+		notes []accessctl.SyncStatus
+	)
 	if scope != nil {
 		d := r.device(scope.dev)
 		for id := range d.want {
@@ -560,11 +680,8 @@ func (r *Reconciler) apply(ctx context.Context, ups []update, scope *setScope) e
 				encs = append(encs, enc{})
 			}
 		}
+		ops = append(ops, r.declareLocked(d)...)
 	}
-	var (
-		ops   []wop
-		notes []accessctl.SyncStatus
-	)
 	for i, u := range ups {
 		d := r.device(u.dev)
 		id := u.person.ID

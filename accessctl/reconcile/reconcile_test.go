@@ -18,9 +18,13 @@ import (
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/reconcile"
 	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Every wait is bounded; the watchdog turns a hang that slips through into
+// a failure with every goroutine's stack. TestConvergence and the storm
+// take two minutes under -race on a loaded machine.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.Watchdog(m, 6*time.Minute)) }
 
 var (
 	fast      = reconcile.WithRetry(backoff.Policy{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2, Jitter: 0.2})
@@ -40,20 +44,23 @@ func open(t *testing.T, dir string, opts ...reconcile.Option) *reconcile.Reconci
 	t.Helper()
 	r, err := reconcile.Open(dir, append([]reconcile.Option{fast}, opts...)...)
 	require.NoError(t, err)
+	reconcile.SkipFsync(r)
 	t.Cleanup(func() { _ = r.Close(context.Background()) }) // after a failed test
 	return r
 }
 
 func closeR(t *testing.T, r *reconcile.Reconciler) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Bound)
 	defer cancel()
 	require.NoError(t, r.Close(ctx))
 }
 
 func wait(t *testing.T, r *reconcile.Reconciler) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Settling a thousand devices on a machine shared with other builds
+	// takes tens of seconds; a stuck reconciler fails here, not hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*testutil.Bound)
 	defer cancel()
 	require.NoError(t, r.Wait(ctx), "settled; states now %v", r.Stats().States)
 }
@@ -239,13 +246,13 @@ func TestOfflineThenOnline(t *testing.T) {
 	require.NoError(t, a.SetOnline(ctx, false))
 	require.NoError(t, r.Put(ctx, grant("p1", "Ann", ref("a"))))
 	// Probing with backoff hits ErrOffline: retryable, never needs_manual.
-	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State == accessctl.SyncRetryableFailure }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State == accessctl.SyncRetryableFailure }, testutil.Bound, time.Millisecond)
 	time.Sleep(30 * time.Millisecond) // several probes
 	var st accessctl.SyncStatus
 	require.Eventually(t, func() bool { // not while a probe is in flight
 		st = state(t, r, "a", "p1")
 		return st.State == accessctl.SyncRetryableFailure
-	}, 5*time.Second, time.Millisecond)
+	}, testutil.Bound, time.Millisecond)
 	assert.Zero(t, st.Attempts, "offline calls send nothing")
 	assert.Contains(t, st.Message, "offline")
 	assert.False(t, r.Settled())
@@ -323,7 +330,7 @@ func TestRestart(t *testing.T) {
 	hung := make(chan struct{})
 	a := accessctltest.NewFakeDevice("a", nil)
 	require.NoError(t, r.Attach(ref("a"), hangOn{ledgerOnly{a}, "p2", hung}))
-	require.Eventually(t, func() bool { return state(t, r, "a", "p2").State == accessctl.SyncInFlight }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, r, "a", "p2").State == accessctl.SyncInFlight }, testutil.Bound, time.Millisecond)
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	require.NoError(t, r.Close(short))
 	cancel()
@@ -373,7 +380,7 @@ func TestClockJump(t *testing.T) {
 	wait(t, r)
 	a.FailNext(accessctl.ErrTimeout)
 	require.NoError(t, r.Put(ctx, grant("p1", "Ann", ref("a"))))
-	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State != accessctl.SyncPending }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, r, "a", "p1").State != accessctl.SyncPending }, testutil.Bound, time.Millisecond)
 	later := t0.Add(24 * time.Hour)
 	now.Store(&later)
 	wait(t, r)
@@ -470,11 +477,13 @@ func TestConvergence(t *testing.T) {
 	t.Logf("desired state stored after %v", time.Since(start))
 
 	// Chaos while it works: disconnects, failed calls, and the host
-	// changing its mind about some persons.
+	// changing its mind about some persons. A bounded number of rounds: on
+	// a loaded machine a chaos bounded by time only would grow with the
+	// host's changes and starve the work it disturbs.
 	stop := make(chan struct{})
 	var chaos sync.WaitGroup
 	chaos.Go(func() {
-		for i := 0; ; i++ {
+		for i := range 150 {
 			select {
 			case <-stop:
 				return
@@ -502,11 +511,11 @@ func TestConvergence(t *testing.T) {
 	t.Logf("host changes done after %v", time.Since(start))
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
-	chaos.Wait()
+	testutil.Wait(t, &chaos, "chaos")
 	for _, f := range fakes {
 		require.NoError(t, f.SetOnline(ctx, true))
 	}
-	ctxW, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctxW, cancel := context.WithTimeout(ctx, 3*testutil.Bound)
 	defer cancel()
 	require.NoError(t, r.Wait(ctxW), "states %v", r.Stats().States)
 	t.Logf("settled after %v", time.Since(start))

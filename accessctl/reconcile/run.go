@@ -59,14 +59,34 @@ func (r *Reconciler) run(d *device) {
 	}
 }
 
-// fullResync corrects the ledger with what the device says it holds (or,
-// for a device that cannot say, marks every entry unconfirmed) and queues
-// every person of the device.
+// fullResync corrects the ledger with what the device says it holds: its
+// list, or, for a device that can only read persons back, each confirmed
+// person read back; for a device that can say neither, every entry becomes
+// unconfirmed. Then it queues every person of the device.
 func (r *Reconciler) fullResync(d *device) {
 	r.mu.Lock()
-	lister := d.lister
+	lister, getter := d.lister, d.getter
 	r.mu.Unlock()
-	var held map[string]accessctl.PersonRef
+	var (
+		held     map[string]accessctl.PersonRef
+		readBack map[string]bool // person → the device still holds it
+	)
+	if lister == nil && getter != nil {
+		var err error
+		readBack, err = r.readBack(d, getter)
+		switch {
+		case err == nil:
+		case r.ctx.Err() != nil:
+			return
+		case errors.Is(err, accessctl.ErrUnsupported):
+			r.mu.Lock()
+			d.getter = nil // cannot read back after all: push everything
+			r.mu.Unlock()
+		default:
+			r.resyncFailed(d, err)
+			return
+		}
+	}
 	if lister != nil {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.callTimeout)
 		refs, err := lister.ListGrants(ctx)
@@ -84,25 +104,21 @@ func (r *Reconciler) fullResync(d *device) {
 			d.lister = nil // this one cannot list after all: use the ledger
 			r.mu.Unlock()
 		default:
-			r.mu.Lock()
-			r.stats.Failures++
-			d.resync = true
-			if errors.Is(err, accessctl.ErrOffline) {
-				d.offline = true
-			}
-			r.holdLocked(d)
-			r.mu.Unlock()
+			r.resyncFailed(d, err)
 			return
 		}
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ops []wop
+	var (
+		ops   []wop
+		notes []accessctl.SyncStatus
+	)
 	if held != nil {
 		for id, p := range held {
-			if _, wanted := d.want[id]; !wanted && r.cfg.keepUnknown {
-				continue // not ours: left alone
+			if r.strangerKept(d, id) {
+				continue // nobody asked for it, and removing it is not ours to decide
 			}
 			if _, ok := d.ledger[id]; !ok {
 				e := ledgerEntry{Person: p, Maybe: true} // a version we did not push
@@ -112,20 +128,33 @@ func (r *Reconciler) fullResync(d *device) {
 		}
 		for id := range d.ledger {
 			if _, ok := held[id]; !ok {
-				delete(d.ledger, id) // the device lost it
+				// The device's list beats the ledger: it lost the person,
+				// whatever we pushed, so the grant is pending, not applied.
+				delete(d.ledger, id)
 				ops = append(ops, ledgerOp(d, id, nil))
+				ops, notes = r.unapply(d, id, ops, notes)
 			}
 		}
 	} else {
 		for id, e := range d.ledger {
-			if !e.Maybe {
-				e.Maybe = true // it may have been reset while away
-				d.ledger[id] = e
-				ops = append(ops, ledgerOp(d, id, &e))
+			if e.Maybe {
+				continue
 			}
+			if still, ok := readBack[id]; ok {
+				if !still { // read back: the device lost it
+					delete(d.ledger, id)
+					ops = append(ops, ledgerOp(d, id, nil))
+					ops, notes = r.unapply(d, id, ops, notes)
+				}
+				continue
+			}
+			e.Maybe = true // it may have been reset while away
+			d.ledger[id] = e
+			ops = append(ops, ledgerOp(d, id, &e))
 		}
 	}
 	r.write(ops...)
+	r.notify(notes)
 	for id := range d.want {
 		d.dirty[id] = struct{}{}
 	}
@@ -133,6 +162,83 @@ func (r *Reconciler) fullResync(d *device) {
 		d.dirty[id] = struct{}{}
 	}
 	r.stats.Resyncs++
+}
+
+// resyncFailed parks d after a failed list or read-back; the resync is
+// tried again after the backoff (or at the next online event).
+func (r *Reconciler) resyncFailed(d *device, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats.Failures++
+	d.resync = true
+	if errors.Is(err, accessctl.ErrOffline) {
+		d.offline = true
+	}
+	r.holdLocked(d)
+}
+
+// readBack asks a device that cannot list, but can read a person back,
+// whether it still holds each person the ledger says it holds for sure.
+// Only confirmed entries are asked about: an unconfirmed one may hold an
+// older version than the ledger's, which presence cannot tell, so it is
+// pushed again. A person whose read fails otherwise is left out (pushed
+// again); offline or unsupported fails the whole read-back.
+func (r *Reconciler) readBack(d *device, g accessctl.GrantGetter) (map[string]bool, error) {
+	r.mu.Lock()
+	refs := make([]accessctl.PersonRef, 0, len(d.ledger))
+	for _, e := range d.ledger {
+		if !e.Maybe {
+			refs = append(refs, e.Person)
+		}
+	}
+	r.mu.Unlock()
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, r.cfg.concurrency)
+	var wg sync.WaitGroup
+	for i := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.callTimeout)
+			defer cancel()
+			_, errs[i] = g.GetGrant(ctx, refs[i])
+		})
+	}
+	wg.Wait()
+	held := make(map[string]bool, len(refs))
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			held[refs[i].ID] = true
+		case errors.Is(err, accessctl.ErrNotFound):
+			held[refs[i].ID] = false
+		case errors.Is(err, accessctl.ErrOffline), errors.Is(err, accessctl.ErrClosed), errors.Is(err, accessctl.ErrUnsupported):
+			return nil, err
+		}
+	}
+	return held, nil
+}
+
+// unapply makes an applied grant of id pending again, for a device that no
+// longer holds it. Callers hold mu.
+func (r *Reconciler) unapply(d *device, id string, ops []wop, notes []accessctl.SyncStatus) ([]wop, []accessctl.SyncStatus) {
+	cur := d.status[id]
+	if cur == nil || cur.State != accessctl.SyncApplied {
+		return ops, notes
+	}
+	next := *cur
+	next.State = accessctl.SyncPending
+	return append(ops, statusOp(d, id, &next)), append(notes, r.setStatus(d, id, &next))
+}
+
+// strangerKept reports whether id, held by d and never asked for by the
+// host, stays on d: always with WithKeepUnknown, and until the host
+// declared d's desired state complete (Declare, Set). Callers hold mu.
+func (r *Reconciler) strangerKept(d *device, id string) bool {
+	if _, wanted := d.want[id]; wanted || d.status[id] != nil {
+		return false // the host spoke of this person
+	}
+	return r.cfg.keepUnknown || !d.declared
 }
 
 // task is one call of a round.
@@ -192,6 +298,8 @@ func (r *Reconciler) round(d *device, ids []string) {
 			st.State, st.Attempts, st.LastAttempt = accessctl.SyncInFlight, st.Attempts+1, now
 			setStatus(id, st)
 			tasks = append(tasks, task{id: id, op: accessctl.OpUpsert, person: person, hash: h})
+		case held && r.strangerKept(d, id):
+			// Listed before the rule kept it (an older store): left alone.
 		case held:
 			if cur != nil && cur.Op == accessctl.OpDelete && final(cur.State) {
 				continue

@@ -22,6 +22,10 @@ type wop struct {
 
 func wantOp(d *device, id string, v []byte) wop { return wop{d, bucketWant, id, v} }
 
+// declaredOp stores that d's desired state is complete (a key of d's own
+// bucket, not of a sub-bucket).
+func declaredOp(d *device) wop { return wop{d, nil, string(keyDeclared), []byte{1}} }
+
 func ledgerOp(d *device, id string, e *ledgerEntry) wop {
 	if e == nil {
 		return wop{d, bucketLedger, id, nil}
@@ -93,10 +97,13 @@ func (r *Reconciler) commit() error {
 			if err != nil {
 				return err
 			}
+			if op.bucket != nil {
+				b = b.Bucket(op.bucket)
+			}
 			if op.val == nil {
-				err = b.Bucket(op.bucket).Delete([]byte(op.id))
+				err = b.Delete([]byte(op.id))
 			} else {
-				err = b.Bucket(op.bucket).Put([]byte(op.id), op.val)
+				err = b.Put([]byte(op.id), op.val)
 			}
 			if err != nil {
 				return err

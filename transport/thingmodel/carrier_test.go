@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/menjin/menjin/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -161,7 +162,7 @@ func TestSessionStateAndOffline(t *testing.T) {
 		require.ErrorIs(t, err, ErrOffline, "a device that never connected is offline at once")
 
 		d := e.dial(t, h, devA, WithService("remoteOpen", func(context.Context, *Request) (any, error) { return nil, nil }))
-		st := <-changes
+		st := recv(t, changes)
 		assert.True(t, st.Online)
 		assert.NotEmpty(t, st.ClientID)
 		_, err = h.Invoke(ctx, devA.Key(), "remoteOpen", nil)
@@ -263,7 +264,7 @@ func TestConcurrentInvokesCorrelate(t *testing.T) {
 				}
 			}()
 		}
-		wg.Wait()
+		testutil.Wait(t, &wg, "invokes")
 		close(errs)
 		for err := range errs {
 			t.Error(err)

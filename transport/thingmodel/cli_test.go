@@ -121,8 +121,16 @@ func TestMosquittoClientsAsDevice(t *testing.T) {
 			errc <- err
 		}()
 		var req *Request
+		deadline := time.NewTimer(testutil.Bound)
+		defer deadline.Stop()
 		for req == nil {
-			l, ok := <-lines
+			var l string
+			var ok bool
+			select {
+			case l, ok = <-lines:
+			case <-deadline.C:
+				t.Fatal("the request never reached mosquitto_sub")
+			}
 			require.True(t, ok, "mosquitto_sub ended")
 			if r, err := DecodeRequest([]byte(l)); err == nil && r.Method == "thing.service.remoteOpen" {
 				req = r

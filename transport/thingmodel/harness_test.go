@@ -20,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(testutil.Watchdog(m, 5*time.Minute)) // a hang fails with every stack
 }
 
 const (
@@ -210,15 +210,9 @@ type (
 	paho_Message = paho.Message
 )
 
-// recv receives from ch or fails the test after 10 s: no test waits forever.
+// recv receives from ch or fails the test after testutil.Bound: no test
+// waits forever.
 func recv[T any](t testing.TB, ch <-chan T) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting on a channel")
-		var zero T
-		return zero
-	}
+	return testutil.Recv(t, ch, "channel")
 }

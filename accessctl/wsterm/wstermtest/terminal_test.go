@@ -17,10 +17,11 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
+	"github.com/menjin/menjin/internal/testutil"
 	"github.com/menjin/menjin/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.Watchdog(m, 10*time.Minute)) }
 
 var fast = wstermtest.WithTransport(transport.WithBackoff(transport.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}))
 

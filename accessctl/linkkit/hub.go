@@ -13,7 +13,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/permfile"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 

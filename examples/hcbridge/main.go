@@ -50,7 +50,7 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
-	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/gateway"
 )
 
@@ -138,10 +138,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
-	db, err := boltdb.Open(cfg.dataDir)
+	sdb, err := store.Open(cfg.dataDir)
 	if err != nil {
 		return err
 	}
+	db := sdb.Bolt()
 	ledger, err := hciotbolt.NewLedger(db)
 	if err != nil {
 		_ = db.Close()

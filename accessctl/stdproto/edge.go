@@ -90,6 +90,7 @@ type options struct {
 	decideTO     time.Duration
 	eventTO      time.Duration
 	tempRule     *TempRule
+	ledger       accessctl.Ledger
 }
 
 // Option configures an Edge.
@@ -179,6 +180,15 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // before the recognizer is asked. A request without a temperature is
 // decided as usual.
 func WithTempCheckRule(r TempRule) Option { return func(o *options) { o.tempRule = &r } }
+
+// WithLedger records the cards and Bluetooth cards pushed to each terminal
+// in l (the protocol cannot read them back, C.B.22), so that RemoveGrant
+// and the after-connect re-push still know them after a restart. Default:
+// an accessctl.MemoryLedger, lost on restart; hosts pass store.DB.Ledger().
+// An addition is recorded before it is pushed and a deletion forgotten only
+// after the terminal confirmed it, so a crash at any point leaves the
+// ledger holding at least what the terminal holds.
+func WithLedger(l accessctl.Ledger) Option { return func(o *options) { o.ledger = l } }
 
 // WithDecisionTimeout bounds a Decider call (default 3 s, B.3).
 func WithDecisionTimeout(d time.Duration) Option { return func(o *options) { o.decideTO = d } }
@@ -272,6 +282,9 @@ func NewEdge(opts ...Option) *Edge {
 	if o.hc == nil {
 		o.hc = NewHTTPClient()
 	}
+	if o.ledger == nil {
+		o.ledger = accessctl.NewMemoryLedger()
+	}
 	e := &Edge{o: o, terms: map[string]*terminalState{}, refused: map[int]uint64{}}
 	var expiry func(time.Duration) time.Duration
 	if o.offlineAfter > 0 {
@@ -324,17 +337,24 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		return accessctl.ErrClosed
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if st := e.terms[cfg.SN]; st != nil {
-		st.mu.Lock()
-		same := st.cfg.Addr == cfg.Addr
-		st.cfg.Addr, st.cfg.IP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.Name, cfg.Site, cfg.Direction
-		st.mu.Unlock()
-		if !same {
-			st.client.Store(e.newClient(st, cfg.Addr))
-		}
-		return nil
+	st := e.terms[cfg.SN]
+	if st == nil {
+		e.mu.Unlock()
+		return e.provisionNew(cfg)
 	}
+	defer e.mu.Unlock()
+	st.mu.Lock()
+	same := st.cfg.Addr == cfg.Addr
+	st.cfg.Addr, st.cfg.IP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.Name, cfg.Site, cfg.Direction
+	st.mu.Unlock()
+	if !same {
+		st.client.Store(e.newClient(st, cfg.Addr))
+	}
+	return nil
+}
+
+// provisionNew adds a terminal with the cards the ledger says it holds.
+func (e *Edge) provisionNew(cfg TerminalConfig) error {
 	st := &terminalState{
 		cfg:    cfg,
 		kick:   make(chan struct{}, 1),
@@ -343,8 +363,19 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		owners: map[string]string{},
 		names:  map[string]string{},
 	}
+	ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
+	defer cancel()
+	if err := e.loadLedger(ctx, st); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.terms[cfg.SN] != nil {
+		e.mu.Unlock()
+		return e.Provision(cfg) // provisioned meanwhile: update it
+	}
 	st.client.Store(e.newClient(st, cfg.Addr))
 	e.terms[cfg.SN] = st
+	e.mu.Unlock()
 	return nil
 }
 

@@ -199,7 +199,8 @@ func cardOps(g *accessctl.Grant, kind accessctl.CredentialKind) map[string]Permi
 // feature vector of the grant's face photo through the edge's
 // FeatureExtractor), card and Bluetooth-card whitelist entries. Cards the
 // person no longer has are deleted (from the edge's record of what it
-// pushed: the protocol cannot read cards back, C.B.22). Passwords and QR
+// pushed, kept in the ledger of WithLedger: the protocol cannot read cards
+// back, C.B.22). Passwords and QR
 // codes are not synced: the protocol has no password, and QR codes are
 // checked by the edge (/qrcode).
 //
@@ -284,6 +285,21 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	if len(ops) == 0 {
 		return nil
 	}
+	// Revocation survives a crash: what may reach the terminal is recorded
+	// (in memory and in the ledger) before the push, and a deletion is
+	// forgotten only after the terminal confirmed it. A failed push leaves
+	// the union, which a later removal deletes.
+	if st.cards[person] == nil {
+		st.cards[person] = map[string]pushedCard{}
+	}
+	for _, p := range want {
+		p.Type = PermAdd // re-pushed later as an upsert
+		st.cards[person][p.CardID] = pushedCard{path: path, perm: p}
+		st.owners[path+"|"+p.CardID] = person
+	}
+	if err := t.e.recordCardsLocked(ctx, st, person); err != nil {
+		return err
+	}
 	var err error
 	if path == PathCardSync {
 		_, err = st.cli().SyncCards(ctx, ops)
@@ -293,23 +309,16 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	if err != nil {
 		return err
 	}
-	if st.cards[person] == nil {
-		st.cards[person] = map[string]pushedCard{}
-	}
 	for _, p := range ops {
 		if p.Type == PermDelete {
 			delete(st.cards[person], p.CardID)
 			delete(st.owners, path+"|"+p.CardID)
-		} else {
-			p.Type = PermAdd // re-pushed later as an upsert
-			st.cards[person][p.CardID] = pushedCard{path: path, perm: p}
-			st.owners[path+"|"+p.CardID] = person
 		}
 	}
 	if len(st.cards[person]) == 0 {
 		delete(st.cards, person)
 	}
-	return nil
+	return t.e.recordCardsLocked(ctx, st, person)
 }
 
 func validPerson(p accessctl.PersonRef) error {
@@ -323,7 +332,8 @@ func validPerson(p accessctl.PersonRef) error {
 }
 
 // RemoveGrant deletes the person's face record and every card the edge
-// pushed for them. Removing an absent person succeeds.
+// pushed for them, as the ledger records them (with a durable ledger, also
+// those pushed before a restart). Removing an absent person succeeds.
 func (t *Terminal) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
 	if err := validPerson(p); err != nil {
 		return err

@@ -32,7 +32,7 @@
 // drivers' online and offline events (accessctl.FanOut) and it resyncs a
 // device as soon as it is back, and stops calling it while it is away.
 //
-//	rc, err := reconcile.New(ob.DB()) // share the outbox's file
+//	rc, err := reconcile.New(db.Bolt()) // db from store.Open, shared with the outbox
 //	rc.Attach(accessctl.DeviceRef{ID: dev.ID()}, dev.(accessctl.PermissionSync))
 //	rc.Put(ctx, grant) // grant.Devices says where
 //	st, _ := rc.Status(devRef, grant.Person)

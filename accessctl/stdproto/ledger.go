@@ -63,10 +63,9 @@ func (e *Edge) loadLedger(ctx context.Context, st *terminalState) error {
 	return nil
 }
 
-// recordCardsLocked writes the person's cards (as st.cards holds them) to
-// the ledger. Callers hold st.syncMu.
-func (e *Edge) recordCardsLocked(ctx context.Context, st *terminalState, person string) error {
-	cards := st.cards[person]
+// recordCards writes cards as what the terminal sn may hold for person;
+// none forgets the person.
+func (e *Edge) recordCards(ctx context.Context, sn, person string, cards map[string]pushedCard) error {
 	entries := make([]accessctl.LedgerEntry, 0, len(cards))
 	for _, k := range slices.Sorted(maps.Keys(cards)) {
 		c := cards[k]
@@ -76,8 +75,8 @@ func (e *Edge) recordCardsLocked(ctx context.Context, st *terminalState, person 
 		}
 		entries = append(entries, accessctl.LedgerEntry{Kind: ledgerKind(c.path), Key: k, Data: data})
 	}
-	if err := e.o.ledger.Put(ctx, ledgerRef(st.cfg.SN), person, entries); err != nil {
-		return fmt.Errorf("stdproto: recording %s's cards on %s: %w", person, st.cfg.SN, err)
+	if err := e.o.ledger.Put(ctx, ledgerRef(sn), person, entries); err != nil {
+		return fmt.Errorf("stdproto: recording %s's cards on %s: %w", person, sn, err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package stdproto_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -123,4 +125,25 @@ func TestLedgerRecordsBeforePush(t *testing.T) {
 	got, err = l.Get(ctx, accessctl.DeviceRef{Platform: stdproto.Platform, ID: "LEDGER-2"}, "p-1")
 	require.NoError(t, err)
 	assert.Empty(t, got)
+}
+
+// failingLedger refuses every write.
+type failingLedger struct{ *accessctl.MemoryLedger }
+
+func (failingLedger) Put(context.Context, accessctl.DeviceRef, string, []accessctl.LedgerEntry) error {
+	return errors.New("disk full")
+}
+
+// A card that cannot be recorded is not pushed: the ledger is written
+// first, so nothing reaches the terminal that a restart would forget.
+func TestLedgerWriteFailsBeforePush(t *testing.T) {
+	r := newRig(t, stdproto.WithLedger(failingLedger{accessctl.NewMemoryLedger()}))
+	sim, dev := r.terminal(t, "LEDGER-3")
+	g := accessctl.Grant{Person: accessctl.PersonRef{ID: "p-1"}, Credentials: []accessctl.Credential{{Kind: accessctl.CredCard, Value: "42"}}}
+	require.ErrorContains(t, dev.PutGrant(ctxT(t), g), "disk full")
+	_, ok := sim.Card("42")
+	assert.False(t, ok, "the card was not pushed")
+	for _, c := range sim.Commands() {
+		assert.NotEqual(t, "cardAC/syncPermissions", c)
+	}
 }

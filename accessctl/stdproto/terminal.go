@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -200,9 +201,8 @@ func cardOps(g *accessctl.Grant, kind accessctl.CredentialKind) map[string]Permi
 // FeatureExtractor), card and Bluetooth-card whitelist entries. Cards the
 // person no longer has are deleted (from the edge's record of what it
 // pushed, kept in the ledger of WithLedger: the protocol cannot read cards
-// back, C.B.22). Passwords and QR
-// codes are not synced: the protocol has no password, and QR codes are
-// checked by the edge (/qrcode).
+// back, C.B.22). Passwords and QR codes are not synced: the protocol has no
+// password, and QR codes are checked by the edge (/qrcode).
 //
 // On code 4 the edge connects again and retries once (D.7). A terminal
 // without device-side face comparison (HTTP 404 on syncFaces) still gets
@@ -289,16 +289,20 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	// (in memory and in the ledger) before the push, and a deletion is
 	// forgotten only after the terminal confirmed it. A failed push leaves
 	// the union, which a later removal deletes.
-	if st.cards[person] == nil {
-		st.cards[person] = map[string]pushedCard{}
+	union := maps.Clone(had)
+	if union == nil {
+		union = map[string]pushedCard{}
 	}
 	for _, p := range want {
 		p.Type = PermAdd // re-pushed later as an upsert
-		st.cards[person][p.CardID] = pushedCard{path: path, perm: p}
-		st.owners[path+"|"+p.CardID] = person
+		union[p.CardID] = pushedCard{path: path, perm: p}
 	}
-	if err := t.e.recordCardsLocked(ctx, st, person); err != nil {
+	if err := t.e.recordCards(ctx, st.cfg.SN, person, union); err != nil {
 		return err
+	}
+	st.cards[person] = union
+	for k, c := range union {
+		st.owners[c.path+"|"+k] = person
 	}
 	var err error
 	if path == PathCardSync {
@@ -318,7 +322,7 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	if len(st.cards[person]) == 0 {
 		delete(st.cards, person)
 	}
-	return t.e.recordCardsLocked(ctx, st, person)
+	return t.e.recordCards(ctx, st.cfg.SN, person, st.cards[person])
 }
 
 func validPerson(p accessctl.PersonRef) error {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // Overflow is what a Buffer does with a new event when it is full.

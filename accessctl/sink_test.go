@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

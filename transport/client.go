@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // Backoff computes reconnect delays: Min, doubling up to Max, each

@@ -22,6 +22,10 @@
 // authentication (see transport/thingmodel). examples/linkkitgateway runs
 // a Hub as a gateway with the shared admin API.
 //
+// A door cannot list what it holds: the hub records each person's entries
+// in an accessctl.Ledger (WithLedger; in memory by default) so that
+// RemoveGrant deletes them, after a restart too.
+//
 // Faces are not carried: LinkFace is a separate binary SDK (spec §7).
 //
 // DoorClient is the other end, for door firmware written in Go and for
@@ -34,7 +38,8 @@
 //	hub, _ := linkkit.NewHub(ctx,
 //		linkkit.WithHostOptions(thingmodel.WithSecrets(secrets)),
 //		linkkit.WithFileServer(files), linkkit.WithSink(sink),
-//		linkkit.WithRSAPublicKey(publicKeyBase64))
+//		linkkit.WithRSAPublicKey(publicKeyBase64),
+//		linkkit.WithLedger(db.Ledger())) // db from store.Open: removals survive a restart
 //	door := hub.Door(thingmodel.DeviceKey{ProductKey: "a1DoorPK001", DeviceName: "door-a"})
 //	err := door.OpenDoor(ctx, accessctl.OpenRequest{Operator: "guard"})
 package linkkit

@@ -86,8 +86,8 @@ func (d *Door) SetRSAPublicKey(ctx context.Context, key string) error {
 // the grant no longer has. Faces travel by LinkFace, not here: a grant with
 // nothing the file can carry returns ErrUnsupported.
 //
-// What the door holds is remembered per hub (in memory): after a restart, a
-// reconciler's full resync rebuilds it.
+// What the door holds is kept in the hub's ledger (WithLedger): with a
+// durable one, a restarted host still deletes what it sent before.
 func (d *Door) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	if g.Person.ID == "" {
 		return fmt.Errorf("%w: grant without a person id", accessctl.ErrInvalid)
@@ -98,7 +98,10 @@ func (d *Door) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	}
 	d.st.mu.Lock()
 	defer d.st.mu.Unlock()
-	old := d.st.ledger[g.Person.ID]
+	old, err := d.held(ctx, g.Person.ID)
+	if err != nil {
+		return err
+	}
 	if len(entries) == 0 && len(old) == 0 && len(g.Credentials) > 0 && g.Policy != accessctl.PolicyDeny {
 		return fmt.Errorf("%w: none of %d credentials can travel in a LinkKit permission file (faces need LinkFace)", accessctl.ErrUnsupported, len(g.Credentials))
 	}
@@ -106,30 +109,68 @@ func (d *Door) PutGrant(ctx context.Context, g accessctl.Grant) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	// Recorded before the file goes out: a crash mid-sync must not lose
+	// what the door may now hold.
+	if err := d.record(ctx, g.Person.ID, append(old, entries...)); err != nil {
+		return err
+	}
 	if err := d.syncLocked(ctx, ops); err != nil {
 		return err
 	}
-	if len(entries) == 0 {
-		delete(d.st.ledger, g.Person.ID)
-	} else {
-		d.st.ledger[g.Person.ID] = entries
-	}
-	return nil
+	return d.record(ctx, g.Person.ID, entries)
 }
 
 // RemoveGrant deletes every credential the door holds for the person. A
 // person the hub never put is not an error, and nothing is sent.
 func (d *Door) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
+	if p.ID == "" {
+		return fmt.Errorf("%w: grant without a person id", accessctl.ErrInvalid)
+	}
 	d.st.mu.Lock()
 	defer d.st.mu.Unlock()
-	old, ok := d.st.ledger[p.ID]
-	if !ok {
-		return nil
+	old, err := d.held(ctx, p.ID)
+	if err != nil || len(old) == 0 {
+		return err
 	}
 	if err := d.syncLocked(ctx, deletesFor(old, nil)); err != nil {
 		return err
 	}
-	delete(d.st.ledger, p.ID)
+	return d.record(ctx, p.ID, nil)
+}
+
+// ledgerRef names the door in the ledger, whatever platform its events carry.
+func (d *Door) ledgerRef() accessctl.DeviceRef {
+	return accessctl.DeviceRef{Platform: "linkkit", ID: d.ref.ID}
+}
+
+// held is what the ledger says the door holds for the person (kind and key
+// are all a delete needs).
+func (d *Door) held(ctx context.Context, person string) ([]permfile.Entry, error) {
+	les, err := d.hub.cfg.ledger.Get(ctx, d.ledgerRef(), person)
+	if err != nil {
+		return nil, fmt.Errorf("linkkit: reading the ledger of %s: %w", d.ref.ID, err)
+	}
+	out := make([]permfile.Entry, 0, len(les))
+	for _, le := range les {
+		out = append(out, permfile.Entry{Kind: accessctl.CredentialKind(le.Kind), Key: le.Key})
+	}
+	return out, nil
+}
+
+// record stores the (kind, key) of entries as what the door holds for the
+// person; none forgets the person.
+func (d *Door) record(ctx context.Context, person string, entries []permfile.Entry) error {
+	les := make([]accessctl.LedgerEntry, 0, len(entries))
+	seen := map[[2]string]bool{}
+	for _, e := range entries {
+		if k := [2]string{string(e.Kind), e.Key}; !seen[k] {
+			seen[k] = true
+			les = append(les, accessctl.LedgerEntry{Kind: k[0], Key: k[1]})
+		}
+	}
+	if err := d.hub.cfg.ledger.Put(ctx, d.ledgerRef(), person, les); err != nil {
+		return fmt.Errorf("linkkit: recording %s on %s: %w", person, d.ref.ID, err)
+	}
 	return nil
 }
 

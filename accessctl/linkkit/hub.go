@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/accessctl/permfile"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
@@ -29,6 +28,7 @@ type config struct {
 	syncTimeout time.Duration
 	logger      *slog.Logger
 	fallback    thingmodel.Handler
+	ledger      accessctl.Ledger
 }
 
 // WithHostOptions configures the thing-model Host (broker, secrets, timeouts).
@@ -58,6 +58,14 @@ func WithSyncTimeout(d time.Duration) Option {
 	return func(c *config) error { c.syncTimeout = d; return nil }
 }
 
+// WithLedger records in l the permission-file entries each door holds per
+// person (a door cannot list them), so that RemoveGrant still deletes them
+// after a restart. Default: an accessctl.MemoryLedger, lost on restart;
+// hosts pass store.DB.Ledger(). Additions are recorded before the file is
+// sent and deletions forgotten only after the door applied it, so a crash
+// leaves the ledger holding at least what the door holds.
+func WithLedger(l accessctl.Ledger) Option { return func(c *config) error { c.ledger = l; return nil } }
+
 // WithLogger sets the hub's logger (default and nil: discard).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
@@ -85,6 +93,8 @@ type Hub struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
+	closeOnce sync.Once
+
 	mu     sync.Mutex
 	states map[thingmodel.DeviceKey]*doorState
 
@@ -96,10 +106,9 @@ type Hub struct {
 
 // doorState is shared by every handle to one door.
 type doorState struct {
-	mu       sync.Mutex                  // one permission sync at a time, files in order
-	ledger   map[string][]permfile.Entry // person id -> the entries the door holds for them
-	last     SyncResult                  // the last syncPermissions outcome
-	reported atomic.Pointer[string]      // RSAPublicKey as the door last posted it (not under mu: a sync holds mu)
+	mu       sync.Mutex             // one permission sync at a time, files in order
+	last     SyncResult             // the last syncPermissions outcome
+	reported atomic.Pointer[string] // RSAPublicKey as the door last posted it (not under mu: a sync holds mu)
 }
 
 // SyncResult is the outcome of one syncPermissions call.
@@ -130,6 +139,9 @@ func NewHub(ctx context.Context, opts ...Option) (*Hub, error) {
 			return nil, err
 		}
 	}
+	if cfg.ledger == nil {
+		cfg.ledger = accessctl.NewMemoryLedger()
+	}
 	h := &Hub{cfg: cfg, states: map[thingmodel.DeviceKey]*doorState{}, status: make(chan accessctl.Event, 1024)}
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	hostOpts := append([]thingmodel.Option{
@@ -151,12 +163,16 @@ func NewHub(ctx context.Context, opts ...Option) (*Hub, error) {
 func (h *Hub) Host() *thingmodel.Host { return h.host }
 
 // Close stops the Host (and its embedded broker) and the hub's workers.
+// Closing again returns ErrClosed.
 func (h *Hub) Close() error {
-	h.stop()
-	err := h.host.Close()
-	h.wg.Wait()
-	close(h.status)
-	h.statusWG.Wait()
+	err := accessctl.ErrClosed
+	h.closeOnce.Do(func() {
+		h.stop()
+		err = h.host.Close()
+		h.wg.Wait()
+		close(h.status)
+		h.statusWG.Wait()
+	})
 	return err
 }
 
@@ -176,7 +192,7 @@ func (h *Hub) state(dev thingmodel.DeviceKey) *doorState {
 	defer h.mu.Unlock()
 	st, ok := h.states[dev]
 	if !ok {
-		st = &doorState{ledger: map[string][]permfile.Entry{}}
+		st = &doorState{}
 		h.states[dev] = st
 	}
 	return st

@@ -30,5 +30,11 @@
 //	defer ob.Close(ctx) // drains until ctx ends; the rest stays on disk
 //	driverConfig.Sink = ob
 //
-// A reconciler can share the database file: reconcile.New(ob.DB(), ...).
+// One state file serves a whole host (accessctl/store): the outbox, the
+// reconciler and the drivers' credential ledger each keep their own bucket.
+//
+//	db, err := store.Open(dataDir)
+//	ob, err := outbox.New(db.Bolt(), uploader)
+//	rc, err := reconcile.New(db.Bolt())
+//	edge := stdproto.NewEdge(stdproto.WithLedger(db.Ledger()))
 package outbox

@@ -17,8 +17,8 @@ import (
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
-	"github.com/menjin/menjin/internal/backoff"
 	"github.com/menjin/menjin/transport"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 const addrEnv = "MENJIN_OUTBOX_ADDR"

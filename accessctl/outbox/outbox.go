@@ -14,7 +14,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/broadcast"
 )
 
@@ -34,8 +34,8 @@ var ErrTooLarge = errors.New("outbox: event larger than the byte bound")
 var ErrNotFound = fmt.Errorf("outbox: dead letter %w", accessctl.ErrNotFound)
 
 // FileName is the database file Open creates in its directory. The reconciler
-// uses the same name: share one *bbolt.DB rather than opening it twice.
-const FileName = boltdb.FileName
+// uses the same name: share one store.DB (its Bolt) rather than opening it twice.
+const FileName = store.FileName
 
 // Bucket names. The reconciler keeps its state in its own bucket of the same
 // file, so one *bbolt.DB serves both.
@@ -155,13 +155,13 @@ type deadRecord struct {
 // delivering what it holds to next. Close releases the file. Use DB to share
 // the file with a reconciler.
 func Open(dir string, next accessctl.EventSink, opts ...Option) (*Outbox, error) {
-	db, err := boltdb.Open(dir)
+	sdb, err := store.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	o, err := New(db, next, opts...)
+	o, err := New(sdb.Bolt(), next, opts...)
 	if err != nil {
-		_ = db.Close()
+		_ = sdb.Close()
 		return nil, err
 	}
 	o.ownDB = true
@@ -169,7 +169,9 @@ func Open(dir string, next accessctl.EventSink, opts ...Option) (*Outbox, error)
 }
 
 // New starts an outbox on an open database that the caller owns (and closes
-// after the outbox). Only one Outbox may use a database at a time.
+// after the outbox), usually the host's one state file: outbox.New(db.Bolt(),
+// next) with db from store.Open, shared with the reconciler and the drivers'
+// ledger. Only one Outbox may use a database at a time.
 func New(db *bbolt.DB, next accessctl.EventSink, opts ...Option) (*Outbox, error) {
 	if next == nil {
 		return nil, fmt.Errorf("outbox: %w: nil next sink", accessctl.ErrInvalid)

@@ -19,8 +19,8 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/outbox"
-	"github.com/menjin/menjin/internal/backoff"
 	"github.com/menjin/menjin/internal/testutil"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 func TestMain(m *testing.M) {

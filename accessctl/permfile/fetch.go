@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // Fetcher downloads permission files from the permissionUrl of a

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"

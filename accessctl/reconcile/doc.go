@@ -48,7 +48,7 @@
 // faster than it was missed), and every such event resyncs the device; an
 // offline event stops calling it while it is away.
 //
-//	rc, err := reconcile.New(ob.DB())   // share the outbox's file
+//	rc, err := reconcile.New(db.Bolt())  // db from store.Open, shared with the outbox
 //	srv := wsterm.NewServer(rc.Watch(ob)) // online events reach rc, all reach ob
 //	rc.Attach(devRef, dev.(accessctl.PermissionSync))
 //	rc.Put(ctx, grant)          // grant.Devices says where; or Set per device

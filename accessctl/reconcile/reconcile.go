@@ -13,13 +13,13 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/broadcast"
 )
 
 // FileName is the database file Open creates in its directory. The outbox
-// uses the same name: share one *bbolt.DB rather than opening it twice.
-const FileName = boltdb.FileName
+// uses the same name: share one store.DB (its Bolt) rather than opening it twice.
+const FileName = store.FileName
 
 var (
 	bucketRoot   = []byte("reconcile")
@@ -117,22 +117,24 @@ type statusRec struct {
 
 // Open opens (or creates) FileName in dir. Close closes the file.
 func Open(dir string, opts ...Option) (*Reconciler, error) {
-	db, err := boltdb.Open(dir)
+	sdb, err := store.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	r, err := New(db, opts...)
+	r, err := New(sdb.Bolt(), opts...)
 	if err != nil {
-		_ = db.Close()
+		_ = sdb.Close()
 		return nil, err
 	}
 	r.ownDB = true
 	return r, nil
 }
 
-// New makes a reconciler on an open database the caller owns, such as the
-// outbox's (outbox.DB()). It loads the state stored there; devices start
-// reconciling when they are attached.
+// New makes a reconciler on an open database the caller owns: the host's
+// state file (reconcile.New(db.Bolt()) with db from store.Open, shared with
+// the outbox and the drivers' ledger) or the outbox's (outbox.DB()). It
+// loads the state stored there; devices start reconciling when they are
+// attached.
 func New(db *bbolt.DB, opts ...Option) (*Reconciler, error) {
 	cfg := defaults()
 	for _, o := range opts {

@@ -17,8 +17,8 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/reconcile"
-	"github.com/menjin/menjin/internal/backoff"
 	"github.com/menjin/menjin/internal/testutil"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // Every wait is bounded; the watchdog turns a hang that slips through into

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // AgentConfig configures the device side of a terminal.

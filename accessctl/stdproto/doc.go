@@ -14,10 +14,15 @@
 // in batches of 50 and 200), GrantLister and GrantGetter. A [Client] gives
 // every edge → terminal interface, elevator and intercom included.
 //
+// Terminals cannot list their cards (C.B.22): the edge records what it
+// pushed in an accessctl.Ledger (WithLedger), so that RemoveGrant after a
+// restart still deletes them. The default ledger is in memory.
+//
 //	edge := stdproto.NewEdge(
 //		stdproto.WithSink(sink),                       // pass, alarm, online, offline
 //		stdproto.WithQRDecider(qrDecider),             // answers /qrcode
 //		stdproto.WithFeatureExtractor(faceModel),      // faces are synced as features
+//		stdproto.WithLedger(db.Ledger()),              // db from store.Open: pushed cards survive a restart
 //	)
 //	_ = edge.Provision(stdproto.TerminalConfig{SN: "T-0001", Addr: "192.168.1.128:8080"})
 //	go stdproto.NewServer(":10000", edge).ListenAndServe()

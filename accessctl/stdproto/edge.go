@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 // Platform is the DeviceRef.Platform and Event.Platform of this driver.
@@ -105,6 +105,7 @@ type options struct {
 	decideTO     time.Duration
 	eventTO      time.Duration
 	tempRule     *TempRule
+	ledger       accessctl.Ledger
 }
 
 // Option configures an Edge.
@@ -195,6 +196,15 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // before the recognizer is asked. A request without a temperature is
 // decided as usual.
 func WithTempCheckRule(r TempRule) Option { return func(o *options) { o.tempRule = &r } }
+
+// WithLedger records the cards and Bluetooth cards pushed to each terminal
+// in l (the protocol cannot read them back, C.B.22), so that RemoveGrant
+// and the after-connect re-push still know them after a restart. Default:
+// an accessctl.MemoryLedger, lost on restart; hosts pass store.DB.Ledger().
+// An addition is recorded before it is pushed and a deletion forgotten only
+// after the terminal confirmed it, so a crash at any point leaves the
+// ledger holding at least what the terminal holds.
+func WithLedger(l accessctl.Ledger) Option { return func(o *options) { o.ledger = l } }
 
 // WithDecisionTimeout bounds a Decider call (default 3 s, B.3).
 func WithDecisionTimeout(d time.Duration) Option { return func(o *options) { o.decideTO = d } }
@@ -293,6 +303,9 @@ func NewEdge(opts ...Option) *Edge {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
+	if o.ledger == nil {
+		o.ledger = accessctl.NewMemoryLedger()
+	}
 	e := &Edge{o: o, terms: map[string]*terminalState{}, peers: map[netip.Addr]int{}, refused: map[int]uint64{}}
 	var expiry func(time.Duration) time.Duration
 	if o.offlineAfter > 0 {
@@ -372,23 +385,30 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		return accessctl.ErrClosed
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if st := e.terms[cfg.SN]; st != nil {
-		st.mu.Lock()
-		same := st.cfg.Addr == cfg.Addr
-		old := st.cfg.PeerIP
-		st.cfg.Addr, st.cfg.IP, st.cfg.PeerIP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.PeerIP, cfg.Name, cfg.Site, cfg.Direction
-		st.mu.Unlock()
-		if !same {
-			st.client.Store(e.newClient(st, cfg.Addr))
-		}
-		if old != cfg.PeerIP {
-			e.unpeerLocked(old)
-			e.peers[ip]++
-			e.tokens.drop(cfg.SN) // its token was bound to the old address
-		}
-		return nil
+	st := e.terms[cfg.SN]
+	if st == nil {
+		e.mu.Unlock()
+		return e.provisionNew(cfg, ip)
 	}
+	defer e.mu.Unlock()
+	st.mu.Lock()
+	same := st.cfg.Addr == cfg.Addr
+	old := st.cfg.PeerIP
+	st.cfg.Addr, st.cfg.IP, st.cfg.PeerIP, st.cfg.Name, st.cfg.Site, st.cfg.Direction = cfg.Addr, cfg.IP, cfg.PeerIP, cfg.Name, cfg.Site, cfg.Direction
+	st.mu.Unlock()
+	if !same {
+		st.client.Store(e.newClient(st, cfg.Addr))
+	}
+	if old != cfg.PeerIP {
+		e.unpeerLocked(old)
+		e.peers[ip]++
+		e.tokens.drop(cfg.SN) // its token was bound to the old address
+	}
+	return nil
+}
+
+// provisionNew adds a terminal with the cards the ledger says it holds.
+func (e *Edge) provisionNew(cfg TerminalConfig, ip netip.Addr) error {
 	st := &terminalState{
 		cfg:    cfg,
 		kick:   make(chan struct{}, 1),
@@ -397,9 +417,20 @@ func (e *Edge) Provision(cfg TerminalConfig) error {
 		owners: map[string]string{},
 		names:  map[string]string{},
 	}
+	ctx, cancel := context.WithTimeout(e.ctx, DefaultCallTimeout)
+	defer cancel()
+	if err := e.loadLedger(ctx, st); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.terms[cfg.SN] != nil {
+		e.mu.Unlock()
+		return e.Provision(cfg) // provisioned meanwhile: update it
+	}
 	st.client.Store(e.newClient(st, cfg.Addr))
 	e.terms[cfg.SN] = st
 	e.peers[ip]++
+	e.mu.Unlock()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -225,9 +226,9 @@ func cardOps(g *accessctl.Grant, kind accessctl.CredentialKind) map[string]Permi
 // feature vector of the grant's face photo through the edge's
 // FeatureExtractor), card and Bluetooth-card whitelist entries. Cards the
 // person no longer has are deleted (from the edge's record of what it
-// pushed: the protocol cannot read cards back, C.B.22). Passwords and QR
-// codes are not synced: the protocol has no password, and QR codes are
-// checked by the edge (/qrcode).
+// pushed, kept in the ledger of WithLedger: the protocol cannot read cards
+// back, C.B.22). Passwords and QR codes are not synced: the protocol has no
+// password, and QR codes are checked by the edge (/qrcode).
 //
 // On code 4 the edge connects again and retries once (D.7). A terminal
 // without device-side face comparison (HTTP 404 on syncFaces) still gets
@@ -310,6 +311,25 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	if len(ops) == 0 {
 		return nil
 	}
+	// Revocation survives a crash: what may reach the terminal is recorded
+	// (in memory and in the ledger) before the push, and a deletion is
+	// forgotten only after the terminal confirmed it. A failed push leaves
+	// the union, which a later removal deletes.
+	union := maps.Clone(had)
+	if union == nil {
+		union = map[string]pushedCard{}
+	}
+	for _, p := range want {
+		p.Type = PermAdd // re-pushed later as an upsert
+		union[p.CardID] = pushedCard{path: path, perm: p}
+	}
+	if err := t.e.recordCards(ctx, st.cfg.SN, person, union); err != nil {
+		return err
+	}
+	st.cards[person] = union
+	for k, c := range union {
+		st.owners[c.path+"|"+k] = person
+	}
 	var err error
 	if path == PathCardSync {
 		_, err = st.cli().SyncCards(ctx, ops)
@@ -319,23 +339,16 @@ func (t *Terminal) syncCardsLocked(ctx context.Context, person, path string, wan
 	if err != nil {
 		return err
 	}
-	if st.cards[person] == nil {
-		st.cards[person] = map[string]pushedCard{}
-	}
 	for _, p := range ops {
 		if p.Type == PermDelete {
 			delete(st.cards[person], p.CardID)
 			delete(st.owners, path+"|"+p.CardID)
-		} else {
-			p.Type = PermAdd // re-pushed later as an upsert
-			st.cards[person][p.CardID] = pushedCard{path: path, perm: p}
-			st.owners[path+"|"+p.CardID] = person
 		}
 	}
 	if len(st.cards[person]) == 0 {
 		delete(st.cards, person)
 	}
-	return nil
+	return t.e.recordCards(ctx, st.cfg.SN, person, st.cards[person])
 }
 
 func validPerson(p accessctl.PersonRef) error {
@@ -349,7 +362,8 @@ func validPerson(p accessctl.PersonRef) error {
 }
 
 // RemoveGrant deletes the person's face record and every card the edge
-// pushed for them. Removing an absent person succeeds.
+// pushed for them, as the ledger records them (with a durable ledger, also
+// those pushed before a restart). Removing an absent person succeeds.
 func (t *Terminal) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
 	if err := validPerson(p); err != nil {
 		return err

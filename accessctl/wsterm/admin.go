@@ -61,9 +61,9 @@ func (d adminDevice) UserCommand(ctx context.Context, op adminapi.UserOp, u admi
 	)
 	switch op {
 	case adminapi.OpAdd:
-		name, content = CmdAddUser, User(u)
+		name, content = CmdAddUser, userOf(u)
 	case adminapi.OpEdit:
-		name, content = CmdEditUser, userEdit(u)
+		name, content = CmdEditUser, userEdit(userOf(u))
 	case adminapi.OpDelete:
 		name, content = CmdDeleteUser, UserQuery{UserID: u.UserID}
 	case adminapi.OpSelect:

@@ -31,8 +31,14 @@ func (u *User) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*u = User(v)
+	*u = userOf(v)
 	return nil
+}
+
+// userOf keeps the fields a terminal's user object has (not the API's
+// card lists).
+func userOf(v adminapi.User) User {
+	return User{User: v.User, UserID: v.UserID, Pwd: v.Pwd, Name: v.Name, Role: v.Role, Img: v.Img}
 }
 
 // String identifies the user without password or image.

@@ -8,7 +8,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,16 +42,6 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.proxy.ServeHTTP(w, r)
 }
 
-func startBridge(t *testing.T, logFile string, args ...string) *exec.Cmd {
-	cmd := testutil.StartSelf(t, childEnv, args...)
-	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	require.NoError(t, err)
-	defer f.Close()
-	cmd.Stderr = f
-	require.NoError(t, cmd.Start())
-	return cmd
-}
-
 // What must hold: a pass the bridge acknowledged to a terminal is uploaded
 // to HC's 3001001, even when HC was down and the bridge was killed with
 // SIGKILL before it could upload; the restarted bridge still knows the
@@ -73,7 +62,7 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 		"-hc-app-id", hcAppID, "-hc-security-code", hcSecurityCode, "-hc-open-door-url", front.URL + hciottest.OpenDoorLogPath,
 		"-data", t.TempDir()}
 	logFile := filepath.Join(t.TempDir(), "stderr")
-	child := startBridge(t, logFile, args...)
+	child := testutil.StartSelfLogged(t, childEnv, logFile, args...)
 	defer func() { _ = child.Process.Kill(); _, _ = child.Process.Wait() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -127,7 +116,7 @@ func TestKill9UploadsEveryAcknowledgedPass(t *testing.T) {
 	_, _ = child.Process.Wait()
 	beforeKill := count()
 
-	child = startBridge(t, logFile, args...)
+	child = testutil.StartSelfLogged(t, childEnv, logFile, args...)
 	require.Eventually(t, func() bool { return count() >= beforeKill+50 }, 30*time.Second, 10*time.Millisecond,
 		"the restarted bridge did not take passes")
 	stop()

@@ -38,7 +38,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +49,7 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
-	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/gateway"
 )
 
@@ -100,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.cmdURL, "hc-cmd-result-url", "", "command-result upload URL (3002001)")
 	fs.StringVar(&cfg.heartbeatURL, "hc-heartbeat-url", "", "heartbeat upload URL (3005001)")
 	fs.IntVar(&cfg.simulate, "simulate", 0, "start N simulated terminals sim-1 … sim-N")
-	fs.StringVar(&cfg.dataDir, "data", defaultDataDir("hcbridge"), "directory for on-disk state (upload outbox, grant ledger, machines)")
+	fs.StringVar(&cfg.dataDir, "data", gateway.DefaultDataDir("hcbridge"), "directory for on-disk state (upload outbox, grant ledger, machines)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -138,10 +137,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
-	db, err := boltdb.Open(cfg.dataDir)
+	sdb, err := store.Open(cfg.dataDir)
 	if err != nil {
 		return err
 	}
+	db := sdb.Bolt()
 	ledger, err := hciotbolt.NewLedger(db)
 	if err != nil {
 		_ = db.Close()
@@ -363,16 +363,6 @@ func closeState(ob *outbox.Outbox, buf *accessctl.Buffer, rc *reconcile.Reconcil
 	if err := db.Close(); err != nil {
 		log.Warn("close state file", "err", err)
 	}
-}
-
-// defaultDataDir is a folder under the user's cache directory, or under the
-// system's temporary directory where there is none.
-func defaultDataDir(program string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "menjin", program)
 }
 
 // machineLookup lets the uploader, built before the server, find machines.

@@ -19,6 +19,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/hciot/hciottest"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
+	"github.com/menjin/menjin/internal/gateway"
 )
 
 func TestMain(m *testing.M) {
@@ -48,7 +49,7 @@ func TestFlags(t *testing.T) {
 
 	def, err := parseFlags([]string{"-app-id", "a", "-app-secret", "s"}, io.Discard)
 	require.NoError(t, err)
-	assert.Equal(t, defaultDataDir("hcbridge"), def.dataDir, "state under the user's cache directory by default")
+	assert.Equal(t, gateway.DefaultDataDir("hcbridge"), def.dataDir, "state under the user's cache directory by default")
 	assert.Contains(t, def.dataDir, "menjin")
 
 	for _, bad := range [][]string{

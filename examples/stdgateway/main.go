@@ -1,7 +1,7 @@
 // Command stdgateway is an edge server of the door terminals' HTTP
 // "standard protocol" (package accessctl/stdproto) with a small admin API.
 //
-//	stdgateway -listen :10000 -api 127.0.0.1:8080 -terminal T-0001=192.168.1.128:8080
+//	stdgateway -listen :10000 -api 127.0.0.1:8080 -terminal T-0001=192.168.1.128:8080 -data /var/lib/stdgateway
 //
 // Terminals connect to -listen (the protocol's port is 10000); only those
 // given with -terminal SN=IP:PORT are accepted, and only from IP: the
@@ -11,7 +11,7 @@
 // least "kind" and "device". The admin API on -api:
 //
 //	GET    /devices                      [{"sn","ip","mac","type","online"}]
-//	POST   /devices/{sn}/users           user object {"user","userId","pwd","name","role","img"}
+//	POST   /devices/{sn}/users           user object {"user","userId","pwd","name","role","img","cards","bleCards"}
 //	PUT    /devices/{sn}/users/{userId}  user object
 //	DELETE /devices/{sn}/users/{userId}
 //	GET    /devices/{sn}/users[?userId=]
@@ -20,6 +20,11 @@
 // The API is internal/adminapi, the same as examples/wsgateway's. Statuses:
 // 200 with the device's answer, 404 unknown or offline device, 504 no
 // answer in time, 400 bad body, 501 what the terminal cannot do.
+//
+// Terminals cannot list their cards: the cards pushed to each are recorded
+// in the state file under -data (default: a folder in the user's cache
+// directory), so that a user deleted after a restart, kill -9 included,
+// loses their cards on the terminal too.
 //
 // Faces are synced to terminals as feature vectors; this example uses
 // stdprototest.Features, a stand-in that is NOT a face model.
@@ -45,7 +50,9 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/adminapi"
+	"github.com/menjin/menjin/internal/gateway"
 )
 
 func main() {
@@ -126,13 +133,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 	timeout := fs.Duration("timeout", 10*time.Second, "how long the admin API waits for a terminal")
 	keepalive := fs.Duration("keepalive", 30*time.Second, "the edge's own heartbeat period towards terminals")
 	offlineAfter := fs.Duration("offline-after", 0, "silence after which a terminal is offline (0: 3 × the keepalive it promised)")
+	dataDir := fs.String("data", gateway.DefaultDataDir("stdgateway"), "directory for on-disk state (the ledger of cards pushed to terminals)")
 	terms := terminals{}
 	fs.Var(terms, "terminal", "SN=IP:PORT of a terminal allowed to connect, and where to call it back (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	db, err := store.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	edge := stdproto.NewEdge(
+		stdproto.WithLedger(db.Ledger()),
 		stdproto.WithSink(printer(stdout)),
 		stdproto.WithFeatureExtractor(stdprototest.Features),
 		stdproto.WithLogger(log),
@@ -140,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 		stdproto.WithErrorHandler(func(sn string, err error) { log.Warn("terminal", "sn", sn, "err", err) }),
 		stdproto.WithOfflineAfter(*offlineAfter),
 	)
-	defer edge.Close()
+	defer edge.Close() // runs before db.Close
 
 	// Open every terminal through the driver registry, as a host would.
 	reg := &accessctl.Registry{}

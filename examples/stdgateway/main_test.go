@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -74,7 +75,7 @@ func TestGateway(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-timeout", "1s", "-keepalive", "200ms", "-offline-after", "1s",
-			"-terminal", "T-GW-0001=" + termAddr, "-terminal", "T-GW-0002=127.0.0.1:1"}, out, logs,
+			"-terminal", "T-GW-0001=" + termAddr, "-terminal", "T-GW-0002=127.0.0.1:1", "-data", t.TempDir()}, out, logs,
 			func(e, a string) { addrs <- [2]string{e, a} })
 	}()
 	a := <-addrs
@@ -158,7 +159,15 @@ func TestGateway(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The kill -9 test runs the real gateway as a child process of this
+	// binary: main() with the arguments it was given.
+	if os.Getenv(childEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 

@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -57,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	path := fs.String("path", "", "accept terminals only on this path (default: any path)")
 	api := fs.String("api", "127.0.0.1:8081", "address of the HTTP API (empty: none)")
 	runFor := fs.Duration("for", 0, "exit after this long (0: run until interrupted)")
-	dataDir := fs.String("data", defaultDataDir("wsgateway"), "directory for on-disk state (the event outbox)")
+	dataDir := fs.String("data", gateway.DefaultDataDir("wsgateway"), "directory for on-disk state (the event outbox)")
 	webhook := fs.String("webhook", "", "POST every event as JSON to this URL (retried until it answers 2xx)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,14 +104,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	<-ctx.Done()
 	return gw.Close()
-}
-
-// defaultDataDir is a folder under the user's cache directory, or under the
-// system's temporary directory where there is none.
-func defaultDataDir(program string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "menjin", program)
 }

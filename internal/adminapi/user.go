@@ -9,15 +9,16 @@ import (
 )
 
 // User is the API's user object (the WebSocket terminals' one,
-// door-terminals.md A.6). The field order matches wsterm.User so that a
-// driver can convert it directly.
+// door-terminals.md A.6, plus card numbers for terminals that take cards).
 type User struct {
-	User   string `json:"user,omitempty"` // login name (accessctl.Grant.Account)
-	UserID string `json:"userId"`         // person id
-	Pwd    string `json:"pwd,omitempty"`  // password credential
-	Name   string `json:"name,omitempty"`
-	Role   string `json:"role,omitempty"` // "0" user, "1" administrator
-	Img    string `json:"img,omitempty"`  // base64 face photo, data URL allowed
+	User     string   `json:"user,omitempty"` // login name (accessctl.Grant.Account)
+	UserID   string   `json:"userId"`         // person id
+	Pwd      string   `json:"pwd,omitempty"`  // password credential
+	Name     string   `json:"name,omitempty"`
+	Role     string   `json:"role,omitempty"`     // "0" user, "1" administrator
+	Img      string   `json:"img,omitempty"`      // base64 face photo, data URL allowed
+	Cards    []string `json:"cards,omitempty"`    // card numbers (CredCard)
+	BLECards []string `json:"bleCards,omitempty"` // Bluetooth card numbers (CredBLECard)
 }
 
 // UnmarshalJSON takes numbers where strings are expected (a numeric userId
@@ -38,17 +39,31 @@ func (u *User) UnmarshalJSON(b []byte) error {
 // list and the mapping serves both.
 func DecodeUser[S ~string](b []byte) (User, error) {
 	var raw struct {
-		User   S `json:"user"`
-		UserID S `json:"userId"`
-		Pwd    S `json:"pwd"`
-		Name   S `json:"name"`
-		Role   S `json:"role"`
-		Img    S `json:"img"`
+		User     S   `json:"user"`
+		UserID   S   `json:"userId"`
+		Pwd      S   `json:"pwd"`
+		Name     S   `json:"name"`
+		Role     S   `json:"role"`
+		Img      S   `json:"img"`
+		Cards    []S `json:"cards"`
+		BLECards []S `json:"bleCards"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return User{}, err
 	}
-	return User{string(raw.User), string(raw.UserID), string(raw.Pwd), string(raw.Name), string(raw.Role), string(raw.Img)}, nil
+	return User{string(raw.User), string(raw.UserID), string(raw.Pwd), string(raw.Name), string(raw.Role), string(raw.Img),
+		strs(raw.Cards), strs(raw.BLECards)}, nil
+}
+
+func strs[S ~string](in []S) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // scalar is a JSON string, or a number kept as written; null leaves it
@@ -92,12 +107,24 @@ func (u User) Grant() (accessctl.Grant, error) {
 	if u.Pwd != "" {
 		g.Credentials = append(g.Credentials, accessctl.Credential{Kind: accessctl.CredPassword, Value: u.Pwd})
 	}
+	for _, kc := range []struct {
+		kind  accessctl.CredentialKind
+		cards []string
+	}{{accessctl.CredCard, u.Cards}, {accessctl.CredBLECard, u.BLECards}} {
+		for _, c := range kc.cards {
+			if c == "" {
+				return g, fmt.Errorf("%w: empty %s number", accessctl.ErrInvalid, kc.kind)
+			}
+			g.Credentials = append(g.Credentials, accessctl.Credential{Kind: kc.kind, Value: c})
+		}
+	}
 	return g, nil
 }
 
 // merge edits have with what u sets, patch being u.Grant(): empty fields
-// leave have's as they are (the editUser rule, A.6); a new face or password
-// replaces the old one, other credentials (cards, QR codes) are kept.
+// leave have's as they are (the editUser rule, A.6); the credentials of a
+// kind u sets (face, password, cards) replace that kind's, other kinds
+// (QR codes, say) are kept.
 func (u User) merge(have, patch accessctl.Grant) accessctl.Grant {
 	if u.Name != "" {
 		have.Name = patch.Name
@@ -108,22 +135,19 @@ func (u User) merge(have, patch accessctl.Grant) accessctl.Grant {
 	if u.Role != "" {
 		have.Admin = patch.Admin
 	}
+	set := map[accessctl.CredentialKind]bool{}
 	for _, c := range patch.Credentials {
-		replaceCredential(&have, c)
+		set[c.Kind] = true
 	}
-	return have
-}
-
-// replaceCredential puts c in place of g's credentials of its kind, on a
-// new slice: g may share its slice with the device's copy.
-func replaceCredential(g *accessctl.Grant, c accessctl.Credential) {
-	out := make([]accessctl.Credential, 0, len(g.Credentials)+1)
-	for _, have := range g.Credentials {
-		if have.Kind != c.Kind {
-			out = append(out, have)
+	// A new slice: have may share its slice with the device's copy.
+	out := make([]accessctl.Credential, 0, len(have.Credentials)+len(patch.Credentials))
+	for _, c := range have.Credentials {
+		if !set[c.Kind] {
+			out = append(out, c)
 		}
 	}
-	g.Credentials = append(out, c)
+	have.Credentials = append(out, patch.Credentials...)
+	return have
 }
 
 // UserOf maps a grant back to a user object. The password and the face are
@@ -132,6 +156,14 @@ func UserOf(g accessctl.Grant) User {
 	u := User{UserID: g.Person.ID, Name: g.Name, User: g.Account, Role: "0"}
 	if g.Admin {
 		u.Role = "1"
+	}
+	for _, c := range g.Credentials {
+		switch c.Kind {
+		case accessctl.CredCard:
+			u.Cards = append(u.Cards, c.Value)
+		case accessctl.CredBLECard:
+			u.BLECards = append(u.BLECards, c.Value)
+		}
 	}
 	return u
 }

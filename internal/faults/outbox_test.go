@@ -21,7 +21,7 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot/hciottest"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
-	"github.com/menjin/menjin/internal/backoff"
+	"github.com/menjin/menjin/transport/backoff"
 )
 
 const (

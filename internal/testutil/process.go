@@ -31,3 +31,21 @@ func StartSelf(t testing.TB, env string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env+"=1")
 	return cmd
 }
+
+// StartSelfLogged starts StartSelf's child with its stderr appended to
+// logFile, which outlives restarts: what the killed run said stays there
+// for a failure message.
+func StartSelfLogged(t testing.TB, env, logFile string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := StartSelf(t, env, args...)
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatalf("child log: %v", err)
+	}
+	defer f.Close()
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start child: %v", err)
+	}
+	return cmd
+}

@@ -6,9 +6,9 @@
 // Share the database with the outbox and the reconciler (each keeps its own
 // top-level bucket):
 //
-//	db, _ := boltdb.Open(dataDir)          // or ob.DB() of an outbox.Outbox
-//	ledger, _ := hciotbolt.NewLedger(db)
-//	machines, _ := hciotbolt.NewMachines(db)
+//	sdb, _ := store.Open(dataDir)          // accessctl/store
+//	ledger, _ := hciotbolt.NewLedger(sdb.Bolt())
+//	machines, _ := hciotbolt.NewMachines(sdb.Bolt())
 //	srv, _ := hciot.NewServer(hciot.WithApp(id, secret), hciot.WithLedger(ledger))
 //	_ = machines.Restore(ctx, srv)          // re-register what HC added before the restart
 //	// after every machine command: machines.Save(srv.Machines())

@@ -16,15 +16,15 @@ import (
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/hciot"
 	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
-	"github.com/menjin/menjin/internal/boltdb"
+	"github.com/menjin/menjin/accessctl/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func open(t *testing.T, dir string) *bbolt.DB {
-	db, err := boltdb.Open(dir)
+	db, err := store.Open(dir)
 	require.NoError(t, err)
-	return db
+	return db.Bolt()
 }
 
 // What must hold: the bolt ledger answers exactly as the in-memory one for

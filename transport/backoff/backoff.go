@@ -1,6 +1,3 @@
-// Package backoff computes jittered exponential delays for reconnects and
-// retries, so that a thousand devices coming back after a power cut do not
-// knock on the same second.
 package backoff
 
 import (

@@ -347,7 +347,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.mu.RUnlock()
 	}
 	if !ok {
-		e.foreignPeer(w, r, "", "no terminal is provisioned at this address")
+		// Often a terminal not provisioned yet: counted, logged quietly.
+		e.foreign.Add(1)
+		e.o.log.Info("stdproto: request refused, no terminal is provisioned at its address", "path", r.URL.Path, "peer", r.RemoteAddr)
+		e.refuse(w, CodeIllegalDevice, MsgIllegal)
 		return
 	}
 	e.mux.ServeHTTP(w, r)

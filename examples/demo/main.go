@@ -27,8 +27,8 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
+	"github.com/menjin/menjin/examples/internal/gateway"
 	"github.com/menjin/menjin/internal/backoff"
-	"github.com/menjin/menjin/internal/gateway"
 )
 
 func main() {

@@ -50,8 +50,8 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot/hciotbolt"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
+	"github.com/menjin/menjin/examples/internal/gateway"
 	"github.com/menjin/menjin/internal/boltdb"
-	"github.com/menjin/menjin/internal/gateway"
 )
 
 // hmFlag collects repeated -hm HMID=DRIVER.

@@ -53,7 +53,7 @@ func hcBridge(ctx context.Context, d *demo) (func(), error) {
 		platform.Close()
 		return nil, err
 	}
-	web := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	web := gateway.NewHTTPServer(srv)
 	go func() {
 		if err := web.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.say("HC server: %v", err)

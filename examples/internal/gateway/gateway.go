@@ -79,9 +79,7 @@ func Start(cfg Config) (*Gateway, error) {
 		_ = g.Server.Close()
 		return nil, err
 	}
-	// No ReadTimeout on the terminals' listener: a hijacked WebSocket
-	// keeps the deadline, and the transport sets its own.
-	g.serve(g.wsLn, &http.Server{Handler: g.Server, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10})
+	g.serve(g.wsLn, NewWSServer(g.Server))
 	if cfg.API != "" {
 		api, err := adminapi.New(g.Server, adminapi.WithToken(cfg.APIToken), adminapi.WithLogger(cfg.Logger))
 		if err != nil {

@@ -69,3 +69,15 @@ func NewHTTPServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 	}
 }
+
+// NewWSServer is an http.Server for WebSocket endpoints devices dial into:
+// headers bounded like NewHTTPServer's, but no ReadTimeout, because a
+// hijacked connection keeps that deadline; the transport sets its own.
+func NewWSServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -333,7 +334,9 @@ func TestUserGrantMapping(t *testing.T) {
 }
 
 func FuzzUser(f *testing.F) {
-	for _, s := range []string{seedUser, `{"userId":12384865}`, `{"userId":null,"img":null}`, `{"userId":{}}`, `[]`, `{"img":"data:,"}`, `{"userId":-1e9,"role":1}`} {
+	for _, s := range []string{seedUser, `{"userId":12384865}`, `{"userId":null,"img":null}`, `{"userId":{}}`, `[]`, `{"img":"data:,"}`, `{"userId":-1e9,"role":1}`,
+		`{"userId":"7","cards":["3000123456",3000123457],"bleCards":["C0FFEE"],"validFrom":"2026-01-01T00:00:00+08:00","validTo":"2027-01-01T00:00:00Z"}`,
+		`{"userId":"1","userId":"2"}`, "{\"userId\":\"a\xffb\"}", `{"userId":"a\ud800"}`, `{"userId":"1","cards":[[[[[[[[1]]]]]]]]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -342,8 +345,14 @@ func FuzzUser(f *testing.F) {
 			return
 		}
 		g, err := u.Grant()
-		if err == nil && g.Person.ID != u.UserID {
+		if err != nil {
+			return
+		}
+		if g.Person.ID != u.UserID || !utf8.ValidString(u.UserID) || strings.ContainsRune(u.UserID, utf8.RuneError) || len(u.UserID) > adminapi.MaxIDLen {
 			t.Fatalf("person %q from userId %q", g.Person.ID, u.UserID)
+		}
+		if len(u.Cards) > adminapi.MaxCards || len(u.BLECards) > adminapi.MaxCards {
+			t.Fatalf("%d cards", len(u.Cards))
 		}
 	})
 }

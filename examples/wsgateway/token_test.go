@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -81,14 +80,9 @@ func TestAPIAddrWithoutToken(t *testing.T) {
 // no token, and serves it with the token from the environment.
 func TestBinaryAPIToken(t *testing.T) {
 	curl := testutil.RequireTool(t, "curl")
-	if testing.Short() {
-		t.Skip("builds the program")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "wsgateway")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := testutil.BuildProgram(ctx, t, "wsgateway")
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, gateway.EnvAPIToken+"=") {
@@ -99,7 +93,7 @@ func TestBinaryAPIToken(t *testing.T) {
 	port := testutil.FreeAddr(t)[len("127.0.0.1:"):]
 	refused := exec.CommandContext(ctx, bin, "-listen", "127.0.0.1:0", "-api", "0.0.0.0:"+port, "-data", t.TempDir(), "-for", "5s")
 	refused.Env = env
-	out, err = refused.CombinedOutput()
+	out, err := refused.CombinedOutput()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "exits non-zero: %s", out)
 	assert.NotEqual(t, 0, exit.ExitCode())

@@ -52,6 +52,15 @@ type DeviceInfo struct {
 	Extra    map[string]string `json:"extra,omitempty"`
 }
 
+// DeviceLister is implemented by drivers that know their devices, such as
+// a server devices dial into: the status of every device seen, online or
+// not, in any order. A host lists a fleet through it without knowing the
+// protocol (the admin API's GET /devices), then opens one with Driver.Open.
+// Status.Info.Extra["type"], when set, is the device's own type word.
+type DeviceLister interface {
+	Devices(ctx context.Context) ([]Status, error)
+}
+
 // PermissionSync puts and removes grants on a device. Both calls are
 // idempotent by person id: putting the same grant twice leaves one person,
 // and removing a person the device does not hold succeeds.

@@ -25,5 +25,10 @@
 //
 // HC sends its token in an access_token header: a reverse proxy in front
 // (nginx) must keep underscores in headers (underscores_in_headers on).
+// Wrong app secrets are throttled per socket address (WithTokenThrottle):
+// behind such a proxy every caller shares its address, so put the limit
+// in the proxy too. A body that names a key twice is refused, not read as
+// its last copy. Serve it with an http.Server whose reads are bounded
+// (ReadHeaderTimeout, ReadTimeout, IdleTimeout); bodies are bounded here.
 // Package hciottest plays HC's side for tests and demos.
 package hciot

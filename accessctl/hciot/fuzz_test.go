@@ -42,6 +42,7 @@ func FuzzExtAPI(f *testing.F) {
 	f.Add(uint8(10), []byte(`{"userId":1e999,"faceBase64":"data:,","taskId":[]}`))
 	f.Add(uint8(3), []byte(`{"machineCode":"x","taskId":"t","hmId":null}`))
 	f.Add(uint8(0), []byte(`[]`))
+	f.Add(uint8(3), []byte(`{"machineCode":"x","taskId":"t","taskId":"u"}`))
 	f.Add(uint8(0), []byte(``))
 
 	reg := &accessctl.Registry{}

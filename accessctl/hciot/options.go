@@ -48,6 +48,23 @@ func WithTokenTTL(d time.Duration) Option {
 	}
 }
 
+// WithTokenThrottle bounds how fast one source address may try app
+// secrets on getAccessToken: burst wrong secrets at once, then one per
+// every (default 10, then one every 6 s). An address out of tries is
+// answered HTTP 429 with Retry-After, whatever secret it sends. Values
+// that are not positive keep the default: the throttle cannot be turned
+// off.
+func WithTokenThrottle(burst int, every time.Duration) Option {
+	return func(s *Server) {
+		if burst > 0 {
+			s.throttleBurst = burst
+		}
+		if every > 0 {
+			s.throttleEvery = every
+		}
+	}
+}
+
 // WithMaxBodyBytes bounds request bodies (default 8 MiB): HC's faceBase64
 // is an image inside the JSON.
 func WithMaxBodyBytes(n int64) Option {

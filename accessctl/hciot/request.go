@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/menjin/menjin/internal/jsonfast"
 )
 
 // ErrBadRequest is what every malformed /extApi request wraps: a body that
@@ -20,12 +22,21 @@ type request struct {
 	fields map[string]json.RawMessage
 }
 
+// maxDepth bounds the nesting of an /extApi body: HC's are flat objects
+// with a few arrays of objects.
+const maxDepth = 32
+
 // decodeRequest parses an /extApi body. Anything but a JSON object is an
 // error; the caller has already bounded the size.
 func decodeRequest(body []byte) (request, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return request{}, fmt.Errorf("%w: body is not a JSON object", ErrBadRequest)
+	}
+	// A key given twice would be read as its last copy; a proxy or log
+	// that reads the first would disagree on what HC asked.
+	if err := jsonfast.CheckKeys(body, maxDepth); err != nil {
+		return request{}, fmt.Errorf("%w: body is not JSON HC could mean one way: %v", ErrBadRequest, err)
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,7 @@ type ServerStats struct {
 	Replays      uint64 // answered from the taskId memory without acting
 	TokensIssued uint64
 	SinkErrors   uint64 // command-result events the sink refused
+	Throttled    uint64 // getAccessToken answered 429: too many wrong secrets from one address
 	LiveTokens   int
 	Communities  int
 	Machines     int
@@ -127,8 +129,11 @@ type Server struct {
 	now           func() time.Time
 	onCommand     func(CommandLog)
 
-	tokens *tokens
-	tasks  *taskMemory
+	tokens        *tokens
+	tasks         *taskMemory
+	throttle      *failThrottle
+	throttleBurst int
+	throttleEvery time.Duration
 
 	regMu       sync.Mutex // serialises machine registration and removal
 	mu          sync.Mutex
@@ -139,26 +144,28 @@ type Server struct {
 
 	seq   atomic.Uint64
 	stats struct {
-		requests, failed, auth, replays, issued, sinkErrors atomic.Uint64
+		requests, failed, auth, replays, issued, sinkErrors, throttled atomic.Uint64
 	}
 }
 
 // NewServer returns a Server. At least one WithApp is required.
 func NewServer(opts ...Option) (*Server, error) {
 	s := &Server{
-		apps:        map[string]string{},
-		registry:    accessctl.DefaultRegistry,
-		hm:          map[string]string{},
-		tokenTTL:    7200 * time.Second,
-		maxBody:     8 << 20,
-		maxFace:     4 << 20,
-		cmdTimeout:  10 * time.Second,
-		loc:         time.FixedZone("CST", 8*3600),
-		taskMemory:  4096,
-		now:         time.Now,
-		communities: map[string]Community{},
-		machines:    map[string]*machine{},
-		byExtID:     map[string]string{},
+		apps:          map[string]string{},
+		registry:      accessctl.DefaultRegistry,
+		hm:            map[string]string{},
+		tokenTTL:      7200 * time.Second,
+		maxBody:       8 << 20,
+		maxFace:       4 << 20,
+		cmdTimeout:    10 * time.Second,
+		loc:           time.FixedZone("CST", 8*3600),
+		taskMemory:    4096,
+		now:           time.Now,
+		throttleBurst: 10,
+		throttleEvery: 6 * time.Second,
+		communities:   map[string]Community{},
+		machines:      map[string]*machine{},
+		byExtID:       map[string]string{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -179,6 +186,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	s.tokens = newTokens(s.tokenTTL, 10_000)
 	s.tasks = newTaskMemory(s.taskMemory)
+	s.throttle = newFailThrottle(s.throttleBurst, s.throttleEvery, 10_000)
 	return s, nil
 }
 
@@ -194,6 +202,7 @@ func (s *Server) Stats() ServerStats {
 		Replays:      s.stats.replays.Load(),
 		TokensIssued: s.stats.issued.Load(),
 		SinkErrors:   s.stats.sinkErrors.Load(),
+		Throttled:    s.stats.throttled.Load(),
 		LiveTokens:   s.tokens.len(),
 		Communities:  nc,
 		Machines:     nm,
@@ -336,6 +345,9 @@ type call struct {
 
 const tokenPath = "/extApi/auth/getAccessToken"
 
+// maxTokenBody bounds a getAccessToken form: an app id and a secret.
+const maxTokenBody = 64 << 10
+
 var routes = map[string]struct {
 	name string
 	fn   opFunc
@@ -422,6 +434,16 @@ func errorMessage(err error) string {
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	src, now := sourceOf(r.RemoteAddr), s.now()
+	if ok, wait := s.throttle.allowed(src, now); !ok {
+		s.stats.failed.Add(1)
+		s.stats.auth.Add(1)
+		s.stats.throttled.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		writeEnvelope(w, http.StatusTooManyRequests, CodeFail, msgTokenFailed, nil)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 	if err := r.ParseForm(); err != nil {
 		s.stats.failed.Add(1)
 		s.stats.auth.Add(1)
@@ -431,6 +453,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	id, secret := r.Form.Get("appId"), r.Form.Get("appSecret")
 	want, ok := s.apps[id]
 	if !ok || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
+		s.throttle.failed(src, now)
 		s.stats.failed.Add(1)
 		s.stats.auth.Add(1)
 		writeEnvelope(w, http.StatusOK, CodeFail, msgTokenFailed, nil)

@@ -22,8 +22,11 @@
 //	dev, _ := srv.Device("486468465489")
 //	err := dev.PutGrant(ctx, grant) // addUser, or editUser if it exists
 //
-// [AdminHandler] exposes the same as a small HTTP API (used by
-// examples/wsgateway), and package wstermtest simulates a terminal for tests
+// A Server lists its terminals (accessctl.DeviceLister) and a Device passes
+// the admin API's user object through as the terminal's own command
+// ([Device.UserCommand], whose reply is answered verbatim), so
+// accessctl/adminapi serves terminals without this package importing it
+// (examples/wsgateway). Package wstermtest simulates a terminal for tests
 // and for development without hardware.
 //
 // The source's quirks are handled as door-terminals.md Part C recommends:

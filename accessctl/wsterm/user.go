@@ -1,13 +1,12 @@
 package wsterm
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/menjin/menjin/internal/adminapi"
 )
 
 // User is the protocol's user object (door-terminals.md A.6): the content of
@@ -24,21 +23,21 @@ type User struct {
 }
 
 // UnmarshalJSON accepts numbers where strings are expected (terminals
-// drift, D.2) and null for any field. The API's user object has the same
-// fields, so its decoder serves here with FlexString's rule.
+// drift, D.2) and null for any field.
 func (u *User) UnmarshalJSON(b []byte) error {
-	v, err := adminapi.DecodeUser[FlexString](b)
-	if err != nil {
+	var raw struct {
+		User   FlexString `json:"user"`
+		UserID FlexString `json:"userId"`
+		Pwd    FlexString `json:"pwd"`
+		Name   FlexString `json:"name"`
+		Role   FlexString `json:"role"`
+		Img    FlexString `json:"img"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	*u = userOf(v)
+	*u = User{string(raw.User), string(raw.UserID), string(raw.Pwd), string(raw.Name), string(raw.Role), string(raw.Img)}
 	return nil
-}
-
-// userOf keeps the fields a terminal's user object has (not the API's
-// card lists).
-func userOf(v adminapi.User) User {
-	return User{User: v.User, UserID: v.UserID, Pwd: v.Pwd, Name: v.Name, Role: v.Role, Img: v.Img}
 }
 
 // String identifies the user without password or image.

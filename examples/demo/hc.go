@@ -13,7 +13,7 @@ import (
 	"github.com/menjin/menjin/accessctl/hciot/hciottest"
 	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 // hcBridge plays the HC property system: it talks /extApi to Menjin as it
@@ -53,7 +53,7 @@ func hcBridge(ctx context.Context, d *demo) (func(), error) {
 		platform.Close()
 		return nil, err
 	}
-	web := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	web := gateway.NewHTTPServer(srv)
 	go func() {
 		if err := web.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.say("HC server: %v", err)

@@ -27,7 +27,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 	"github.com/menjin/menjin/transport/backoff"
 )
 
@@ -181,13 +181,17 @@ func run(ctx context.Context, out io.Writer, dataDir string, forever bool) (err 
 		if cleanup != nil {
 			cleanups = append(cleanups, cleanup)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
 		for key, min := range s.want {
-			if err := waitCount(ctx, d, key, min); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+			if err != nil {
+				break
 			}
+			err = waitCount(ctx, d, key, min)
+		}
+		if err != nil {
+			if forever && ctx.Err() != nil {
+				return nil // interrupted mid-step: a stop asked for, not a failure
+			}
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	d.say("done in %v: %s", time.Since(start).Round(time.Millisecond), d.summary())

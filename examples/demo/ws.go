@@ -9,7 +9,7 @@ import (
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 // residents are the people the demo enrols on every face terminal.

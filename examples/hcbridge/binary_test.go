@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -22,15 +21,9 @@ import (
 // SIGTERM.
 func TestBinaryWithCurl(t *testing.T) {
 	curl := testutil.RequireTool(t, "curl")
-	if testing.Short() {
-		t.Skip("builds the program")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "hcbridge")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := testutil.BuildProgram(ctx, t, "hcbridge")
 
 	cmd := exec.CommandContext(ctx, bin, "-listen", "127.0.0.1:0", "-app-id", "iot", "-app-secret", "iot-secret", "-hm", "1=wsterm", "-simulate", "1", "-data", t.TempDir())
 	stderr, err := cmd.StderrPipe()

@@ -50,7 +50,7 @@ import (
 	"github.com/menjin/menjin/accessctl/outbox"
 	"github.com/menjin/menjin/accessctl/reconcile"
 	"github.com/menjin/menjin/accessctl/store"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 // hmFlag collects repeated -hm HMID=DRIVER.
@@ -261,12 +261,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob, Reconciler: rc}
 	var servers []*http.Server
 	var wg sync.WaitGroup
-	serve := func(addr string, h http.Handler) (string, error) {
+	serve := func(addr string, hs *http.Server) (string, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return "", err
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -290,7 +289,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		closeState(ob, buf, rc, db, log)
 	}
 
-	if b.ExtAPIAddr, err = serve(cfg.listen, srv); err != nil {
+	if b.ExtAPIAddr, err = serve(cfg.listen, gateway.NewHTTPServer(srv)); err != nil {
 		shutdown()
 		return fmt.Errorf("listen %s: %w", cfg.listen, err)
 	}
@@ -299,7 +298,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		termAddr = "127.0.0.1:0" // simulated terminals need somewhere to dial
 	}
 	if termAddr != "" {
-		if b.TerminalsAddr, err = serve(termAddr, terms); err != nil {
+		if b.TerminalsAddr, err = serve(termAddr, gateway.NewWSServer(terms)); err != nil {
 			shutdown()
 			return fmt.Errorf("listen %s: %w", termAddr, err)
 		}

@@ -40,8 +40,8 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/linkkit"
-	"github.com/menjin/menjin/internal/adminapi"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/accessctl/adminapi"
+	"github.com/menjin/menjin/examples/internal/gateway"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	api := fs.String("api", "127.0.0.1:8080", "address of the admin HTTP API (empty: none)")
 	files := fs.String("files", "", "address of the permission file server (empty: none; user routes then fail)")
 	filesHost := fs.String("files-host", "", "host:port doors reach -files by (default: -files)")
+	apiToken := fs.String("api-token", "", "bearer token the admin API requires (default $"+gateway.EnvAPIToken+"; required unless -api is loopback)")
 	rsaKey := fs.String("rsa-key", "", "RSAPublicKey (Base64 SPKI) pushed to every door after it connects")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long the admin API waits for a door")
 	runFor := fs.Duration("for", 0, "exit after this long (0: run until interrupted)")
@@ -103,6 +104,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(devs, "device", "PK/DN=SECRET of a door allowed to log in (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	token := gateway.APIToken(*apiToken)
+	if *api != "" {
+		if err := gateway.CheckAPIAddr(*api, token); err != nil {
+			return err
+		}
 	}
 	if devs.err != nil {
 		return devs.err
@@ -142,8 +149,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		apiURL = "http://" + ln.Addr().String()
-		apiSrv = &http.Server{Handler: adminapi.New(fleet{hub: hub, devs: devs.secrets}, adminapi.WithTimeout(*timeout)),
-			ReadHeaderTimeout: 10 * time.Second}
+		h, err := adminapi.New(fleet{hub: hub, devs: devs.secrets}, adminapi.WithTimeout(*timeout),
+			adminapi.WithToken(token), adminapi.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		apiSrv = gateway.NewHTTPServer(h)
 		go func() { errc <- apiSrv.Serve(ln) }()
 	}
 	fmt.Fprintf(stderr, "mqtt: %s  api: %s\n", hub.Host().Broker().URL(), apiURL)
@@ -174,20 +185,25 @@ type fleet struct {
 	devs thingmodel.Secrets
 }
 
-func (f fleet) Device(dn string) (accessctl.Device, bool) {
+func (f fleet) Open(_ context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
 	for k := range f.devs {
-		if k.DeviceName == dn {
-			return f.hub.Door(k), true
+		if k.DeviceName == cfg.ID {
+			return f.hub.Door(k), nil
 		}
 	}
-	return nil, false
+	return nil, fmt.Errorf("%w: door %q", accessctl.ErrNotFound, cfg.ID)
 }
 
-func (f fleet) Devices(ctx context.Context) []adminapi.Entry {
-	out := make([]adminapi.Entry, 0, len(f.devs))
+func (f fleet) Devices(ctx context.Context) ([]accessctl.Status, error) {
+	out := make([]accessctl.Status, 0, len(f.devs))
 	for k := range f.devs {
 		st, err := f.hub.Door(k).Status(ctx)
-		out = append(out, adminapi.Entry{SN: k.DeviceName, IP: st.Info.IP, Type: "linkkit", Online: err == nil && st.Online})
+		if err != nil {
+			st = accessctl.Status{}
+		}
+		st.Device.ID = k.DeviceName
+		st.Info.Extra = map[string]string{"type": "linkkit"}
+		out = append(out, st)
 	}
-	return out
+	return out, nil
 }

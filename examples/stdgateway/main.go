@@ -17,9 +17,13 @@
 //	GET    /devices/{sn}/users[?userId=]
 //	POST   /devices/{sn}/open            remote open (/remoteOpen)
 //
-// The API is internal/adminapi, the same as examples/wsgateway's. Statuses:
-// 200 with the device's answer, 404 unknown or offline device, 504 no
-// answer in time, 400 bad body, 501 what the terminal cannot do.
+// The user object also takes "cards" and "bleCards" (card numbers as
+// strings) and "validFrom"/"validTo" (RFC 3339). The API is
+// accessctl/adminapi, the same as examples/wsgateway's. Statuses: 200 with
+// the device's answer, 401 without the token, 404 unknown or offline
+// device, 504 no answer in time, 400 bad body, 501 what the terminal
+// cannot do. With -api-token (or MENJIN_API_TOKEN) every request needs
+// "Authorization: Bearer TOKEN"; without one the API must be on loopback.
 //
 // Terminals cannot list their cards: the cards pushed to each are recorded
 // in the state file under -data (default: a folder in the user's cache
@@ -48,11 +52,11 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/adminapi"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 	"github.com/menjin/menjin/accessctl/store"
-	"github.com/menjin/menjin/internal/adminapi"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 func main() {
@@ -134,9 +138,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 	keepalive := fs.Duration("keepalive", 30*time.Second, "the edge's own heartbeat period towards terminals")
 	offlineAfter := fs.Duration("offline-after", 0, "silence after which a terminal is offline (0: 3 × the keepalive it promised)")
 	dataDir := fs.String("data", gateway.DefaultDataDir("stdgateway"), "directory for on-disk state (the ledger of cards pushed to terminals)")
+	apiToken := fs.String("api-token", "", "bearer token the admin API requires (default $"+gateway.EnvAPIToken+"; required unless -api is loopback)")
 	terms := terminals{}
 	fs.Var(terms, "terminal", "SN=IP:PORT of a terminal allowed to connect, and where to call it back (repeatable)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	token := gateway.APIToken(*apiToken)
+	if err := gateway.CheckAPIAddr(*api, token); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -168,6 +177,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 		devs = append(devs, d)
 	}
 
+	apiHandler, err := adminapi.New(adminapi.FleetOf("stdproto", devs...), adminapi.WithTimeout(*timeout),
+		adminapi.WithToken(token), adminapi.WithLogger(log))
+	if err != nil {
+		return err
+	}
 	edgeLn, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -178,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 		return err
 	}
 	edgeSrv := stdproto.NewServer(*listen, edge)
-	apiSrv := &http.Server{Handler: adminapi.New(adminapi.FleetOf("stdproto", devs...), adminapi.WithTimeout(*timeout)), ReadHeaderTimeout: 10 * time.Second}
+	apiSrv := gateway.NewHTTPServer(apiHandler)
 	errc := make(chan error, 2)
 	go func() { errc <- edgeSrv.Serve(edgeLn) }()
 	go func() { errc <- apiSrv.Serve(apiLn) }()

@@ -106,6 +106,16 @@ func TestGateway(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "李四", f.UserName)
 
+	// Cards and Bluetooth cards become the protocol's whitelist entries.
+	code, body = call(t, "POST", api+"/devices/T-GW-0001/users",
+		`{"userId":"88","name":"王五","cards":["777342461"],"bleCards":["123456789"],"validTo":"2030-01-01T00:00:00Z"}`)
+	require.Equal(t, 200, code, body)
+	card, ok := sim.Card("777342461")
+	require.True(t, ok, "the card reached the terminal")
+	assert.Equal(t, "88", card.UserID)
+	_, ok = sim.BLECard("123456789")
+	assert.True(t, ok, "the Bluetooth card too")
+
 	code, body = call(t, "PUT", api+"/devices/T-GW-0001/users/12384865", `{"name":"李四四"}`)
 	require.Equal(t, 200, code, body)
 	f, _ = sim.Face("12384865")
@@ -168,6 +178,46 @@ func TestMain(m *testing.M) {
 	}
 	goleak.VerifyTestMain(m)
 }
+
+func TestAPIToken(t *testing.T) {
+	const token = "stdgw-test-token-0123456789"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-api-token", token}, &syncBuf{}, &syncBuf{},
+			func(e, a string) { addrs <- [2]string{e, a} })
+	}()
+	var a [2]string
+	select {
+	case a = <-addrs:
+	case err := <-done:
+		t.Fatalf("did not start: %v", err)
+	}
+	get := func(auth string) int {
+		req, err := http.NewRequest("GET", "http://"+a[1]+"/devices", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := apiClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 401, get(""), "no token")
+	assert.Equal(t, 401, get("Bearer stdgw-wrong-token-0123456789"), "wrong token")
+	assert.Equal(t, 200, get("Bearer "+token), "right token")
+	cancel()
+	require.NoError(t, <-done)
+
+	t.Setenv("MENJIN_API_TOKEN", "")
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-api", "0.0.0.0:0"}, &syncBuf{}, &syncBuf{}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "without a token")
+}
+
 
 var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 

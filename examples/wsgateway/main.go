@@ -13,6 +13,11 @@
 //
 //	wsgateway -listen 0.0.0.0:8080 -api 127.0.0.1:8081
 //
+// The API asks for "Authorization: Bearer TOKEN" when -api-token (or the
+// MENJIN_API_TOKEN environment variable) gives one, and refuses to start on
+// an address other than loopback without one; writes are logged with the
+// token's fingerprint and the caller's address.
+//
 // Every event is first written to a durable outbox under -data (default: a
 // folder in the user's cache directory) and acknowledged to the terminal only
 // then; it is printed — and, with -webhook URL, POSTed as JSON with an
@@ -36,7 +41,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/outbox"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 func main() {
@@ -58,8 +63,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	runFor := fs.Duration("for", 0, "exit after this long (0: run until interrupted)")
 	dataDir := fs.String("data", gateway.DefaultDataDir("wsgateway"), "directory for on-disk state (the event outbox)")
 	webhook := fs.String("webhook", "", "POST every event as JSON to this URL (retried until it answers 2xx)")
+	apiToken := fs.String("api-token", "", "bearer token the HTTP API requires (default $"+gateway.EnvAPIToken+"; required unless -api is loopback)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	token := gateway.APIToken(*apiToken)
+	if *api != "" {
+		if err := gateway.CheckAPIAddr(*api, token); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	lines := gateway.EventLines(stdout)
@@ -88,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		_ = ob.Close(ctx)
 	}()
 	gw, err := gateway.Start(gateway.Config{
-		Listen: *listen, Path: *path, API: *api, Sink: ob, Logger: log,
+		Listen: *listen, Path: *path, API: *api, APIToken: token, Sink: ob, Logger: log,
 	})
 	if err != nil {
 		return err

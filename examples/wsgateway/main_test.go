@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,8 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
 	"github.com/menjin/menjin/accessctl/wsterm/wstermtest"
-	"github.com/menjin/menjin/internal/gateway"
+	"github.com/menjin/menjin/examples/internal/gateway"
 )
 
 func TestMain(m *testing.M) {
@@ -86,7 +88,8 @@ func TestGateway(t *testing.T) {
 	require.Eventually(t, func() bool { return stdout.has("online", "486468465489") }, 5*time.Second, 5*time.Millisecond)
 
 	resp, err := http.Post(gw.APIURL()+"/devices/486468465489/users", "application/json",
-		strings.NewReader(`{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"base64....."}`))
+		strings.NewReader(`{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"`+
+			base64.StdEncoding.EncodeToString(stdprototest.Photo("lisi"))+`"}`))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

@@ -1,9 +1,11 @@
 package testutil
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -48,4 +50,19 @@ func StartSelfLogged(t testing.TB, env, logFile string, args ...string) *exec.Cm
 		t.Fatalf("start child: %v", err)
 	}
 	return cmd
+}
+
+// BuildProgram builds the main package in the test's directory into a
+// temporary file named name and returns its path, for black-box tests of
+// the real binary; ctx bounds the build. It skips under -short.
+func BuildProgram(ctx context.Context, t testing.TB, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the program")
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/internal/adminapi"
+	"github.com/menjin/menjin/accessctl/adminapi"
 )
 
 func credValues(g accessctl.Grant, kind accessctl.CredentialKind) []string {

@@ -53,7 +53,7 @@ func TestEventLines(t *testing.T) {
 	assert.NotContains(t, buf.String(), "c2VjcmV0", "no image bytes")
 }
 
-// The gateway serves the shared admin API (internal/adminapi): the routes
+// The gateway serves the shared admin API (accessctl/adminapi): the routes
 // wsterm cannot serve answer as every gateway does.
 func TestAdminAPIOpen(t *testing.T) {
 	gw, err := Start(Config{Listen: "127.0.0.1:0", API: "127.0.0.1:0"})

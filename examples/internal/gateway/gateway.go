@@ -1,8 +1,9 @@
-// Package gateway runs a WebSocket face-terminal gateway: a wsterm.Server
-// that terminals dial into, its admin HTTP API (wsterm.AdminHandler, which
-// is the shared internal/adminapi) and a sink that prints one JSON line per
-// event. examples/wsgateway is a thin main around it; examples/demo starts
-// the same gateway in-process.
+// Package gateway is the glue the example programs share: a WebSocket
+// face-terminal gateway (a wsterm.Server that terminals dial into, its
+// admin HTTP API from accessctl/adminapi, and a sink that prints one JSON
+// line per event), the admin API's token rules and bounded HTTP servers.
+// examples/wsgateway is a thin main around it; examples/demo starts the
+// same gateway in-process.
 //
 //	gw, err := gateway.Start(gateway.Config{Listen: "127.0.0.1:0", API: "127.0.0.1:0", Events: os.Stdout})
 //	defer gw.Close()
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/adminapi"
 	"github.com/menjin/menjin/accessctl/wsterm"
 	"github.com/menjin/menjin/transport"
 )
@@ -30,7 +32,10 @@ type Config struct {
 	Listen string // terminals connect to ws://Listen/ (host:port; port 0 picks one)
 	Path   string // accept terminals only on this path ("": any path)
 	API    string // admin HTTP API address ("": none)
-	Events io.Writer
+	// APIToken is the admin API's bearer token ("": none, which Start
+	// allows on a loopback API address only).
+	APIToken string
+	Events   io.Writer
 	// Sink, if set, receives events too (after the JSON line is written).
 	Sink    accessctl.EventSink
 	Logger  *slog.Logger
@@ -49,6 +54,11 @@ type Gateway struct {
 
 // Start listens and serves until Close.
 func Start(cfg Config) (*Gateway, error) {
+	if cfg.API != "" {
+		if err := CheckAPIAddr(cfg.API, cfg.APIToken); err != nil {
+			return nil, err // before anything listens
+		}
+	}
 	var sinks []accessctl.EventSink
 	if cfg.Events != nil {
 		sinks = append(sinks, EventLines(cfg.Events))
@@ -69,19 +79,23 @@ func Start(cfg Config) (*Gateway, error) {
 		_ = g.Server.Close()
 		return nil, err
 	}
-	g.serve(g.wsLn, g.Server)
+	g.serve(g.wsLn, NewWSServer(g.Server))
 	if cfg.API != "" {
+		api, err := adminapi.New(g.Server, adminapi.WithToken(cfg.APIToken), adminapi.WithLogger(cfg.Logger))
+		if err != nil {
+			_ = g.Close()
+			return nil, err
+		}
 		if g.apiLn, err = net.Listen("tcp", cfg.API); err != nil {
 			_ = g.Close()
 			return nil, err
 		}
-		g.serve(g.apiLn, wsterm.AdminHandler(g.Server))
+		g.serve(g.apiLn, NewHTTPServer(api))
 	}
 	return g, nil
 }
 
-func (g *Gateway) serve(ln net.Listener, h http.Handler) {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+func (g *Gateway) serve(ln net.Listener, s *http.Server) {
 	g.servers = append(g.servers, s)
 	g.wg.Add(1)
 	go func() {

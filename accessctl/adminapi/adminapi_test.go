@@ -1,17 +1,22 @@
 package adminapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,13 +24,26 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/accessctltest"
-	"github.com/menjin/menjin/internal/adminapi"
+	"github.com/menjin/menjin/accessctl/adminapi"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// jpeg is the base64 of a JPEG head, enough for DecodeImage and SniffImage.
-var jpeg = base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+// jpeg is the base64 of a real 4×4 JPEG photo.
+var jpeg = func() string {
+	var b bytes.Buffer
+	if err := stdjpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 4, 4)), nil); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}()
+
+// pngB64 is the base64 of a real 2×2 PNG.
+func pngB64(t *testing.T) string {
+	var b bytes.Buffer
+	require.NoError(t, png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 2, 2))))
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
 
 var seedUser = `{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"1","img":"` + jpeg + `"}`
 
@@ -51,8 +69,8 @@ type commander struct {
 	got    []string
 }
 
-func (c *commander) UserCommand(_ context.Context, op adminapi.UserOp, u adminapi.User) (json.RawMessage, error) {
-	c.got = append(c.got, fmt.Sprintf("%d %s %s %s %s", op, u.UserID, u.Name, u.Pwd, u.Img))
+func (c *commander) UserCommand(_ context.Context, op string, user json.RawMessage) (json.RawMessage, error) {
+	c.got = append(c.got, op+" "+string(user))
 	return c.answer, c.err
 }
 
@@ -66,7 +84,9 @@ func newEnv(t *testing.T, opts ...adminapi.Option) *env {
 	e := &env{fake: accessctltest.NewFakeDevice("F-1", nil), off: accessctltest.NewFakeDevice("F-0", nil),
 		cmd: &commander{bare: bare{"C-1"}}}
 	require.NoError(t, e.off.SetOnline(context.Background(), false))
-	e.api = httptest.NewServer(adminapi.New(adminapi.FleetOf("fake", e.fake, e.off, e.cmd, bare{"B-1"}), opts...))
+	h, err := adminapi.New(adminapi.FleetOf("fake", e.fake, e.off, e.cmd, bare{"B-1"}), opts...)
+	require.NoError(t, err)
+	e.api = httptest.NewServer(h)
 	t.Cleanup(e.api.Close)
 	return e
 }
@@ -96,7 +116,9 @@ func TestDevices(t *testing.T) {
 		{"sn":"F-0","ip":"","mac":"","type":"fake","online":false},
 		{"sn":"F-1","ip":"","mac":"","type":"fake","online":true}]`, body)
 
-	empty := httptest.NewServer(adminapi.New(adminapi.FleetOf("none")))
+	h, err := adminapi.New(adminapi.FleetOf("none"))
+	require.NoError(t, err)
+	empty := httptest.NewServer(h)
 	defer empty.Close()
 	resp, err := http.Get(empty.URL + "/devices")
 	require.NoError(t, err)
@@ -235,17 +257,21 @@ func TestUserCommander(t *testing.T) {
 	e := newEnv(t)
 	e.cmd.answer = json.RawMessage(`{"code":"500","data":"exists","commandId":"202401151136440001"}`)
 	e.cmd.err = accessctl.Rejected("addUser", "500", "exists")
-	code, body := e.call(t, "POST", "/devices/C-1/users", `{"userId":"1","img":"base64.....","pwd":"p"}`)
+	code, body := e.call(t, "POST", "/devices/C-1/users", `{"userId":"1","img":"`+jpeg+`","pwd":"p"}`)
 	assert.Equal(t, 200, code)
 	assert.Equal(t, string(e.cmd.answer), body, "the device's answer, verbatim, refusal included")
-	code, _ = e.call(t, "PUT", "/devices/C-1/users/2", `{"name":"n"}`)
+	code, _ = e.call(t, "PUT", "/devices/C-1/users/2", `{"name":"n","cards":["7"]}`)
 	assert.Equal(t, 200, code)
 	code, _ = e.call(t, "DELETE", "/devices/C-1/users/3", "")
 	assert.Equal(t, 200, code)
 	code, _ = e.call(t, "GET", "/devices/C-1/users?userId=4&name=n4", "")
 	assert.Equal(t, 200, code)
-	assert.Equal(t, []string{"0 1  p base64.....", "1 2 n  ", "2 3   ", "3 4 n4  "}, e.cmd.got,
-		"the object as sent: no image decoding on this path")
+	assert.Equal(t, []string{
+		`add {"userId":"1","pwd":"p","img":"` + jpeg + `"}`,
+		`edit {"userId":"2","name":"n","cards":["7"]}`,
+		`delete {"userId":"3"}`,
+		`select {"userId":"4","name":"n4"}`,
+	}, e.cmd.got, "the validated object, the photo as sent")
 
 	e.cmd.answer, e.cmd.err = nil, fmt.Errorf("%w: silent", accessctl.ErrTimeout)
 	code, _ = e.call(t, "DELETE", "/devices/C-1/users/3", "")
@@ -253,9 +279,14 @@ func TestUserCommander(t *testing.T) {
 	e.cmd.err = accessctl.ErrOffline
 	code, _ = e.call(t, "GET", "/devices/C-1/users", "")
 	assert.Equal(t, 404, code)
+	e.cmd.err = fmt.Errorf("%w: no cards here", accessctl.ErrUnsupported)
+	code, _ = e.call(t, "POST", "/devices/C-1/users", `{"userId":"5","cards":["1"]}`)
+	assert.Equal(t, 501, code, "a kind the device cannot carry")
 	code, _ = e.call(t, "POST", "/devices/C-1/users", `{"name":"no id"}`)
 	assert.Equal(t, 400, code, "the body is checked before the device is asked")
-	assert.Len(t, e.cmd.got, 6)
+	code, _ = e.call(t, "POST", "/devices/C-1/users", `{"userId":"6","img":"base64....."}`)
+	assert.Equal(t, 400, code, "not a picture")
+	assert.Len(t, e.cmd.got, 7)
 }
 
 func TestTimeoutAndMaxBody(t *testing.T) {
@@ -297,11 +328,15 @@ func TestUserGrantMapping(t *testing.T) {
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 	_, err = adminapi.User{UserID: "1", Img: "!!!"}.Grant()
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
+	_, err = adminapi.User{UserID: "1", Img: base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))}.Grant()
+	assert.ErrorIs(t, err, accessctl.ErrInvalid, "a JPEG head is not a picture")
 	assert.NotContains(t, adminapi.User{UserID: "1", Pwd: "secret", Img: jpeg}.String(), "secret")
 }
 
 func FuzzUser(f *testing.F) {
-	for _, s := range []string{seedUser, `{"userId":12384865}`, `{"userId":null,"img":null}`, `{"userId":{}}`, `[]`, `{"img":"data:,"}`, `{"userId":-1e9,"role":1}`} {
+	for _, s := range []string{seedUser, `{"userId":12384865}`, `{"userId":null,"img":null}`, `{"userId":{}}`, `[]`, `{"img":"data:,"}`, `{"userId":-1e9,"role":1}`,
+		`{"userId":"7","cards":["3000123456",3000123457],"bleCards":["C0FFEE"],"validFrom":"2026-01-01T00:00:00+08:00","validTo":"2027-01-01T00:00:00Z"}`,
+		`{"userId":"1","userId":"2"}`, "{\"userId\":\"a\xffb\"}", `{"userId":"a\ud800"}`, `{"userId":"1","cards":[[[[[[[[1]]]]]]]]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -310,8 +345,14 @@ func FuzzUser(f *testing.F) {
 			return
 		}
 		g, err := u.Grant()
-		if err == nil && g.Person.ID != u.UserID {
+		if err != nil {
+			return
+		}
+		if g.Person.ID != u.UserID || !utf8.ValidString(u.UserID) || strings.ContainsRune(u.UserID, utf8.RuneError) || len(u.UserID) > adminapi.MaxIDLen {
 			t.Fatalf("person %q from userId %q", g.Person.ID, u.UserID)
+		}
+		if len(u.Cards) > adminapi.MaxCards || len(u.BLECards) > adminapi.MaxCards {
+			t.Fatalf("%d cards", len(u.Cards))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -17,26 +18,39 @@ import (
 // DefaultMaxBody bounds a request body: a user object with a face photo.
 const DefaultMaxBody = 16 << 20
 
-// UserOp is what a UserCommander is asked to do.
-type UserOp int
+// Source is what the API serves: a driver that can list its devices. A
+// server devices dial into (wsterm.Server) is one; FleetOf makes one of a
+// fixed set. The API lists with Devices and opens the device a request
+// names with Open, each request anew: Open must be cheap, and the API does
+// not close what it opened (a server's handle holds nothing of its own).
+type Source interface {
+	accessctl.Driver
+	accessctl.DeviceLister
+}
 
-// The user routes' operations.
+// The operations of UserCommander.
 const (
-	OpAdd    UserOp = iota // POST users: the whole object
-	OpEdit                 // PUT users/{userId}: empty fields stay unchanged
-	OpDelete               // DELETE users/{userId}: UserID only
-	OpSelect               // GET users: UserID and Name filter, both empty for all
+	OpAdd    = "add"    // POST users: the whole object
+	OpEdit   = "edit"   // PUT users/{userId}: empty fields stay unchanged
+	OpDelete = "delete" // DELETE users/{userId}: userId only
+	OpSelect = "select" // GET users: userId and name filter, both empty for all
 )
 
 // UserCommander is an optional capability of a device whose protocol takes
 // the user object as is and whose answer the API passes on verbatim
 // (wsterm: the terminal's reply frame, commandId and code included). When a
-// device has it, the user routes use it instead of PermissionSync.
+// device has it, the user routes use it instead of PermissionSync. Its
+// signature uses only standard types so that a driver implements it
+// without importing this package.
 //
-// A non-nil answer is written with 200 whatever err says (a refusal is the
-// device's answer too); without one, err is mapped to a status.
+// user is the validated user object as JSON (for OpDelete and OpSelect only
+// userId and name). A field the protocol cannot carry (cards, say) must
+// give an error wrapping accessctl.ErrUnsupported, which the API answers
+// with 501. A non-nil answer is written with 200 whatever err says (a
+// refusal is the device's answer too); without one, err is mapped to a
+// status.
 type UserCommander interface {
-	UserCommand(ctx context.Context, op UserOp, u User) (answer json.RawMessage, err error)
+	UserCommand(ctx context.Context, op string, user json.RawMessage) (answer json.RawMessage, err error)
 }
 
 // Option configures New.
@@ -53,18 +67,53 @@ func WithMaxBody(n int64) Option { return func(h *handler) { h.maxBody = n } }
 // "admin-api"), so that door logs say who opened.
 func WithOperator(name string) Option { return func(h *handler) { h.operator = name } }
 
+// WithDeviceType is the type GET /devices shows for a device whose status
+// does not carry one in Info.Extra["type"] (default "").
+func WithDeviceType(typ string) Option { return func(h *handler) { h.typ = typ } }
+
+// WithToken makes every request present "Authorization: Bearer token";
+// without it, or with another token, the API answers 401 with
+// WWW-Authenticate: Bearer. Tokens are compared in constant time. New
+// refuses a token shorter than MinTokenLen or with characters a header
+// cannot carry. Without WithToken (or with ""), anyone who reaches the
+// API may use it: bind it to loopback.
+func WithToken(token string) Option { return func(h *handler) { h.token = token } }
+
+// WithLogger logs every write (add, edit, delete, open) with who made it:
+// the token's fingerprint, never the token, and the remote address. nil
+// discards.
+func WithLogger(l *slog.Logger) Option { return func(h *handler) { h.log = l } }
+
 type handler struct {
-	fleet    Fleet
+	src      Source
 	timeout  time.Duration
 	maxBody  int64
 	operator string
+	typ      string
+	token    string
+	log      *slog.Logger
 }
 
-// New returns the admin API over f.
-func New(f Fleet, opts ...Option) http.Handler {
-	h := &handler{fleet: f, maxBody: DefaultMaxBody, operator: "admin-api"}
+// New returns the admin API over src. Errors wrap accessctl.ErrInvalid: a
+// nil src, a bad token, a body bound that is not positive.
+func New(src Source, opts ...Option) (http.Handler, error) {
+	h := &handler{src: src, maxBody: DefaultMaxBody, operator: "admin-api"}
 	for _, o := range opts {
-		o(h)
+		if o != nil {
+			o(h)
+		}
+	}
+	switch {
+	case src == nil:
+		return nil, fmt.Errorf("%w: adminapi: nil source", accessctl.ErrInvalid)
+	case h.maxBody <= 0:
+		return nil, fmt.Errorf("%w: adminapi: max body %d", accessctl.ErrInvalid, h.maxBody)
+	}
+	if err := CheckToken(h.token); h.token != "" && err != nil {
+		return nil, err
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /devices", h.list)
@@ -73,36 +122,50 @@ func New(f Fleet, opts ...Option) http.Handler {
 	mux.HandleFunc("DELETE /devices/{sn}/users/{userId}", h.userRoute(OpDelete))
 	mux.HandleFunc("GET /devices/{sn}/users", h.userRoute(OpSelect))
 	mux.HandleFunc("POST /devices/{sn}/open", h.open)
-	return mux
+	return h.guard(mux), nil
+}
+
+// Entry is one row of GET /devices.
+type Entry struct {
+	SN     string `json:"sn"`
+	IP     string `json:"ip"`
+	MAC    string `json:"mac"`
+	Type   string `json:"type"`
+	Online bool   `json:"online"`
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	rows := h.fleet.Devices(r.Context())
-	if rows == nil {
-		rows = []Entry{} // [] rather than null
+	sts, err := h.src.Devices(r.Context())
+	if err != nil {
+		reply(w, err)
+		return
+	}
+	rows := make([]Entry, 0, len(sts)) // [] rather than null
+	for _, st := range sts {
+		typ := st.Info.Extra["type"]
+		if typ == "" {
+			typ = h.typ
+		}
+		rows = append(rows, Entry{SN: st.Device.ID, IP: st.Info.IP, MAC: st.Info.MAC, Type: typ, Online: st.Online})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].SN < rows[j].SN })
 	writeJSON(w, http.StatusOK, rows)
 }
 
 func (h *handler) open(w http.ResponseWriter, r *http.Request) {
-	d, ok := h.device(w, r)
+	ctx, cancel := h.callContext(r)
+	defer cancel()
+	d, ok := h.device(ctx, w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := h.callContext(r)
-	defer cancel()
 	reply(w, d.OpenDoor(ctx, accessctl.OpenRequest{Operator: h.operator, Reason: r.URL.Query().Get("reason")}))
 }
 
 // userRoute reads the request into a user object, then hands it to the
 // device's UserCommander, or to the protocol-neutral path.
-func (h *handler) userRoute(op UserOp) http.HandlerFunc {
+func (h *handler) userRoute(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d, ok := h.device(w, r)
-		if !ok {
-			return
-		}
 		u, err := h.readUser(w, r, op)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -110,13 +173,12 @@ func (h *handler) userRoute(op UserOp) http.HandlerFunc {
 		}
 		ctx, cancel := h.callContext(r)
 		defer cancel()
+		d, ok := h.device(ctx, w, r)
+		if !ok {
+			return
+		}
 		if uc, ok := d.(UserCommander); ok {
-			answer, err := uc.UserCommand(ctx, op, u)
-			if answer != nil {
-				writeRaw(w, answer)
-				return
-			}
-			reply(w, err)
+			h.command(ctx, w, uc, op, u)
 			return
 		}
 		switch op {
@@ -132,17 +194,40 @@ func (h *handler) userRoute(op UserOp) http.HandlerFunc {
 	}
 }
 
-// readUser builds the operation's user object: the body for add and edit
-// (the path's userId wins, and must agree with the body's), the path or the
-// query for the others.
-func (h *handler) readUser(w http.ResponseWriter, r *http.Request, op UserOp) (User, error) {
+func (h *handler) command(ctx context.Context, w http.ResponseWriter, uc UserCommander, op string, u User) {
+	if op == OpDelete || op == OpSelect {
+		u = User{UserID: u.UserID, Name: u.Name}
+	}
+	body, err := json.Marshal(u)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	answer, err := uc.UserCommand(ctx, op, body)
+	if answer != nil {
+		writeRaw(w, answer)
+		return
+	}
+	reply(w, err)
+}
+
+// readUser builds the operation's user object and validates it before any
+// device is asked: the body for add and edit (the path's userId wins, and
+// must agree with the body's), the path or the query for the others.
+func (h *handler) readUser(w http.ResponseWriter, r *http.Request, op string) (User, error) {
+	var u User
 	switch op {
 	case OpDelete:
-		return User{UserID: r.PathValue("userId")}, nil
+		u.UserID = r.PathValue("userId")
+		return u, ValidID("userId", u.UserID)
 	case OpSelect:
-		return User{UserID: r.URL.Query().Get("userId"), Name: r.URL.Query().Get("name")}, nil
+		q := r.URL.Query()
+		u.UserID, u.Name = q.Get("userId"), q.Get("name")
+		if u.UserID != "" {
+			return u, ValidID("userId", u.UserID)
+		}
+		return u, nil
 	}
-	var u User
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		return u, fmt.Errorf("body: %v", err)
@@ -156,10 +241,7 @@ func (h *handler) readUser(w http.ResponseWriter, r *http.Request, op UserOp) (U
 		}
 		u.UserID = id
 	}
-	if u.UserID == "" {
-		return u, errors.New("userId is required")
-	}
-	return u, nil
+	return u, u.Validate()
 }
 
 // put adds or edits through PermissionSync. An edit starts from what the
@@ -224,13 +306,32 @@ func (h *handler) query(ctx context.Context, w http.ResponseWriter, d accessctl.
 	writeJSON(w, http.StatusOK, users)
 }
 
-func (h *handler) device(w http.ResponseWriter, r *http.Request) (accessctl.Device, bool) {
+// device finds the device the path names among those the source lists
+// (404 otherwise), and opens it.
+func (h *handler) device(ctx context.Context, w http.ResponseWriter, r *http.Request) (accessctl.Device, bool) {
 	sn := r.PathValue("sn")
-	d, ok := h.fleet.Device(sn)
-	if !ok {
-		writeError(w, http.StatusNotFound, "unknown device "+strconv.Quote(sn))
+	sts, err := h.src.Devices(ctx)
+	if err != nil {
+		reply(w, err)
+		return nil, false
 	}
-	return d, ok
+	known := false
+	for _, st := range sts {
+		if st.Device.ID == sn {
+			known = true
+			break
+		}
+	}
+	if !known {
+		writeError(w, http.StatusNotFound, "unknown device "+strconv.Quote(sn))
+		return nil, false
+	}
+	d, err := h.src.Open(ctx, accessctl.DeviceConfig{ID: sn})
+	if err != nil {
+		reply(w, err)
+		return nil, false
+	}
+	return d, true
 }
 
 func (h *handler) callContext(r *http.Request) (context.Context, context.CancelFunc) {

@@ -246,7 +246,8 @@ func NewBroker(secrets SecretStore, opts ...BrokerOption) (*Broker, error) {
 		return nil, err
 	}
 	b.listener = &guardedListener{id: "linkkit", addr: cfg.addr, tlsConfig: cfg.tls, ln: cfg.ln,
-		connectTO: cfg.connectTO, maxPending: cfg.maxPending, log: cfg.logger, stop: make(chan struct{})}
+		connectTO: cfg.connectTO, maxPending: cfg.maxPending, log: cfg.logger, stop: make(chan struct{}),
+		conns: map[*pendingConn]struct{}{}, serveEnd: make(chan struct{})}
 	if err := srv.AddListener(b.listener); err != nil {
 		if cfg.ln != nil {
 			_ = cfg.ln.Close()

@@ -29,6 +29,15 @@ type guardedListener struct {
 	closed                    atomic.Bool
 	closeOnce                 sync.Once
 	stop                      chan struct{}
+
+	// Close closes every connection it handed to mochi and waits for
+	// them: mochi counts a client in its WaitGroup only once the
+	// connection's goroutine runs, which would race with its final Wait.
+	mu       sync.Mutex
+	started  bool // Serve ran (Close waits for it to return)
+	conns    map[*pendingConn]struct{}
+	wg       sync.WaitGroup
+	serveEnd chan struct{}
 }
 
 // Accept-error backoff: like net/http, 5 ms doubling to 1 s.
@@ -64,6 +73,14 @@ func (l *guardedListener) Init(log *slog.Logger) error {
 }
 
 func (l *guardedListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return
+	}
+	l.started = true
+	l.mu.Unlock()
+	defer close(l.serveEnd)
 	var delay time.Duration
 	for {
 		conn, err := l.ln.Accept()
@@ -84,10 +101,6 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		delay = 0
-		if l.closed.Load() {
-			_ = conn.Close()
-			return
-		}
 		if l.pending.Add(1) > int64(l.maxPending) {
 			l.pending.Add(-1)
 			l.overPending.Add(1)
@@ -96,7 +109,23 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 		}
 		pc := &pendingConn{Conn: conn, l: l}
 		_ = conn.SetDeadline(time.Now().Add(l.connectTO))
+		l.mu.Lock()
+		if l.closed.Load() {
+			l.mu.Unlock()
+			pc.authenticated()
+			_ = conn.Close()
+			return
+		}
+		l.conns[pc] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
 		go func() {
+			defer l.wg.Done()
+			defer func() {
+				l.mu.Lock()
+				delete(l.conns, pc)
+				l.mu.Unlock()
+			}()
 			if err := establish(l.id, pc); err != nil {
 				l.log.Debug("linkkit: connection ended", "remote", conn.RemoteAddr().String(), "error", err)
 			}
@@ -107,12 +136,24 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 
 func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
 		l.closed.Store(true)
+		started := l.started
+		l.mu.Unlock()
 		close(l.stop)
 		closeClients(l.id)
 		if l.ln != nil {
 			_ = l.ln.Close()
 		}
+		if started {
+			<-l.serveEnd
+		}
+		l.mu.Lock()
+		for pc := range l.conns {
+			_ = pc.Conn.Close() // sockets mochi has not listed as clients yet
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
 	})
 }
 

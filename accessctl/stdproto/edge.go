@@ -2,6 +2,7 @@ package stdproto
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -200,6 +201,7 @@ type Edge struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 	seq    atomic.Uint64
+	resent resendIDs // ids of refused reports, for their resends
 
 	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
 	refusedMu                                                   sync.Mutex
@@ -824,15 +826,76 @@ func (e *Edge) deliver(ctx context.Context, ev accessctl.Event) error {
 }
 
 // deliverOrRefuse delivers a terminal's report; if the sink refuses it the
-// terminal is answered 99 so that it reports again (never lose an event).
-func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev accessctl.Event, data any) {
+// terminal is answered 99 so that it reports again (never lose an event),
+// and the resend is delivered under the refused event's id. data, if not
+// nil, builds the answer from the event id.
+func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev accessctl.Event, data func(id string) any) {
 	ctx, cancel := context.WithTimeout(r.Context(), e.o.eventTO)
 	defer cancel()
+	key := resendKey(ev)
+	if id, ok := e.resent.take(key); ok {
+		ev.ID = id
+	}
 	if err := e.deliver(ctx, ev); err != nil {
+		e.resent.put(key, ev.ID)
 		e.refuse(w, CodeOther, "event not accepted, send it again: "+err.Error())
 		return
 	}
-	writeResp(w, CodeOK, MsgSuccess, data)
+	var d any
+	if data != nil {
+		d = data(ev.ID)
+	}
+	writeResp(w, CodeOK, MsgSuccess, d)
+}
+
+// maxResends bounds the refused reports remembered (oldest forgotten first).
+const maxResends = 1024
+
+// resendIDs remembers the ids of refused reports by content. The protocol
+// carries no event id, so a terminal's resend is known only by being the
+// same report: it gets the refused event's id, and a sink that dedupes by
+// id sees one event. A report the sink accepted is forgotten, so a second
+// identical pass (the same card twice) is a new event.
+type resendIDs struct {
+	mu    sync.Mutex
+	ids   map[[32]byte]string
+	order [][32]byte
+}
+
+func resendKey(ev accessctl.Event) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(ev.Device.ID + "\x00" + string(ev.Kind) + "\x00"))
+	h.Write(ev.Raw)
+	if ev.Pass != nil && ev.Pass.Snapshot != nil {
+		h.Write(ev.Pass.Snapshot.Data)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (r *resendIDs) take(k [32]byte) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.ids[k]
+	if ok {
+		delete(r.ids, k) // its order entry is skipped when it comes up
+	}
+	return id, ok
+}
+
+func (r *resendIDs) put(k [32]byte, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[[32]byte]string{}
+	}
+	for len(r.order) >= maxResends {
+		delete(r.ids, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.ids[k] = id
+	r.order = append(r.order, k)
 }
 
 func (e *Edge) passEvent(st *terminalState, raw []byte, p accessctl.PassEvent) accessctl.Event {

@@ -169,7 +169,7 @@ func (e *Edge) handleFacePass(w http.ResponseWriter, r *http.Request) {
 		Kind: accessctl.PassGranted, Result: accessctl.Result{Granted: true}, Similarity: &sim,
 		Snapshot: &accessctl.Image{Data: req.Photo, MIME: accessctl.SniffImage(req.Photo)},
 	})
-	e.deliverOrRefuse(w, r, ev, PhotoData{PhotoID: ev.ID})
+	e.deliverOrRefuse(w, r, ev, func(id string) any { return PhotoData{PhotoID: id} })
 }
 
 func (e *Edge) handleCardPass(m accessctl.Method) http.HandlerFunc {

@@ -16,22 +16,7 @@ import (
 // fixture runs the lead's conformance suite against a wsterm Server and a
 // simulated terminal over real WebSockets on 127.0.0.1.
 func fixture(t *testing.T) accessctltest.Fixture {
-	events := make(chan accessctl.Event, 256)
-	sink := accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
-		if e.Kind != accessctl.KindPass {
-			select { // status events are not what the suite waits for
-			case events <- e:
-			default:
-			}
-			return nil
-		}
-		select {
-		case events <- e:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	sink := accessctltest.NewSink()
 	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second))
 	ts := newHTTPServer(t, srv)
 	url := "ws" + ts.URL[len("http"):] + "/"
@@ -55,8 +40,11 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		},
 		Grant: func(id string) accessctl.Grant {
 			return accessctl.Grant{Person: accessctl.PersonRef{ID: id}, Name: "n-" + id,
-				Credentials: []accessctl.Credential{{Kind: accessctl.CredFace, Face: &accessctl.Image{Data: jpeg, MIME: "image/jpeg"}}}}
+				Credentials: []accessctl.Credential{face()}}
 		},
+		// a password rides along a face; alone the terminal cannot hold it
+		CredentialKinds: []accessctl.CredentialKind{accessctl.CredFace},
+		Credential:      func(accessctl.CredentialKind, string) accessctl.Credential { return face() },
 		Holds: func(id string) (string, bool) {
 			u, ok := term.User(id)
 			return u.Name, ok
@@ -64,8 +52,13 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		TriggerPass: func(id string) {
 			go func() { _, _ = term.Pass(context.Background(), id, "0") }()
 		},
-		Events: events,
+		Sink: sink,
+		Acks: func() int { return term.Stats().EventsAcked },
 	}
+}
+
+func face() accessctl.Credential {
+	return accessctl.Credential{Kind: accessctl.CredFace, Face: &accessctl.Image{Data: jpeg, MIME: "image/jpeg"}}
 }
 
 func TestConformance(t *testing.T) {

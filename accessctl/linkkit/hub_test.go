@@ -434,3 +434,43 @@ func TestStatusEventsAndDriver(t *testing.T) {
 	err = r.hub.Door(triple.Key()).OpenDoor(context.Background(), accessctl.OpenRequest{Door: 2})
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 }
+
+// Status events follow the rules of pass events: an online the sink refuses
+// is delivered again with the same id (it used to be dropped when the sink
+// lagged), counted in Stats; a new session is a new online event.
+func TestStatusEventsAreRetriedNotDropped(t *testing.T) {
+	sink := accessctltest.NewSink()
+	r := newRig(t, linkkit.WithSink(sink))
+	sink.RefuseNext(accessctl.KindOnline, 3)
+	sim := r.dial(t)
+	online := func() []accessctltest.Delivery {
+		var out []accessctltest.Delivery
+		for _, d := range sink.Deliveries() {
+			if d.Event.Kind == accessctl.KindOnline {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(online()) == 4 }, 10*time.Second, 5*time.Millisecond)
+	ds := online()
+	for _, d := range ds[:3] {
+		assert.True(t, d.Refused)
+		assert.Equal(t, ds[3].Event.ID, d.Event.ID, "the same event, the same id")
+	}
+	assert.False(t, ds[3].Refused)
+	ref := accessctl.DeviceRef{Platform: "edge", ID: linkkit.DeviceID(triple.Key())}
+	assert.Contains(t, ds[3].Event.ID, ref.String()+"/online/", "the liveness id scheme")
+	assert.Equal(t, "127.0.0.1", ds[3].Event.Status.Info.IP)
+
+	require.NoError(t, sim.Close())
+	sim = r.dial(t)
+	defer sim.Close()
+	require.Eventually(t, func() bool { return len(online()) == 5 }, 10*time.Second, 5*time.Millisecond)
+	assert.NotEqual(t, ds[3].Event.ID, online()[4].Event.ID, "a new session is a new online")
+	st := r.hub.Stats()
+	assert.Equal(t, uint64(3), st.Refused)
+	assert.Equal(t, uint64(1), st.Retried)
+	assert.Zero(t, st.Dropped)
+	assert.GreaterOrEqual(t, st.Delivered, uint64(3), "online, offline, online")
+}

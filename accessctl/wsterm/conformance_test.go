@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/menjin/menjin/accessctl"
@@ -65,4 +66,46 @@ func TestConformance(t *testing.T) {
 	accessctltest.TestDevice(t, fixture)
 	accessctltest.TestPermissionSync(t, fixture)
 	accessctltest.TestEvents(t, fixture)
+}
+
+// Status events follow the rules of pass events: an online the sink refuses
+// is emitted again, with its id, at the next heartbeat (it used to be
+// logged and lost); a terminal that connects again while believed online
+// (a reboot inside the offline window) is a new online event.
+func TestStatusEventsAreRetried(t *testing.T) {
+	sink := accessctltest.NewSink()
+	sink.RefuseNext(accessctl.KindOnline, 2)
+	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second))
+	ts := newHTTPServer(t, srv)
+	url := "ws" + ts.URL[len("http"):] + "/"
+	term := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithHeartbeat(20*time.Millisecond), wstermtest.WithTransport(fastBackoff))
+	t.Cleanup(func() { _ = term.Close(); _ = srv.Close(); ts.Close() })
+	online := func() []accessctltest.Delivery {
+		var out []accessctltest.Delivery
+		for _, d := range sink.Deliveries() {
+			if d.Event.Kind == accessctl.KindOnline {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(online()) == 3 }, 10*time.Second, 5*time.Millisecond)
+	ds := online()
+	assert.True(t, ds[0].Refused)
+	assert.True(t, ds[1].Refused)
+	assert.False(t, ds[2].Refused)
+	assert.Equal(t, ds[0].Event.ID, ds[2].Event.ID, "the same event, the same id")
+	assert.Contains(t, ds[2].Event.ID, "st-1/online/")
+
+	// The same terminal again on a new socket, before the old one is seen
+	// closed: the old session is replaced, and the host hears of it.
+	twin := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithTransport(fastBackoff))
+	t.Cleanup(func() { _ = twin.Close() })
+	require.NoError(t, twin.WaitRegistered(ctxT(t)))
+	require.Eventually(t, func() bool { return len(online()) >= 4 }, 10*time.Second, 5*time.Millisecond)
+	assert.NotEqual(t, ds[2].Event.ID, online()[3].Event.ID)
+	st := srv.Stats()
+	assert.Equal(t, uint64(2), st.Refused)
+	assert.Equal(t, uint64(1), st.Retried)
+	assert.Zero(t, st.Dropped)
 }

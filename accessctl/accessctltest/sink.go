@@ -93,3 +93,14 @@ func (s *Sink) watchAcks(f func() int) {
 	s.acks = f
 	s.mu.Unlock()
 }
+
+// Of returns the deliveries of events of kind, refused or not, in order.
+func (s *Sink) Of(kind accessctl.EventKind) []Delivery {
+	var out []Delivery
+	for _, d := range s.Deliveries() {
+		if d.Event.Kind == kind {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -443,15 +443,7 @@ func TestStatusEventsAreRetriedNotDropped(t *testing.T) {
 	r := newRig(t, linkkit.WithSink(sink))
 	sink.RefuseNext(accessctl.KindOnline, 3)
 	sim := r.dial(t)
-	online := func() []accessctltest.Delivery {
-		var out []accessctltest.Delivery
-		for _, d := range sink.Deliveries() {
-			if d.Event.Kind == accessctl.KindOnline {
-				out = append(out, d)
-			}
-		}
-		return out
-	}
+	online := func() []accessctltest.Delivery { return sink.Of(accessctl.KindOnline) }
 	require.Eventually(t, func() bool { return len(online()) == 4 }, 10*time.Second, 5*time.Millisecond)
 	ds := online()
 	for _, d := range ds[:3] {

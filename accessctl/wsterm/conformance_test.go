@@ -80,15 +80,7 @@ func TestStatusEventsAreRetried(t *testing.T) {
 	url := "ws" + ts.URL[len("http"):] + "/"
 	term := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithHeartbeat(20*time.Millisecond), wstermtest.WithTransport(fastBackoff))
 	t.Cleanup(func() { _ = term.Close(); _ = srv.Close(); ts.Close() })
-	online := func() []accessctltest.Delivery {
-		var out []accessctltest.Delivery
-		for _, d := range sink.Deliveries() {
-			if d.Event.Kind == accessctl.KindOnline {
-				out = append(out, d)
-			}
-		}
-		return out
-	}
+	online := func() []accessctltest.Delivery { return sink.Of(accessctl.KindOnline) }
 	require.Eventually(t, func() bool { return len(online()) == 3 }, 10*time.Second, 5*time.Millisecond)
 	ds := online()
 	assert.True(t, ds[0].Refused)

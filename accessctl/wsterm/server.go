@@ -210,30 +210,30 @@ func (s *Server) emit(e accessctl.Event) error {
 
 // Stats are the server's counters.
 type Stats struct {
-	accessctl.DeliveryStats // every event handed to the sink, status included
-	Connections       uint64 // WebSocket connections accepted
-	Registrations     uint64 // 205 reports accepted
-	Rejected          uint64 // 205 reports refused by admission or lacking sn
-	Replaced          uint64 // sessions replaced by a newer connection of the same sn
-	Heartbeats        uint64
-	Events            uint64 // events delivered to the sink
-	DuplicateEvents   uint64 // resent events acked but not delivered again
-	EarlyEvents       uint64 // events received before 205, buffered
-	UnregisteredLost  uint64 // buffered pre-205 events the sink refused after they were acked
-	SinkErrors        uint64
-	UnknownReports    uint64 // codes outside the table, acked and delivered raw
-	BadFrames         uint64 // messages that did not decode even leniently
-	RepairedFrames    uint64 // messages that needed the lenient repairs
-	NoCodeDropped     uint64 // objects with neither commandId nor code
-	CommandsSent      uint64
-	Replies           uint64 // replies a waiting command got (counted before it returns)
-	CommandTimeouts   uint64
-	LateReplies       uint64
-	DuplicateReplies  uint64
-	UnknownReplies    uint64 // a commandId no command of ours had
-	OrphansAttributed uint64 // id-less replies given to the single command in flight
-	OrphansDropped    uint64
-	Transport         transport.Stats
+	accessctl.DeliveryStats        // every event handed to the sink, status included
+	Connections             uint64 // WebSocket connections accepted
+	Registrations           uint64 // 205 reports accepted
+	Rejected                uint64 // 205 reports refused by admission or lacking sn
+	Replaced                uint64 // sessions replaced by a newer connection of the same sn
+	Heartbeats              uint64
+	Events                  uint64 // events delivered to the sink
+	DuplicateEvents         uint64 // resent events acked but not delivered again
+	EarlyEvents             uint64 // events received before 205, buffered
+	UnregisteredLost        uint64 // buffered pre-205 events the sink refused after they were acked
+	SinkErrors              uint64
+	UnknownReports          uint64 // codes outside the table, acked and delivered raw
+	BadFrames               uint64 // messages that did not decode even leniently
+	RepairedFrames          uint64 // messages that needed the lenient repairs
+	NoCodeDropped           uint64 // objects with neither commandId nor code
+	CommandsSent            uint64
+	Replies                 uint64 // replies a waiting command got (counted before it returns)
+	CommandTimeouts         uint64
+	LateReplies             uint64
+	DuplicateReplies        uint64
+	UnknownReplies          uint64 // a commandId no command of ours had
+	OrphansAttributed       uint64 // id-less replies given to the single command in flight
+	OrphansDropped          uint64
+	Transport               transport.Stats
 }
 
 type counters struct {
@@ -248,7 +248,7 @@ func (s *Server) Stats() Stats {
 	c := &s.st
 	return Stats{
 		DeliveryStats: s.delivery.Stats(),
-		Connections: c.connections.Load(), Registrations: c.registrations.Load(), Rejected: c.rejected.Load(),
+		Connections:   c.connections.Load(), Registrations: c.registrations.Load(), Rejected: c.rejected.Load(),
 		Replaced: c.replaced.Load(), Heartbeats: c.heartbeats.Load(), Events: c.events.Load(),
 		DuplicateEvents: c.dupEvents.Load(), EarlyEvents: c.early.Load(), UnregisteredLost: c.unregLost.Load(),
 		SinkErrors: c.sinkErrors.Load(), UnknownReports: c.unknownReports.Load(), BadFrames: c.badFrames.Load(),

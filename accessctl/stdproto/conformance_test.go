@@ -109,3 +109,26 @@ func TestResendKeepsTheEventID(t *testing.T) {
 	require.Equal(t, ids[0], ids[2], "a resend keeps the id")
 	require.NotEqual(t, ids[2], ids[3], "a new pass after an accepted one is a new event")
 }
+
+// Status events follow the rules of pass events: an online the sink refuses
+// is delivered again, with its id, at the next keepalive (it used to be
+// reported and lost); counted in Stats.
+func TestStatusEventsAreRetried(t *testing.T) {
+	sink := accessctltest.NewSink()
+	sink.RefuseNext(accessctl.KindOnline, 1)
+	edge := stdproto.NewEdge(fastEdgeOptions(sink)...)
+	srv := httptest.NewServer(edge)
+	t.Cleanup(func() { srv.Close(); _ = edge.Close() })
+	(&rig{edge: edge, srv: srv}).terminal(t, "T-STATUS-1")
+	require.Eventually(t, func() bool { return len(sink.Of(accessctl.KindOnline)) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	ds := sink.Of(accessctl.KindOnline)
+	require.True(t, ds[0].Refused)
+	require.False(t, ds[1].Refused)
+	require.Equal(t, ds[0].Event.ID, ds[1].Event.ID)
+	require.Contains(t, ds[1].Event.ID, "stdproto:T-STATUS-1/online/")
+	require.Equal(t, "127.0.0.1", ds[1].Event.Status.Info.IP)
+	st := edge.Stats().Delivery
+	require.Equal(t, uint64(1), st.Refused)
+	require.Equal(t, uint64(1), st.Retried)
+	require.Zero(t, st.Dropped)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/liveness"
 	"github.com/menjin/menjin/internal/backoff"
 )
 
@@ -55,15 +56,16 @@ type IntercomHandler interface {
 
 // EdgeStats counts what an Edge did.
 type EdgeStats struct {
-	Requests   uint64               // requests routed
-	Connects   uint64               // accepted /connect
-	Refused    map[int]uint64       // answers with a non-zero code, by code
-	Events     uint64               // events the sink accepted
-	SinkErrors uint64               // events the sink refused (the terminal was told to resend, where it can)
-	Repaired   uint64               // bodies that needed the lenient decoder
-	Decisions  uint64               // /recognize and /qrcode answered
-	Online     int                  // terminals online now
-	Links      map[string]LinkStats // edge → terminal, by sn
+	Requests   uint64                  // requests routed
+	Connects   uint64                  // accepted /connect
+	Refused    map[int]uint64          // answers with a non-zero code, by code
+	Events     uint64                  // events the sink accepted
+	SinkErrors uint64                  // events the sink refused (the terminal was told to resend, where it can)
+	Repaired   uint64                  // bodies that needed the lenient decoder
+	Decisions  uint64                  // /recognize and /qrcode answered
+	Online     int                     // terminals online now
+	Delivery   accessctl.DeliveryStats // every event handed to the sink, status included
+	Links      map[string]LinkStats    // edge → terminal, by sn
 }
 
 type options struct {
@@ -202,6 +204,10 @@ type Edge struct {
 	closed atomic.Bool
 	seq    atomic.Uint64
 	resent resendIDs // ids of refused reports, for their resends
+	// lv turns connects, keepalives and silence into online/offline events
+	// (the one rule of accessctl/liveness); delivery counts all events.
+	lv       *liveness.Tracker
+	delivery accessctl.DeliveryCounter
 
 	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
 	refusedMu                                                   sync.Mutex
@@ -275,6 +281,13 @@ func NewEdge(opts ...Option) *Edge {
 		o.hc = NewHTTPClient()
 	}
 	e := &Edge{o: o, terms: map[string]*terminalState{}, refused: map[int]uint64{}}
+	if e.o.sink == nil {
+		e.o.sink = accessctl.Discard
+	}
+	// Silence is the token table's rule (3 × keepalive, B.3), applied by the
+	// sweeper; the tracker only turns it into events, so it has no timer.
+	e.lv = liveness.New(e.o.sink, liveness.WithTimeout(100*365*24*time.Hour), liveness.WithDelivery(&e.delivery),
+		liveness.WithEvent(e.decorate))
 	var expiry func(time.Duration) time.Duration
 	if o.offlineAfter > 0 {
 		expiry = func(time.Duration) time.Duration { return o.offlineAfter }
@@ -411,7 +424,7 @@ func (e *Edge) SNs() []string {
 
 // Stats returns the counters.
 func (e *Edge) Stats() EdgeStats {
-	s := EdgeStats{Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
+	s := EdgeStats{Delivery: e.delivery.Stats(), Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
 		SinkErrors: e.sinkErrors.Load(), Repaired: e.repaired.Load(), Decisions: e.decisions.Load(),
 		Refused: map[int]uint64{}, Links: map[string]LinkStats{}}
 	e.refusedMu.Lock()
@@ -449,6 +462,9 @@ func (e *Edge) Close() error {
 	for _, st := range sts {
 		e.setOnline(st, false, "edge closed")
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.o.eventTO)
+	defer cancel()
+	_ = e.lv.Close(ctx) // what the sink still refuses is counted as dropped
 	return nil
 }
 
@@ -543,6 +559,10 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 	st.cli().link.Invalidate()
 	if changed {
 		e.announce(st, true, now, "connect")
+	} else {
+		// connected again while believed online (a reboot inside the
+		// silence window): a new session, a new online event
+		e.emitStatus(st, true, "connect")
 	}
 	e.startLink(st)
 }
@@ -568,6 +588,11 @@ func (e *Edge) handleKeepalive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResp(w, CodeOK, "", nil)
+	ctx, cancel := context.WithTimeout(r.Context(), e.o.eventTO)
+	defer cancel()
+	if err := e.lv.Seen(ctx, e.ref(st)); err != nil { // retries an online the sink refused
+		e.reportErr(st.cfg.SN, fmt.Errorf("online event not accepted by the sink: %w", err))
+	}
 }
 
 // decodeAuthed reads, decodes, authenticates and validates a JSON request.
@@ -626,18 +651,40 @@ func (e *Edge) announce(st *terminalState, online bool, now time.Time, why strin
 	if e.o.status != nil {
 		e.o.status(st.cfg.SN, online)
 	}
-	kind := accessctl.KindOnline
-	if !online {
-		kind = accessctl.KindOffline
-	}
-	ev := e.event(st, kind, now, nil)
-	status, _ := (&Terminal{e: e, st: st}).Status(context.Background())
-	ev.Status = &status
+	e.emitStatus(st, online, why)
+}
+
+// emitStatus hands a session change to the tracker. A refused online is
+// tried again at the next keepalive, a refused offline at the next sweep.
+func (e *Edge) emitStatus(st *terminalState, online bool, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.o.eventTO)
 	defer cancel()
-	if err := e.deliver(ctx, ev); err != nil {
+	kind, err := accessctl.KindOnline, error(nil)
+	if online {
+		err = e.lv.Connected(ctx, e.ref(st))
+	} else {
+		kind, err = accessctl.KindOffline, e.lv.Lost(ctx, e.ref(st))
+	}
+	if err != nil {
 		e.reportErr(st.cfg.SN, fmt.Errorf("%s event (%s) not accepted by the sink: %w", kind, why, err))
 	}
+}
+
+func (e *Edge) ref(st *terminalState) accessctl.DeviceRef {
+	return accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN}
+}
+
+// decorate completes the tracker's status events with the terminal's site
+// and what it told at /connect.
+func (e *Edge) decorate(ev *accessctl.Event) {
+	ev.Platform = Platform
+	st := e.state(ev.Device.ID)
+	if st == nil || ev.Status == nil {
+		return
+	}
+	ev.Site = st.config().Site
+	full, _ := (&Terminal{e: e, st: st}).Status(context.Background())
+	ev.Status.Info = full.Info
 }
 
 // sweeper turns silent terminals offline (B.3: 3 × keepalive).
@@ -655,6 +702,26 @@ func (e *Edge) sweeper() {
 			if st := e.state(sn); st != nil {
 				e.setOnline(st, false, "keepalive silence")
 			}
+		}
+		e.retryOffline()
+	}
+}
+
+// retryOffline reports offline again the terminals whose offline event the
+// sink refused (the tracker still has them online).
+func (e *Edge) retryOffline() {
+	e.mu.RLock()
+	sts := make([]*terminalState, 0, len(e.terms))
+	for _, st := range e.terms {
+		sts = append(sts, st)
+	}
+	e.mu.RUnlock()
+	for _, st := range sts {
+		st.mu.Lock()
+		online := st.online
+		st.mu.Unlock()
+		if seen, ok := e.lv.Status(e.ref(st)); ok && seen.Online && !online {
+			e.emitStatus(st, false, "retry")
 		}
 	}
 }
@@ -817,7 +884,7 @@ func (e *Edge) event(st *terminalState, kind accessctl.EventKind, now time.Time,
 }
 
 func (e *Edge) deliver(ctx context.Context, ev accessctl.Event) error {
-	if err := e.o.sink.Handle(ctx, ev); err != nil {
+	if err := e.delivery.Deliver(ctx, e.o.sink, ev); err != nil {
 		e.sinkErrors.Add(1)
 		return err
 	}

@@ -453,12 +453,7 @@ func (e *Edge) Close() error {
 	}
 	e.cancel()
 	e.wg.Wait()
-	e.mu.RLock()
-	sts := make([]*terminalState, 0, len(e.terms))
-	for _, st := range e.terms {
-		sts = append(sts, st)
-	}
-	e.mu.RUnlock()
+	sts := e.states()
 	for _, st := range sts {
 		e.setOnline(st, false, "edge closed")
 	}
@@ -707,15 +702,21 @@ func (e *Edge) sweeper() {
 	}
 }
 
-// retryOffline reports offline again the terminals whose offline event the
-// sink refused (the tracker still has them online).
-func (e *Edge) retryOffline() {
+// states lists the terminals the edge knows.
+func (e *Edge) states() []*terminalState {
 	e.mu.RLock()
+	defer e.mu.RUnlock()
 	sts := make([]*terminalState, 0, len(e.terms))
 	for _, st := range e.terms {
 		sts = append(sts, st)
 	}
-	e.mu.RUnlock()
+	return sts
+}
+
+// retryOffline reports offline again the terminals whose offline event the
+// sink refused (the tracker still has them online).
+func (e *Edge) retryOffline() {
+	sts := e.states()
 	for _, st := range sts {
 		st.mu.Lock()
 		online := st.online

@@ -15,6 +15,9 @@ import (
 type Fixture struct {
 	// Device is connected and online when the fixture is returned.
 	Device accessctl.Device
+	// Sync, when set, is what TestPermissionSync tests instead of Device:
+	// for a PermissionSync that is not a Device (a cloud directory).
+	Sync accessctl.PermissionSync
 	// Disconnect takes the device side away (a cable pulled); the driver
 	// must then report the device offline and fail calls with ErrOffline.
 	Disconnect func()
@@ -37,7 +40,7 @@ type Fixture struct {
 	// same store, and returns the device's new handle once it is online.
 	// TestPermissionSync checks that a removal after the restart still
 	// reaches the device.
-	Restart func() accessctl.Device
+	Restart func() accessctl.PermissionSync
 	// Holds reports whether the device side holds the person, and under
 	// which name.
 	Holds func(personID string) (name string, ok bool)
@@ -198,6 +201,9 @@ func testDevice(t *testing.T, mk MakeFixture) {
 
 func sync_(t *testing.T, f Fixture) accessctl.PermissionSync {
 	t.Helper()
+	if f.Sync != nil {
+		return f.Sync
+	}
 	ps, ok := f.Device.(accessctl.PermissionSync)
 	if !ok {
 		t.Fatalf("%T does not implement accessctl.PermissionSync", f.Device)
@@ -246,7 +252,7 @@ func testPermissionSync(t *testing.T, mk MakeFixture) {
 		if name, ok := f.Holds("p-2"); !ok || (!f.NoNames && name != "renamed") {
 			t.Fatalf("after update the device holds (%q, %t), want (renamed, true)", name, ok)
 		}
-		if lister, ok := f.Device.(accessctl.GrantLister); ok {
+		if lister, ok := sync_(t, f).(accessctl.GrantLister); ok {
 			refs, err := lister.ListGrants(ctx(t))
 			if err != nil {
 				t.Fatalf("ListGrants: %v", err)
@@ -282,7 +288,7 @@ func testPermissionSync(t *testing.T, mk MakeFixture) {
 		if err := ps.RemoveGrant(ctx(t), accessctl.PersonRef{ID: "never-there"}); err != nil {
 			t.Fatalf("RemoveGrant of an unknown person = %v, want nil", err)
 		}
-		if getter, ok := f.Device.(accessctl.GrantGetter); ok {
+		if getter, ok := sync_(t, f).(accessctl.GrantGetter); ok {
 			if _, err := getter.GetGrant(ctx(t), ref); !errors.Is(err, accessctl.ErrNotFound) {
 				t.Fatalf("GetGrant of a removed person = %v, want ErrNotFound", err)
 			}
@@ -372,7 +378,7 @@ func testPermissionSync(t *testing.T, mk MakeFixture) {
 		if _, ok := f.Holds("p-6"); !ok {
 			t.Fatal("device side does not hold a person whose window is open")
 		}
-		if getter, ok := f.Device.(accessctl.GrantGetter); ok {
+		if getter, ok := sync_(t, f).(accessctl.GrantGetter); ok {
 			got, err := getter.GetGrant(ctx(t), accessctl.PersonRef{ID: "p-6"})
 			if err != nil {
 				t.Fatalf("GetGrant: %v", err)
@@ -394,7 +400,7 @@ func testPermissionSync(t *testing.T, mk MakeFixture) {
 		if err := sync_(t, f).PutGrant(ctx(t), f.Grant("p-7")); err != nil {
 			t.Fatalf("PutGrant: %v", err)
 		}
-		f.Device = f.Restart()
+		f.Sync = f.Restart()
 		if err := sync_(t, f).RemoveGrant(ctx(t), accessctl.PersonRef{ID: "p-7"}); err != nil {
 			t.Fatalf("RemoveGrant after a restart: %v", err)
 		}

@@ -114,7 +114,7 @@ func ledgerFixture(t *testing.T, forget bool) accessctltest.Fixture {
 	f, d := fakeFixture(t, nil)
 	h := &ledgerHost{dev: d, mu: new(sync.Mutex), ledger: map[string]bool{}}
 	f.Device, f.KeepsState = h, true
-	f.Restart = func() accessctl.Device {
+	f.Restart = func() accessctl.PermissionSync {
 		nh := &ledgerHost{dev: d, mu: h.mu, ledger: h.ledger}
 		if forget {
 			nh.ledger = map[string]bool{}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/menjin/menjin/accessctl"
 )
 
@@ -66,6 +68,20 @@ type Fixture struct {
 // cleanup with t.Cleanup.
 type MakeFixture func(t *testing.T) Fixture
 
+// leakChecked makes each fixture prove that its cleanup (the driver's and
+// the device side's Close) leaves no goroutine behind.
+func leakChecked(mk MakeFixture) MakeFixture {
+	return func(t *testing.T) Fixture {
+		before := goleak.IgnoreCurrent()
+		t.Cleanup(func() { // registered first, so it runs after the fixture's own cleanup
+			if err := goleak.Find(before); err != nil {
+				t.Errorf("goroutines left after the fixture was closed: %v", err)
+			}
+		})
+		return mk(t)
+	}
+}
+
 // Timeout bounds every call the suite makes and every wait for a state.
 var Timeout = 10 * time.Second
 
@@ -100,7 +116,7 @@ func online(t *testing.T, d accessctl.Device) bool {
 // offline behaviour (Status still answers), cancellation and Close. Its
 // subtests are named Device/….
 func TestDevice(t *testing.T, mk MakeFixture) {
-	t.Run("Device", func(t *testing.T) { testDevice(t, mk) })
+	t.Run("Device", func(t *testing.T) { testDevice(t, leakChecked(mk)) })
 }
 
 func testDevice(t *testing.T, mk MakeFixture) {
@@ -216,7 +232,7 @@ func sync_(t *testing.T, f Fixture) accessctl.PermissionSync {
 // validity windows, invalid grants, concurrency, cancellation and removal
 // after a restart of the host side. Its subtests are named PermissionSync/….
 func TestPermissionSync(t *testing.T, mk MakeFixture) {
-	t.Run("PermissionSync", func(t *testing.T) { testPermissionSync(t, mk) })
+	t.Run("PermissionSync", func(t *testing.T) { testPermissionSync(t, leakChecked(mk)) })
 }
 
 func testPermissionSync(t *testing.T, mk MakeFixture) {
@@ -415,7 +431,7 @@ func testPermissionSync(t *testing.T, mk MakeFixture) {
 // again with the same ID, and no event delivered twice under two ids. Its
 // subtests are named Events/….
 func TestEvents(t *testing.T, mk MakeFixture) {
-	t.Run("Events", func(t *testing.T) { testEvents(t, mk) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, leakChecked(mk)) })
 }
 
 func events(t *testing.T, mk MakeFixture) Fixture {

@@ -18,7 +18,9 @@ import (
 
 func fixture(t *testing.T) accessctltest.Fixture {
 	sink := accessctltest.NewSink()
-	edge := stdproto.NewEdge(fastEdgeOptions(sink)...)
+	// 400 ms of silence is offline in the fast options; on a loaded
+	// machine eight concurrent syncs can delay a keepalive that long.
+	edge := stdproto.NewEdge(append(fastEdgeOptions(sink), stdproto.WithOfflineAfter(1500*time.Millisecond))...)
 	srv := httptest.NewServer(edge)
 	t.Cleanup(func() {
 		srv.Close()

@@ -87,6 +87,15 @@ func (s *session) HandleMessage(c *transport.Conn, msg []byte) {
 	if repaired {
 		s.srv.st.repaired.Add(1)
 	}
+	if s.registered.Load() {
+		// Any frame is a sign of life for the tracker's silence check, not
+		// only heartbeats; it also retries an online the sink refused.
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.sinkTimeout)
+		if err := s.srv.lv.Seen(ctx, accessctl.DeviceRef{ID: s.id()}); err != nil {
+			s.srv.st.sinkErrors.Add(1)
+		}
+		cancel()
+	}
 	for i := range frames {
 		s.handle(&frames[i], now)
 	}

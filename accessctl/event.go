@@ -10,7 +10,7 @@ import (
 type EventKind string
 
 const (
-	KindOnline        EventKind = "online"         // a device connected or registered
+	KindOnline        EventKind = "online"         // a device connected or registered: every one is a (re)connect, even after an online
 	KindOffline       EventKind = "offline"        // a device went silent or disconnected
 	KindHeartbeat     EventKind = "heartbeat"      // a device's keep-alive
 	KindPass          EventKind = "pass"           // a pass attempt, granted or denied

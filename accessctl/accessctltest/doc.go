@@ -10,5 +10,9 @@
 //
 // The fixture connects one device under test to whatever plays the device
 // side (a simulator, a real terminal on a bench) and lets the suite look at
-// the device side: what it holds, and how often its door opened.
+// the device side: what it holds, how often its door opened, what it had
+// acknowledged. The driver's EventSink is a Sink from NewSink, through which
+// the suite watches deliveries and refuses some on purpose. Each suite names
+// its subtests under its own prefix (Device/…, PermissionSync/…, Events/…),
+// so several suites run in one test without colliding.
 package accessctltest

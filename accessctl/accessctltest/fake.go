@@ -26,7 +26,15 @@ type FakeDevice struct {
 	failNext []error
 	sink     accessctl.EventSink
 	seq      int
+	unacked  []accessctl.Event // reported, not yet accepted by the sink
+	acks     int
+
+	sendMu sync.Mutex // one delivery at a time keeps the events in order
 }
+
+// maxUnacked is how many unacknowledged events the fake keeps, as a
+// terminal's record memory would.
+const maxUnacked = 64
 
 // NewFakeDevice returns an online fake with the given id. Events it reports
 // (Pass, SetOnline) go to sink, which may be nil.
@@ -198,20 +206,64 @@ func (d *FakeDevice) SetOnline(ctx context.Context, online bool) error {
 	return d.sink.Handle(ctx, e)
 }
 
-// Pass reports a granted pass of the person to the fake's sink.
+// Pass reports a granted pass of the person to the fake's sink. Like a
+// terminal, the fake keeps the event until the sink accepts it: an error
+// leaves it queued, and the next Pass or Redeliver sends it again, with the
+// same id, before anything newer.
 func (d *FakeDevice) Pass(ctx context.Context, personID string) error {
 	d.mu.Lock()
+	if len(d.unacked) >= maxUnacked {
+		d.mu.Unlock()
+		return d.Redeliver(ctx) // memory full: the new pass is not recorded
+	}
 	e := d.event(accessctl.KindPass)
-	name := d.grants[personID].Name
-	d.mu.Unlock()
 	e.Pass = &accessctl.PassEvent{
 		Person:     &accessctl.PersonRef{ID: personID},
-		PersonName: name,
+		PersonName: d.grants[personID].Name,
 		Method:     accessctl.MethodFace,
 		Kind:       accessctl.PassGranted,
 		Result:     accessctl.Result{Granted: true, Message: "success"},
 	}
-	return d.sink.Handle(ctx, e)
+	d.unacked = append(d.unacked, e)
+	d.mu.Unlock()
+	return d.Redeliver(ctx)
+}
+
+// Redeliver sends the events the sink has not accepted yet, oldest first,
+// and stops at the first refusal.
+func (d *FakeDevice) Redeliver(ctx context.Context) error {
+	d.sendMu.Lock()
+	defer d.sendMu.Unlock()
+	for {
+		d.mu.Lock()
+		if len(d.unacked) == 0 {
+			d.mu.Unlock()
+			return nil
+		}
+		e := d.unacked[0]
+		d.mu.Unlock()
+		if err := d.sink.Handle(ctx, e); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.unacked = d.unacked[1:]
+		d.acks++
+		d.mu.Unlock()
+	}
+}
+
+// Acks counts the events the sink accepted (the device's acknowledgements).
+func (d *FakeDevice) Acks() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.acks
+}
+
+// Unacked counts the events waiting for the sink.
+func (d *FakeDevice) Unacked() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.unacked)
 }
 
 // event builds an envelope with a fresh id. Callers hold mu.

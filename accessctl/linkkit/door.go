@@ -3,9 +3,7 @@ package linkkit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +67,7 @@ func (d *Door) OpenDoor(ctx context.Context, req accessctl.OpenRequest) error {
 		return fmt.Errorf("%w: a LinkKit door has one door, not %d", accessctl.ErrInvalid, req.Door)
 	}
 	_, err := d.hub.host.Invoke(ctx, d.key, ServiceRemoteOpen, struct{}{})
-	return mapErr(ServiceRemoteOpen, err)
+	return accessctl.MapTransportError(ServiceRemoteOpen, err)
 }
 
 // SetRSAPublicKey sets the door's RSAPublicKey property now.
@@ -78,7 +76,7 @@ func (d *Door) SetRSAPublicKey(ctx context.Context, key string) error {
 		return accessctl.ErrClosed
 	}
 	_, err := d.hub.host.SetProperties(ctx, d.key, map[string]any{PropertyRSAPublicKey: key})
-	return mapErr("set "+PropertyRSAPublicKey, err)
+	return accessctl.MapTransportError("set "+PropertyRSAPublicKey, err)
 }
 
 // PutGrant sends the person's QR, card, BLE card and password credentials
@@ -231,7 +229,7 @@ func (d *Door) syncLocked(ctx context.Context, entries []permfile.Entry) error {
 	ctx, cancel := context.WithTimeout(ctx, d.hub.cfg.syncTimeout)
 	defer cancel()
 	_, err = d.hub.host.Invoke(ctx, d.key, ServiceSyncPermissions, map[string]string{"permissionUrl": url})
-	err = mapErr(ServiceSyncPermissions, err)
+	err = accessctl.MapTransportError(ServiceSyncPermissions, err)
 	d.st.last = SyncResult{URL: url, Entries: len(entries), Downloads: files.Downloads(url), At: time.Now(), Err: err}
 	return err
 }
@@ -240,24 +238,6 @@ func (d *Door) syncLocked(ctx context.Context, entries []permfile.Entry) error {
 func (d *Door) Close() error {
 	d.closed.Store(true)
 	return nil
-}
-
-// mapErr turns carrier errors into the accessctl contract.
-func mapErr(op string, err error) error {
-	var re *thingmodel.ReplyError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &re):
-		return &accessctl.RejectedError{Op: op, Code: strconv.Itoa(re.Code), Message: re.Message}
-	case errors.Is(err, thingmodel.ErrOffline):
-		return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
-	case errors.Is(err, thingmodel.ErrTimeout):
-		return fmt.Errorf("%w: %w", accessctl.ErrTimeout, err)
-	case errors.Is(err, thingmodel.ErrClosed):
-		return fmt.Errorf("%w: %w", accessctl.ErrClosed, err)
-	}
-	return err
 }
 
 func jsonString(raw json.RawMessage, s *string) error { return json.Unmarshal(raw, s) }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/liveness"
 	"github.com/menjin/menjin/transport/backoff"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
@@ -98,10 +98,27 @@ type Hub struct {
 	mu     sync.Mutex
 	states map[thingmodel.DeviceKey]*doorState
 
-	status   chan accessctl.Event // online/offline to the sink, in order
+	lv       *liveness.Tracker
+	status   statusQueue // session changes the sink has yet to take
 	statusWG sync.WaitGroup
+	delivery accessctl.DeliveryCounter
+	ips      sync.Map // door id -> the IP of its session, for status events
 
-	passEvents, statusDropped, keyPushes, keyPushFailures atomic.Uint64
+	passEvents, keyPushes, keyPushFailures atomic.Uint64
+}
+
+// maxStatusPerDoor bounds the session changes kept per door while the sink
+// refuses them; beyond it the oldest are dropped (and counted).
+const maxStatusPerDoor = 8
+
+// statusQueue holds, per door and in order, the session changes (true:
+// a session started) not yet accepted by the sink. Memory is bounded by
+// the doors that authenticated, times maxStatusPerDoor.
+type statusQueue struct {
+	mu      sync.Mutex
+	pending map[thingmodel.DeviceKey][]bool
+	wake    chan struct{}
+	quit    chan struct{}
 }
 
 // doorState is shared by every handle to one door.
@@ -120,10 +137,12 @@ type SyncResult struct {
 	Err       error
 }
 
-// HubStats are the hub's counters plus its Host's.
+// HubStats are the hub's counters plus its Host's. Delivery counts pass
+// and status events alike.
 type HubStats struct {
+	accessctl.DeliveryStats
 	PassEvents      uint64
-	StatusDropped   uint64 // online/offline events dropped because the sink lagged 1024 behind
+	StatusDropped   uint64 // online/offline events given up (at Close, or a door flapping faster than the sink takes them); same as Dropped
 	KeyPushes       uint64
 	KeyPushFailures uint64
 	Host            thingmodel.Stats
@@ -142,7 +161,14 @@ func NewHub(ctx context.Context, opts ...Option) (*Hub, error) {
 	if cfg.ledger == nil {
 		cfg.ledger = accessctl.NewMemoryLedger()
 	}
-	h := &Hub{cfg: cfg, states: map[thingmodel.DeviceKey]*doorState{}, status: make(chan accessctl.Event, 1024)}
+	h := &Hub{cfg: cfg, states: map[thingmodel.DeviceKey]*doorState{}}
+	h.status = statusQueue{pending: map[thingmodel.DeviceKey][]bool{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	if cfg.sink != nil {
+		// The MQTT session is the truth: the broker's keepalive ends a silent
+		// one, so the tracker needs no silence timer of its own.
+		h.lv = liveness.New(cfg.sink, liveness.WithTimeout(100*365*24*time.Hour), liveness.WithDelivery(&h.delivery),
+			liveness.WithEvent(h.decorate))
+	}
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	hostOpts := append([]thingmodel.Option{
 		thingmodel.WithHandler(thingmodel.HandlerFunc(h.serveThing)),
@@ -170,7 +196,7 @@ func (h *Hub) Close() error {
 		h.stop()
 		err = h.host.Close()
 		h.wg.Wait()
-		close(h.status)
+		close(h.status.quit)
 		h.statusWG.Wait()
 	})
 	return err
@@ -178,7 +204,8 @@ func (h *Hub) Close() error {
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
-	s := HubStats{PassEvents: h.passEvents.Load(), StatusDropped: h.statusDropped.Load(), KeyPushes: h.keyPushes.Load(),
+	d := h.delivery.Stats()
+	s := HubStats{DeliveryStats: d, PassEvents: h.passEvents.Load(), StatusDropped: d.Dropped, KeyPushes: h.keyPushes.Load(),
 		KeyPushFailures: h.keyPushFailures.Load(), Host: h.host.Stats()}
 	if h.cfg.files != nil {
 		fs := h.cfg.files.Stats()
@@ -226,7 +253,7 @@ func (h *Hub) serveThing(ctx context.Context, m *thingmodel.Message) error {
 		if err != nil {
 			return &thingmodel.ReplyError{Code: thingmodel.CodeBadParams, Message: err.Error()}
 		}
-		if err := h.cfg.sink.Handle(ctx, ev); err != nil {
+		if err := h.delivery.Deliver(ctx, h.cfg.sink, ev); err != nil {
 			return err // the door keeps the event and posts it again
 		}
 		h.passEvents.Add(1)
@@ -253,29 +280,38 @@ func (h *Hub) serveThing(ctx context.Context, m *thingmodel.Message) error {
 }
 
 func (h *Hub) sessionChanged(dev thingmodel.DeviceKey, st thingmodel.Status) {
-	kind := accessctl.KindOffline
-	if st.Online {
-		kind = accessctl.KindOnline
-		if h.cfg.rsaKey != "" {
-			h.wg.Add(1)
-			go h.pushKey(dev)
-		}
+	if st.Online && h.cfg.rsaKey != "" {
+		h.wg.Add(1)
+		go h.pushKey(dev)
 	}
-	if h.cfg.sink == nil {
+	if h.lv == nil {
 		return
 	}
-	s := accessctl.Status{Device: h.ref(dev), Online: st.Online, Since: st.Since, LastSeen: st.LastSeen,
-		Info: accessctl.DeviceInfo{IP: hostOf(st.RemoteAddr)}}
-	ev := accessctl.Event{
-		ID:   "linkkit:" + string(kind) + ":" + DeviceID(dev) + ":" + strconv.FormatInt(st.Since.UnixNano(), 10),
-		Kind: kind, Platform: h.cfg.event.Platform, Site: h.cfg.event.Site, Device: s.Device,
-		OccurredAt: st.Since, TimeSource: accessctl.TimeReceipt, ReceivedAt: st.Since, Status: &s,
+	if st.Online {
+		h.ips.Store(DeviceID(dev), hostOf(st.RemoteAddr))
 	}
-	select { // this runs on a broker goroutine: never block it
-	case h.status <- ev:
+	// This runs on a broker goroutine: queue and never block it.
+	q := &h.status
+	q.mu.Lock()
+	p := append(q.pending[dev], st.Online)
+	if len(p) > maxStatusPerDoor {
+		p = p[1:]
+		h.delivery.Drop()
+		h.cfg.logger.Warn("linkkit: status change dropped, door flapping faster than the sink takes them", "device", DeviceID(dev))
+	}
+	q.pending[dev] = p
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
 	default:
-		h.statusDropped.Add(1)
-		h.cfg.logger.Warn("linkkit: status event dropped, sink too slow", "device", DeviceID(dev), "kind", kind)
+	}
+}
+
+// decorate completes the tracker's status events.
+func (h *Hub) decorate(e *accessctl.Event) {
+	e.Platform, e.Site = h.cfg.event.Platform, h.cfg.event.Site
+	if ip, ok := h.ips.Load(e.Device.ID); ok && e.Status != nil {
+		e.Status.Info.IP = ip.(string)
 	}
 }
 
@@ -286,15 +322,89 @@ func hostOf(addr string) string {
 	return addr
 }
 
+// deliverStatus hands session changes to the tracker, in order per door.
+// A change the sink refuses stays queued and is tried again (the tracker
+// keeps its event id), with back-off; at Close what is left is tried once
+// more and then counted as dropped.
 func (h *Hub) deliverStatus() {
 	defer h.statusWG.Done()
-	for ev := range h.status {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := h.cfg.sink.Handle(ctx, ev); err != nil {
-			h.cfg.logger.Warn("linkkit: sink refused a status event", "event", ev.String(), "error", err)
-		}
-		cancel()
+	if h.lv == nil {
+		<-h.status.quit
+		return
 	}
+	policy := backoff.Policy{Min: 50 * time.Millisecond, Max: 5 * time.Second, Factor: 2, Jitter: 0.2}
+	failures := 0
+	for {
+		var retry <-chan time.Time
+		if failures > 0 {
+			retry = time.After(policy.Delay(failures - 1))
+		}
+		select {
+		case <-h.status.wake:
+		case <-retry:
+		case <-h.status.quit:
+			h.flushStatus(true)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = h.lv.Close(ctx)
+			cancel()
+			return
+		}
+		if h.flushStatus(false) {
+			failures = 0
+		} else {
+			failures++
+		}
+	}
+}
+
+// flushStatus delivers what is queued; ok is false if the sink refused.
+func (h *Hub) flushStatus(final bool) (ok bool) {
+	q := &h.status
+	q.mu.Lock()
+	devs := make([]thingmodel.DeviceKey, 0, len(q.pending))
+	for d := range q.pending {
+		devs = append(devs, d)
+	}
+	q.mu.Unlock()
+	ok = true
+	for _, dev := range devs {
+		for {
+			q.mu.Lock()
+			p := q.pending[dev]
+			if len(p) == 0 {
+				delete(q.pending, dev)
+				q.mu.Unlock()
+				break
+			}
+			online := p[0]
+			q.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var err error
+			if online {
+				err = h.lv.Connected(ctx, h.ref(dev))
+			} else {
+				err = h.lv.Lost(ctx, h.ref(dev))
+			}
+			cancel()
+			q.mu.Lock()
+			switch {
+			case err == nil:
+				q.pending[dev] = q.pending[dev][1:]
+			case final:
+				for range q.pending[dev] {
+					h.delivery.Drop()
+				}
+				delete(q.pending, dev)
+			}
+			q.mu.Unlock()
+			if err != nil {
+				h.cfg.logger.Warn("linkkit: sink refused a status event; trying again", "device", DeviceID(dev), "error", err)
+				ok = false
+				break
+			}
+		}
+	}
+	return ok
 }
 
 // pushKey sets RSAPublicKey on a door that just came online, retrying a

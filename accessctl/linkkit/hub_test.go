@@ -106,10 +106,17 @@ func grant(id string, qr string) accessctl.Grant {
 // The accessctl conformance suites, against the simulated door.
 func TestConformance(t *testing.T) {
 	mk := func(t *testing.T) accessctltest.Fixture {
-		r := newRig(t)
+		sink := accessctltest.NewSink()
+		r := newRig(t, linkkit.WithSink(sink))
 		var mu sync.Mutex
 		sim := r.dial(t)
+		t.Cleanup(func() { mu.Lock(); defer mu.Unlock(); _ = sim.Close() })
 		dev := r.hub.Door(triple.Key())
+		current := func() *linkkit.DoorClient { mu.Lock(); defer mu.Unlock(); return sim }
+		var wg sync.WaitGroup
+		t.Cleanup(wg.Wait)
+		// The hub's ledger of what each door holds lives in memory until
+		// kit-ledger lands; the lead sets KeepsState and Restart with it.
 		return accessctltest.Fixture{
 			Device: dev,
 			Disconnect: func() {
@@ -122,23 +129,41 @@ func TestConformance(t *testing.T) {
 				defer mu.Unlock()
 				sim = r.dial(t)
 			},
-			Grant:     func(id string) accessctl.Grant { return grant(id, "QR-"+id) },
-			DoorOpens: func() int { mu.Lock(); defer mu.Unlock(); return sim.Opens() },
+			Grant:           func(id string) accessctl.Grant { return grant(id, "QR-"+id) },
+			CredentialKinds: []accessctl.CredentialKind{accessctl.CredQRCode, accessctl.CredCard, accessctl.CredBLECard, accessctl.CredPassword},
+			Credential: func(k accessctl.CredentialKind, id string) accessctl.Credential {
+				return accessctl.Credential{Kind: k, Value: fmt.Sprintf("%d", 100000+len(id)*7919+int(k[0]))}
+			},
+			Holds: func(id string) (string, bool) {
+				for _, k := range []accessctl.CredentialKind{accessctl.CredQRCode, accessctl.CredCard, accessctl.CredBLECard, accessctl.CredPassword} {
+					for _, rec := range current().Store().Records(k) {
+						if rec.UserID == id {
+							return "", true
+						}
+					}
+				}
+				return "", false
+			},
+			NoNames:   true, // a permission file carries credentials, not names
+			DoorOpens: func() int { return current().Opens() },
 			TriggerPass: func(id string) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				require.NoError(t, dev.PutGrant(ctx, grant(id, "QR-"+id)))
-				mu.Lock()
-				s := sim
-				mu.Unlock()
-				o, err := s.Scan(ctx, "QR-"+id)
-				require.NoError(t, err)
-				require.True(t, o.Decision.Allow)
+				wg.Go(func() { // the door keeps an event the hub refused and posts it again
+					ctx := context.Background()
+					o, err := current().Scan(ctx, "QR-"+id)
+					for i := 0; err != nil && o.Event != nil && i < 100; i++ {
+						time.Sleep(20 * time.Millisecond)
+						err = current().Repost(ctx, *o.Event)
+					}
+				})
 			},
-			Events: r.events,
+			Sink: sink,
 		}
 	}
 	accessctltest.TestDevice(t, mk)
+	accessctltest.TestPermissionSync(t, mk)
 	accessctltest.TestEvents(t, mk)
 }
 
@@ -409,4 +434,36 @@ func TestStatusEventsAndDriver(t *testing.T) {
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 	err = r.hub.Door(triple.Key()).OpenDoor(context.Background(), accessctl.OpenRequest{Door: 2})
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
+}
+
+// Status events follow the rules of pass events: an online the sink refuses
+// is delivered again with the same id (it used to be dropped when the sink
+// lagged), counted in Stats; a new session is a new online event.
+func TestStatusEventsAreRetriedNotDropped(t *testing.T) {
+	sink := accessctltest.NewSink()
+	r := newRig(t, linkkit.WithSink(sink))
+	sink.RefuseNext(accessctl.KindOnline, 3)
+	sim := r.dial(t)
+	online := func() []accessctltest.Delivery { return sink.Of(accessctl.KindOnline) }
+	require.Eventually(t, func() bool { return len(online()) == 4 }, 10*time.Second, 5*time.Millisecond)
+	ds := online()
+	for _, d := range ds[:3] {
+		assert.True(t, d.Refused)
+		assert.Equal(t, ds[3].Event.ID, d.Event.ID, "the same event, the same id")
+	}
+	assert.False(t, ds[3].Refused)
+	ref := accessctl.DeviceRef{Platform: "edge", ID: linkkit.DeviceID(triple.Key())}
+	assert.Contains(t, ds[3].Event.ID, ref.String()+"/online/", "the liveness id scheme")
+	assert.Equal(t, "127.0.0.1", ds[3].Event.Status.Info.IP)
+
+	require.NoError(t, sim.Close())
+	sim = r.dial(t)
+	defer sim.Close()
+	require.Eventually(t, func() bool { return len(online()) == 5 }, 10*time.Second, 5*time.Millisecond)
+	assert.NotEqual(t, ds[3].Event.ID, online()[4].Event.ID, "a new session is a new online")
+	st := r.hub.Stats()
+	assert.Equal(t, uint64(3), st.Refused)
+	assert.Equal(t, uint64(1), st.Retried)
+	assert.Zero(t, st.Dropped)
+	assert.GreaterOrEqual(t, st.Delivered, uint64(3), "online, offline, online")
 }

@@ -3,8 +3,9 @@
 // after a bounded silence, and the platform hears about each change once, as
 // an accessctl.Event — never a stale online.
 //
-// A driver calls Seen for every frame it reads (heartbeats included), Lost
-// when a connection closes, and Status from its Device.Status:
+// A driver calls Connected for every new session or registration, Seen for
+// every frame it reads (heartbeats included), Lost when a connection closes,
+// and Status from its Device.Status:
 //
 //	lv := liveness.New(sink, liveness.WithTimeout(3*heartbeat))
 //	defer lv.Close(ctx)
@@ -14,6 +15,12 @@
 //	_ = lv.Lost(ctx, ref)
 //
 // Offline after silence is reported within Timeout + CheckEvery of the last
-// frame. Event IDs are derived from the online period, so a sink that
-// dedupes by ID sees each transition once.
+// frame. Every KindOnline event means a (re)connect: a device that
+// registers again while believed online (it rebooted inside the offline
+// window) gets a new online event, so a reconciler knows to resync.
+//
+// Status events follow the rules of pass events: one that the sink refuses
+// is emitted again, with the same ID (see EventID), at the next frame or
+// check; one given up (superseded, or refused at Close) is counted as
+// Dropped in the DeliveryStats passed with WithDelivery.
 package liveness

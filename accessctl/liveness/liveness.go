@@ -55,6 +55,10 @@ func WithEvent(f func(*accessctl.Event)) Option { return func(t *Tracker) { t.de
 // next check.
 func WithOnError(f func(accessctl.Event, error)) Option { return func(t *Tracker) { t.onError = f } }
 
+// WithDelivery counts the tracker's deliveries in c, the driver's own
+// counter, so that its Stats cover status events as well as passes.
+func WithDelivery(c *accessctl.DeliveryCounter) Option { return func(t *Tracker) { t.counter = c } }
+
 // WithOfflineOnClose makes Close report every online device offline
 // (default true): once the gateway stops, nobody can vouch for them, and a
 // platform must not keep showing them online.
@@ -73,6 +77,7 @@ type Tracker struct {
 	decorate       func(*accessctl.Event)
 	onError        func(accessctl.Event, error)
 	offlineOnClose bool
+	counter        *accessctl.DeliveryCounter
 
 	mu     sync.Mutex
 	devs   map[accessctl.DeviceRef]*entry
@@ -87,7 +92,7 @@ type entry struct {
 	online   bool
 	since    time.Time // when online last changed
 	lastSeen time.Time
-	pending  time.Time // an online transition whose event the sink refused
+	pending  time.Time // an online (a transition or a new session) whose event the sink refused
 	seq      uint64    // transitions so far: with since, it makes event ids unique
 }
 
@@ -99,6 +104,9 @@ func New(sink accessctl.EventSink, opts ...Option) *Tracker {
 	}
 	for _, o := range opts {
 		o(t)
+	}
+	if t.counter == nil {
+		t.counter = new(accessctl.DeliveryCounter)
 	}
 	if t.every == 0 {
 		t.every = t.timeout / 4
@@ -141,6 +149,19 @@ func (t *Tracker) entry(ref accessctl.DeviceRef) (*entry, error) {
 // answer). The first frame after the device was offline (or unknown) emits
 // an online event; the error is the sink's, and the next frame tries again.
 func (t *Tracker) Seen(ctx context.Context, dev accessctl.DeviceRef) error {
+	return t.frame(ctx, dev, false)
+}
+
+// Connected records a new session or registration of dev: it emits an
+// online event even when dev was believed online, because a device that
+// came back inside the offline window (a reboot, a dropped cable) must be
+// heard of — every KindOnline means a (re)connect, so a reconciler resyncs.
+// It counts as a frame.
+func (t *Tracker) Connected(ctx context.Context, dev accessctl.DeviceRef) error {
+	return t.frame(ctx, dev, true)
+}
+
+func (t *Tracker) frame(ctx context.Context, dev accessctl.DeviceRef, session bool) error {
 	e, err := t.entry(dev)
 	if err != nil {
 		return err
@@ -149,9 +170,17 @@ func (t *Tracker) Seen(ctx context.Context, dev accessctl.DeviceRef) error {
 	defer e.mu.Unlock()
 	now := t.now()
 	e.lastSeen = now
-	if e.online {
-		return nil
+	if e.online && e.pending.IsZero() {
+		if !session {
+			return nil
+		}
+		e.pending = now // a new session: its own online event
 	}
+	return t.online(ctx, e, now)
+}
+
+// online emits the pending online event (or a new one at now). Callers hold e.mu.
+func (t *Tracker) online(ctx context.Context, e *entry, now time.Time) error {
 	since := now
 	if !e.pending.IsZero() {
 		since = e.pending // the same transition, the same event id
@@ -179,7 +208,11 @@ func (t *Tracker) Lost(ctx context.Context, dev accessctl.DeviceRef) error {
 
 // goOffline emits offline for an online device. Callers hold e.mu.
 func (t *Tracker) goOffline(ctx context.Context, e *entry) error {
-	e.pending = time.Time{}
+	if !e.pending.IsZero() {
+		// an online the sink never took is moot now: counted, not silent
+		e.pending = time.Time{}
+		t.counter.Drop()
+	}
 	if !e.online {
 		return nil
 	}
@@ -263,6 +296,7 @@ func (t *Tracker) Close(ctx context.Context) error {
 	for _, e := range es {
 		e.mu.Lock()
 		if err := t.goOffline(ctx, e); err != nil {
+			t.counter.Drop() // nobody retries after Close
 			errs = append(errs, err)
 		}
 		e.mu.Unlock()
@@ -281,9 +315,7 @@ func (t *Tracker) emit(ctx context.Context, e *entry, online bool, since time.Ti
 		st.Since = since
 	}
 	ev := accessctl.Event{
-		// Stable while the sink refuses it, unique per transition even when
-		// the clock does not move between two of them.
-		ID:         fmt.Sprintf("%s:%s:%d.%d", kind, e.ref, since.UnixNano(), e.seq+1),
+		ID:         EventID(e.ref, kind, since, e.seq+1),
 		Kind:       kind,
 		Device:     e.ref,
 		OccurredAt: now,
@@ -294,9 +326,23 @@ func (t *Tracker) emit(ctx context.Context, e *entry, online bool, since time.Ti
 	if t.decorate != nil {
 		t.decorate(&ev)
 	}
-	err := t.sink.Handle(ctx, ev)
+	err := t.counter.Deliver(ctx, t.sink, ev)
 	if err != nil && t.onError != nil {
 		t.onError(ev, err)
 	}
 	return err
 }
+
+// EventID is the id of every status event, in every driver:
+// "<device>/<kind>/<unix-nanos>.<n>", where device is the DeviceRef's
+// String, unix-nanos the start of the online period (for offline: of the
+// period that ended) and n the tracker's count of events for the device. It
+// is stable while the sink refuses the event and unique per (re)connect even
+// when the clock does not move between two of them.
+func EventID(dev accessctl.DeviceRef, kind accessctl.EventKind, since time.Time, n uint64) string {
+	return fmt.Sprintf("%s/%s/%d.%d", dev, kind, since.UnixNano(), n)
+}
+
+// Stats counts the tracker's deliveries (into the WithDelivery counter when
+// one was given, so a driver's Stats already include them).
+func (t *Tracker) Stats() accessctl.DeliveryStats { return t.counter.Stats() }

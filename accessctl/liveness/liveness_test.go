@@ -282,3 +282,64 @@ func TestReconnectStorm(t *testing.T) {
 	require.NoError(t, lv.Close(ctx))
 	assert.Empty(t, l.bad, "close added no second offline")
 }
+
+// A device that reconnects while it was believed online (it rebooted inside
+// the offline window) gets a new online event: every KindOnline means a
+// (re)connect, so the host can resync. Ids follow EventID and stay the same
+// while the sink refuses; deliveries are counted.
+func TestConnectedWhileOnline(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var (
+		mu     sync.Mutex
+		got    []accessctl.Event
+		refuse atomic.Bool
+	)
+	sink := accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e)
+		if refuse.Load() {
+			return errors.New("sink down")
+		}
+		return nil
+	})
+	c := &clock{t: time.Unix(4e9, 0)}
+	var counter accessctl.DeliveryCounter
+	lv := liveness.New(sink, liveness.WithClock(c.Now), liveness.WithDelivery(&counter))
+	ctx := context.Background()
+
+	require.NoError(t, lv.Connected(ctx, dev))
+	require.NoError(t, lv.Seen(ctx, dev))
+	c.Add(time.Second)
+	refuse.Store(true)
+	require.Error(t, lv.Connected(ctx, dev), "the reboot's online is refused")
+	c.Add(time.Second)
+	refuse.Store(false)
+	require.NoError(t, lv.Seen(ctx, dev), "the next frame delivers it")
+	require.NoError(t, lv.Seen(ctx, dev))
+
+	mu.Lock()
+	require.Len(t, got, 3)
+	assert.Equal(t, on, got[0].Kind)
+	assert.Equal(t, on, got[1].Kind)
+	assert.Equal(t, got[1].ID, got[2].ID, "redelivery keeps the id")
+	assert.NotEqual(t, got[0].ID, got[1].ID, "a new session is a new event")
+	assert.Equal(t, liveness.EventID(dev, on, time.Unix(4e9, 0), 1), got[0].ID)
+	assert.Equal(t, "ws:T1/online/4000000000000000000.1", got[0].ID)
+	mu.Unlock()
+
+	st, _ := lv.Status(dev)
+	assert.True(t, st.Online)
+	assert.Equal(t, time.Unix(4e9+1, 0), st.Since, "online since the new session")
+
+	// An online the sink never took, overtaken by a lost connection, is
+	// counted as dropped rather than vanishing.
+	refuse.Store(true)
+	require.Error(t, lv.Connected(ctx, dev))
+	refuse.Store(false)
+	require.NoError(t, lv.Lost(ctx, dev))
+	s := counter.Stats()
+	assert.Equal(t, accessctl.DeliveryStats{Delivered: 3, Refused: 2, Retried: 1, Dropped: 1}, s)
+	assert.Equal(t, s, lv.Stats())
+	closeT(t, lv)
+}

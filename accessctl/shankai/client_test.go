@@ -3,6 +3,7 @@ package shankai_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/shankai"
 	"github.com/menjin/menjin/accessctl/shankai/shankaitest"
 )
@@ -295,4 +297,30 @@ func TestCardSync(t *testing.T) {
 	require.NoError(t, ps.RemoveGrant(ctx(t), g.Person), "removing an absent person succeeds")
 	_, ok = srv.User(org, "13823781234")
 	assert.False(t, ok)
+}
+
+// CardSync passes the core's PermissionSync suite against the simulated
+// 闪开 API (the person id is the mobile; 闪开 holds cards only).
+func TestCardSyncConformance(t *testing.T) {
+	accessctltest.TestPermissionSync(t, func(t *testing.T) accessctltest.Fixture {
+		c, srv := newClient(t)
+		org, err := c.CreateOrganization(ctx(t), shankai.Organization{Name: "conformance", Mode: shankai.ModeICCard})
+		require.NoError(t, err)
+		card := func(_ accessctl.CredentialKind, id string) accessctl.Credential {
+			return accessctl.Credential{Kind: accessctl.CredCard, Value: fmt.Sprint(1000 + len(id)*31 + int(id[len(id)-1]))}
+		}
+		return accessctltest.Fixture{
+			Sync: c.CardSync(org),
+			Grant: func(id string) accessctl.Grant {
+				return accessctl.Grant{Person: accessctl.PersonRef{ID: id}, Name: "n-" + id,
+					Credentials: []accessctl.Credential{card(accessctl.CredCard, id)}}
+			},
+			CredentialKinds: []accessctl.CredentialKind{accessctl.CredCard},
+			Credential:      card,
+			Holds: func(id string) (string, bool) {
+				u, ok := srv.User(org, id)
+				return u.Name, ok
+			},
+		}
+	})
 }

@@ -2,6 +2,9 @@ package stdproto_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +17,21 @@ import (
 )
 
 func fixture(t *testing.T) accessctltest.Fixture {
-	r := newRig(t)
+	sink := accessctltest.NewSink()
+	// 400 ms of silence is offline in the fast options; on a loaded
+	// machine eight concurrent syncs can delay a keepalive that long.
+	edge := stdproto.NewEdge(append(fastEdgeOptions(sink), stdproto.WithOfflineAfter(1500*time.Millisecond))...)
+	srv := httptest.NewServer(edge)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = edge.Close()
+	})
+	r := &rig{edge: edge, srv: srv}
 	sim, dev := r.terminal(t, "T-CONF-01")
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	// The terminal's ledger lives in the edge's memory until kit-ledger
+	// lands; the lead sets KeepsState and Restart with it.
 	return accessctltest.Fixture{
 		Device:     dev,
 		Disconnect: func() { require.NoError(t, sim.Pause()) },
@@ -29,20 +45,38 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		Grant: func(id string) accessctl.Grant {
 			return accessctl.Grant{
 				Person: accessctl.PersonRef{ID: id}, Name: "name-" + id,
-				Credentials: []accessctl.Credential{
-					{Kind: accessctl.CredFace, Face: &accessctl.Image{Data: stdprototest.Photo(id)}},
-					{Kind: accessctl.CredCard, Value: "C" + id},
-				},
+				Credentials: []accessctl.Credential{confCredential(accessctl.CredFace, id), confCredential(accessctl.CredCard, id)},
 			}
 		},
+		CredentialKinds: []accessctl.CredentialKind{accessctl.CredFace, accessctl.CredCard, accessctl.CredBLECard},
+		Credential:      confCredential,
 		Holds: func(id string) (string, bool) {
 			f, ok := sim.Face(id)
 			return f.UserName, ok
 		},
-		DoorOpens:   sim.DoorOpens,
-		TriggerPass: func(id string) { _, err := sim.PassFace(context.Background(), id, 0.9); require.NoError(t, err) },
-		Events:      r.sink.ch,
+		DoorOpens: sim.DoorOpens,
+		TriggerPass: func(id string) {
+			wg.Go(func() { // a terminal sends again until it is told success
+				for range 100 {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := sim.PassFace(ctx, id, 0.9)
+					cancel()
+					if err == nil {
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			})
+		},
+		Sink: sink,
 	}
+}
+
+func confCredential(k accessctl.CredentialKind, id string) accessctl.Credential {
+	if k == accessctl.CredFace {
+		return accessctl.Credential{Kind: k, Face: &accessctl.Image{Data: stdprototest.Photo(id)}}
+	}
+	return accessctl.Credential{Kind: k, Value: fmt.Sprint(len(id)*1000003 + int(k[0]))}
 }
 
 func TestConformanceDevice(t *testing.T)         { accessctltest.TestDevice(t, fixture) }
@@ -50,3 +84,53 @@ func TestConformancePermissionSync(t *testing.T) { accessctltest.TestPermissionS
 func TestConformanceEvents(t *testing.T)         { accessctltest.TestEvents(t, fixture) }
 
 var _ accessctl.Driver = (*stdproto.Edge)(nil)
+
+// The protocol carries no event id: a terminal's resend of a refused report
+// is delivered under the refused event's id, while the same card presented
+// again after an accepted pass is a new event.
+func TestResendKeepsTheEventID(t *testing.T) {
+	sink := accessctltest.NewSink()
+	edge := stdproto.NewEdge(fastEdgeOptions(sink)...)
+	srv := httptest.NewServer(edge)
+	t.Cleanup(func() { srv.Close(); _ = edge.Close() })
+	sim, _ := (&rig{edge: edge, srv: srv}).terminal(t, "T-RESEND-1")
+	ctx := ctxT(t)
+	sink.RefuseNext(accessctl.KindPass, 2)
+	require.Error(t, sim.PassCard(ctx, "777342461"))
+	require.Error(t, sim.PassCard(ctx, "777342461"))
+	require.NoError(t, sim.PassCard(ctx, "777342461"))
+	require.NoError(t, sim.PassCard(ctx, "777342461"))
+	var ids []string
+	for _, d := range sink.Deliveries() {
+		if d.Event.Kind == accessctl.KindPass {
+			ids = append(ids, d.Event.ID)
+		}
+	}
+	require.Len(t, ids, 4)
+	require.Equal(t, ids[0], ids[1], "a resend keeps the id")
+	require.Equal(t, ids[0], ids[2], "a resend keeps the id")
+	require.NotEqual(t, ids[2], ids[3], "a new pass after an accepted one is a new event")
+}
+
+// Status events follow the rules of pass events: an online the sink refuses
+// is delivered again, with its id, at the next keepalive (it used to be
+// reported and lost); counted in Stats.
+func TestStatusEventsAreRetried(t *testing.T) {
+	sink := accessctltest.NewSink()
+	sink.RefuseNext(accessctl.KindOnline, 1)
+	edge := stdproto.NewEdge(fastEdgeOptions(sink)...)
+	srv := httptest.NewServer(edge)
+	t.Cleanup(func() { srv.Close(); _ = edge.Close() })
+	(&rig{edge: edge, srv: srv}).terminal(t, "T-STATUS-1")
+	require.Eventually(t, func() bool { return len(sink.Of(accessctl.KindOnline)) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	ds := sink.Of(accessctl.KindOnline)
+	require.True(t, ds[0].Refused)
+	require.False(t, ds[1].Refused)
+	require.Equal(t, ds[0].Event.ID, ds[1].Event.ID)
+	require.Contains(t, ds[1].Event.ID, "stdproto:T-STATUS-1/online/")
+	require.Equal(t, "127.0.0.1", ds[1].Event.Status.Info.IP)
+	st := edge.Stats().Delivery
+	require.Equal(t, uint64(1), st.Refused)
+	require.Equal(t, uint64(1), st.Retried)
+	require.Zero(t, st.Dropped)
+}

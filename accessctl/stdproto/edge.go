@@ -2,6 +2,7 @@ package stdproto
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/liveness"
 	"github.com/menjin/menjin/transport/backoff"
 )
 
@@ -77,7 +79,8 @@ type EdgeStats struct {
 	// SnapshotsDropped counts pass events delivered without the photo the
 	// terminal sent (not a JPEG or PNG, or too large): the pass is kept.
 	SnapshotsDropped uint64
-	Links            map[string]LinkStats // edge → terminal, by sn
+	Delivery         accessctl.DeliveryStats // every event handed to the sink, status included
+	Links            map[string]LinkStats    // edge → terminal, by sn
 }
 
 type options struct {
@@ -227,6 +230,11 @@ type Edge struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 	seq    atomic.Uint64
+	resent resendIDs // ids of refused reports, for their resends
+	// lv turns connects, keepalives and silence into online/offline events
+	// (the one rule of accessctl/liveness); delivery counts all events.
+	lv       *liveness.Tracker
+	delivery accessctl.DeliveryCounter
 
 	requests, connects, events, sinkErrors, repaired, decisions atomic.Uint64
 	foreign, snapsDropped                                       atomic.Uint64
@@ -307,6 +315,13 @@ func NewEdge(opts ...Option) *Edge {
 		o.ledger = accessctl.NewMemoryLedger()
 	}
 	e := &Edge{o: o, terms: map[string]*terminalState{}, peers: map[netip.Addr]int{}, refused: map[int]uint64{}}
+	if e.o.sink == nil {
+		e.o.sink = accessctl.Discard
+	}
+	// Silence is the token table's rule (3 × keepalive, B.3), applied by the
+	// sweeper; the tracker only turns it into events, so it has no timer.
+	e.lv = liveness.New(e.o.sink, liveness.WithTimeout(100*365*24*time.Hour), liveness.WithDelivery(&e.delivery),
+		liveness.WithEvent(e.decorate))
 	var expiry func(time.Duration) time.Duration
 	if o.offlineAfter > 0 {
 		expiry = func(time.Duration) time.Duration { return o.offlineAfter }
@@ -510,7 +525,7 @@ func (e *Edge) SNs() []string {
 
 // Stats returns the counters.
 func (e *Edge) Stats() EdgeStats {
-	s := EdgeStats{Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
+	s := EdgeStats{Delivery: e.delivery.Stats(), Requests: e.requests.Load(), Connects: e.connects.Load(), Events: e.events.Load(),
 		SinkErrors: e.sinkErrors.Load(), Repaired: e.repaired.Load(), Decisions: e.decisions.Load(),
 		Foreign: e.foreign.Load(), SnapshotsDropped: e.snapsDropped.Load(),
 		Refused: map[int]uint64{}, Links: map[string]LinkStats{}}
@@ -540,15 +555,13 @@ func (e *Edge) Close() error {
 	}
 	e.cancel()
 	e.wg.Wait()
-	e.mu.RLock()
-	sts := make([]*terminalState, 0, len(e.terms))
-	for _, st := range e.terms {
-		sts = append(sts, st)
-	}
-	e.mu.RUnlock()
+	sts := e.states()
 	for _, st := range sts {
 		e.setOnline(st, false, "edge closed")
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.o.eventTO)
+	defer cancel()
+	_ = e.lv.Close(ctx) // what the sink still refuses is counted as dropped
 	return nil
 }
 
@@ -649,6 +662,10 @@ func (e *Edge) handleConnect(w http.ResponseWriter, r *http.Request) {
 	st.cli().link.Invalidate()
 	if changed {
 		e.announce(st, true, now, "connect")
+	} else {
+		// connected again while believed online (a reboot inside the
+		// silence window): a new session, a new online event
+		e.emitStatus(st, true, "connect")
 	}
 	e.startLink(st)
 }
@@ -681,6 +698,11 @@ func (e *Edge) handleKeepalive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResp(w, CodeOK, "", nil)
+	ctx, cancel := context.WithTimeout(r.Context(), e.o.eventTO)
+	defer cancel()
+	if err := e.lv.Seen(ctx, e.ref(st)); err != nil { // retries an online the sink refused
+		e.reportErr(st.cfg.SN, fmt.Errorf("online event not accepted by the sink: %w", err))
+	}
 }
 
 // decodeAuthed reads, decodes, authenticates and validates a JSON request.
@@ -739,18 +761,40 @@ func (e *Edge) announce(st *terminalState, online bool, now time.Time, why strin
 	if e.o.status != nil {
 		e.o.status(st.cfg.SN, online)
 	}
-	kind := accessctl.KindOnline
-	if !online {
-		kind = accessctl.KindOffline
-	}
-	ev := e.event(st, kind, now, nil)
-	status, _ := (&Terminal{e: e, st: st}).Status(context.Background())
-	ev.Status = &status
+	e.emitStatus(st, online, why)
+}
+
+// emitStatus hands a session change to the tracker. A refused online is
+// tried again at the next keepalive, a refused offline at the next sweep.
+func (e *Edge) emitStatus(st *terminalState, online bool, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.o.eventTO)
 	defer cancel()
-	if err := e.deliver(ctx, ev); err != nil {
+	kind, err := accessctl.KindOnline, error(nil)
+	if online {
+		err = e.lv.Connected(ctx, e.ref(st))
+	} else {
+		kind, err = accessctl.KindOffline, e.lv.Lost(ctx, e.ref(st))
+	}
+	if err != nil {
 		e.reportErr(st.cfg.SN, fmt.Errorf("%s event (%s) not accepted by the sink: %w", kind, why, err))
 	}
+}
+
+func (e *Edge) ref(st *terminalState) accessctl.DeviceRef {
+	return accessctl.DeviceRef{Platform: Platform, ID: st.cfg.SN}
+}
+
+// decorate completes the tracker's status events with the terminal's site
+// and what it told at /connect.
+func (e *Edge) decorate(ev *accessctl.Event) {
+	ev.Platform = Platform
+	st := e.state(ev.Device.ID)
+	if st == nil || ev.Status == nil {
+		return
+	}
+	ev.Site = st.config().Site
+	full, _ := (&Terminal{e: e, st: st}).Status(context.Background())
+	ev.Status.Info = full.Info
 }
 
 // sweeper turns silent terminals offline (B.3: 3 × keepalive).
@@ -768,6 +812,32 @@ func (e *Edge) sweeper() {
 			if st := e.state(sn); st != nil {
 				e.setOnline(st, false, "keepalive silence")
 			}
+		}
+		e.retryOffline()
+	}
+}
+
+// states lists the terminals the edge knows.
+func (e *Edge) states() []*terminalState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	sts := make([]*terminalState, 0, len(e.terms))
+	for _, st := range e.terms {
+		sts = append(sts, st)
+	}
+	return sts
+}
+
+// retryOffline reports offline again the terminals whose offline event the
+// sink refused (the tracker still has them online).
+func (e *Edge) retryOffline() {
+	sts := e.states()
+	for _, st := range sts {
+		st.mu.Lock()
+		online := st.online
+		st.mu.Unlock()
+		if seen, ok := e.lv.Status(e.ref(st)); ok && seen.Online && !online {
+			e.emitStatus(st, false, "retry")
 		}
 	}
 }
@@ -930,7 +1000,7 @@ func (e *Edge) event(st *terminalState, kind accessctl.EventKind, now time.Time,
 }
 
 func (e *Edge) deliver(ctx context.Context, ev accessctl.Event) error {
-	if err := e.o.sink.Handle(ctx, ev); err != nil {
+	if err := e.delivery.Deliver(ctx, e.o.sink, ev); err != nil {
 		e.sinkErrors.Add(1)
 		return err
 	}
@@ -939,15 +1009,76 @@ func (e *Edge) deliver(ctx context.Context, ev accessctl.Event) error {
 }
 
 // deliverOrRefuse delivers a terminal's report; if the sink refuses it the
-// terminal is answered 99 so that it reports again (never lose an event).
-func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev accessctl.Event, data any) {
+// terminal is answered 99 so that it reports again (never lose an event),
+// and the resend is delivered under the refused event's id. data, if not
+// nil, builds the answer from the event id.
+func (e *Edge) deliverOrRefuse(w http.ResponseWriter, r *http.Request, ev accessctl.Event, data func(id string) any) {
 	ctx, cancel := context.WithTimeout(r.Context(), e.o.eventTO)
 	defer cancel()
+	key := resendKey(ev)
+	if id, ok := e.resent.take(key); ok {
+		ev.ID = id
+	}
 	if err := e.deliver(ctx, ev); err != nil {
+		e.resent.put(key, ev.ID)
 		e.refuse(w, CodeOther, "event not accepted, send it again: "+err.Error())
 		return
 	}
-	writeResp(w, CodeOK, MsgSuccess, data)
+	var d any
+	if data != nil {
+		d = data(ev.ID)
+	}
+	writeResp(w, CodeOK, MsgSuccess, d)
+}
+
+// maxResends bounds the refused reports remembered (oldest forgotten first).
+const maxResends = 1024
+
+// resendIDs remembers the ids of refused reports by content. The protocol
+// carries no event id, so a terminal's resend is known only by being the
+// same report: it gets the refused event's id, and a sink that dedupes by
+// id sees one event. A report the sink accepted is forgotten, so a second
+// identical pass (the same card twice) is a new event.
+type resendIDs struct {
+	mu    sync.Mutex
+	ids   map[[32]byte]string
+	order [][32]byte
+}
+
+func resendKey(ev accessctl.Event) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(ev.Device.ID + "\x00" + string(ev.Kind) + "\x00"))
+	h.Write(ev.Raw)
+	if ev.Pass != nil && ev.Pass.Snapshot != nil {
+		h.Write(ev.Pass.Snapshot.Data)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (r *resendIDs) take(k [32]byte) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.ids[k]
+	if ok {
+		delete(r.ids, k) // its order entry is skipped when it comes up
+	}
+	return id, ok
+}
+
+func (r *resendIDs) put(k [32]byte, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[[32]byte]string{}
+	}
+	for len(r.order) >= maxResends {
+		delete(r.ids, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.ids[k] = id
+	r.order = append(r.order, k)
 }
 
 func (e *Edge) passEvent(st *terminalState, raw []byte, p accessctl.PassEvent) accessctl.Event {

@@ -178,7 +178,7 @@ func (e *Edge) handleFacePass(w http.ResponseWriter, r *http.Request) {
 		p.Snapshot = &accessctl.Image{Data: req.Photo, MIME: accessctl.SniffImage(req.Photo)}
 	}
 	ev := e.passEvent(st, raw, p)
-	e.deliverOrRefuse(w, r, ev, PhotoData{PhotoID: ev.ID})
+	e.deliverOrRefuse(w, r, ev, func(id string) any { return PhotoData{PhotoID: id} })
 }
 
 func (e *Edge) handleCardPass(m accessctl.Method) http.HandlerFunc {

@@ -399,17 +399,17 @@ func (l *Link) post(ctx context.Context, path, contentType string, body []byte, 
 }
 
 func (l *Link) transportError(ctx, cctx context.Context, path string, err error) error {
-	if ctx.Err() == context.Canceled {
-		return fmt.Errorf("%s: %w", path, context.Canceled)
+	if ctx.Err() == nil && cctx.Err() == context.DeadlineExceeded {
+		// the per-path timeout fired; the client's error may not say so
+		err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
-	if cctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("%w: %s: %w", accessctl.ErrTimeout, path, context.DeadlineExceeded)
+	err = accessctl.MapTransportError(path, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, accessctl.ErrTimeout) ||
+		errors.Is(err, accessctl.ErrOffline) || errors.Is(err, accessctl.ErrInvalid) {
+		return err
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("%w: %s: %v", accessctl.ErrTimeout, path, err)
-	}
-	return fmt.Errorf("%w: %s: %v", accessctl.ErrOffline, path, err)
+	// whatever else the HTTP client failed with, no answer came back
+	return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
 }
 
 // GroupIDData is /visualIntercom/getGroupId's answer.

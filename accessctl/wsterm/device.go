@@ -161,7 +161,7 @@ func (d *Device) do(ctx context.Context, command string, content any, uc *userCo
 	call, err := sess.pending.Add(id)
 	if err != nil {
 		frameBufs.Put(buf)
-		return nil, mapErr(err)
+		return nil, accessctl.MapTransportError(command, err)
 	}
 	queued, err := sess.conn.SendOwned(msg)
 	if !queued && cap(msg) <= maxPooledFrame { // written (or refused): the buffer is ours again
@@ -170,7 +170,7 @@ func (d *Device) do(ctx context.Context, command string, content any, uc *userCo
 	}
 	if err != nil {
 		call.Cancel()
-		return nil, mapErr(err)
+		return nil, accessctl.MapTransportError(command, err)
 	}
 	d.srv.st.sent.Add(1)
 	rep, err := call.Wait(ctx, timeout)
@@ -179,26 +179,13 @@ func (d *Device) do(ctx context.Context, command string, content any, uc *userCo
 		if errors.Is(err, transport.ErrTimeout) {
 			d.srv.st.timeouts.Add(1)
 		}
-		return nil, fmt.Errorf("wsterm %s %s (commandId %s): %w", d.sn, command, id, mapErr(err))
+		return nil, fmt.Errorf("wsterm %s (commandId %s): %w", d.sn, id, accessctl.MapTransportError(command, err))
 	}
 	d.srv.st.replies.Add(1)
 	if !success(command, rep.Code) {
 		return rep, accessctl.Rejected(command, string(rep.Code), rep.Text())
 	}
 	return rep, nil
-}
-
-// mapErr puts the accessctl sentinels in front of transport errors.
-func mapErr(err error) error {
-	switch {
-	case errors.Is(err, accessctl.ErrOffline), errors.Is(err, accessctl.ErrTimeout):
-		return err
-	case errors.Is(err, transport.ErrQueueFull), errors.Is(err, transport.ErrTimeout):
-		return fmt.Errorf("%w: %w", accessctl.ErrTimeout, err)
-	case errors.Is(err, transport.ErrClosed), errors.Is(err, transport.ErrOffline):
-		return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
-	}
-	return err
 }
 
 // AddUser creates a user (all six fields are sent, as the source requires).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/liveness"
 	"github.com/menjin/menjin/transport"
 )
 
@@ -47,6 +48,11 @@ type Server struct {
 	st     counters
 
 	ackRegister []byte
+
+	// lv turns sessions into online/offline events (the one rule of
+	// accessctl/liveness); delivery counts every event handed to the sink.
+	lv       *liveness.Tracker
+	delivery accessctl.DeliveryCounter
 }
 
 // record is what the server remembers about a terminal across connections.
@@ -57,6 +63,7 @@ type record struct {
 	since    time.Time
 	lastSeen time.Time
 	dedup    *dedup
+	reason   string // why the last session ended, for the offline event
 }
 
 // NewServer returns a Server that delivers events to sink (nil: discard).
@@ -73,6 +80,13 @@ func NewServer(sink accessctl.EventSink, opts ...Option) *Server {
 	if s.cfg.offlineAfter <= 0 {
 		s.cfg.offlineAfter = 3 * s.cfg.interval
 	}
+	// A silent socket is closed after offlineAfter (its idle timeout), which
+	// reports the terminal offline; the tracker's own silence check, at twice
+	// that, only retries an offline the sink refused. So a terminal is
+	// reported offline within offlineAfter of its last frame, and within
+	// 2.5 × offlineAfter if the sink refused the first attempt.
+	s.lv = liveness.New(sink, liveness.WithTimeout(2*s.cfg.offlineAfter), liveness.WithDelivery(&s.delivery),
+		liveness.WithEvent(s.decorate))
 	s.ackRegister = []byte(fmt.Sprintf(`{"command":"response","content":{"code":"200","interval":"%d","data":""}}`,
 		int(s.cfg.interval/time.Second)))
 	topts := append([]transport.Option{
@@ -122,8 +136,29 @@ func (s *Server) Device(sn string) (*Device, error) {
 // Close disconnects every terminal, waits for their goroutines and delivers
 // their offline events. The http.Server serving s is the caller's to close.
 func (s *Server) Close() error {
-	s.closed.Store(true)
-	return s.ts.Close()
+	if s.closed.Swap(true) {
+		return s.ts.Close()
+	}
+	err := s.ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.sinkTimeout)
+	defer cancel()
+	_ = s.lv.Close(ctx) // refused offlines are counted as dropped
+	return err
+}
+
+// decorate completes the tracker's status events with what the terminal
+// told at registration, and why its last session ended.
+func (s *Server) decorate(e *accessctl.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.known[e.Device.ID]
+	if rec == nil || e.Status == nil {
+		return
+	}
+	e.Status.Info = rec.info
+	if e.Kind == accessctl.KindOffline && rec.reason != "" {
+		e.Status.Info.Extra = map[string]string{"reason": rec.reason}
+	}
 }
 
 // Terminal is a summary of one terminal the server has seen.
@@ -170,34 +205,35 @@ func (s *Server) status(sn string) accessctl.Status {
 func (s *Server) emit(e accessctl.Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.sinkTimeout)
 	defer cancel()
-	return s.sink.Handle(ctx, e)
+	return s.delivery.Deliver(ctx, s.sink, e)
 }
 
 // Stats are the server's counters.
 type Stats struct {
-	Connections       uint64 // WebSocket connections accepted
-	Registrations     uint64 // 205 reports accepted
-	Rejected          uint64 // 205 reports refused by admission or lacking sn
-	Replaced          uint64 // sessions replaced by a newer connection of the same sn
-	Heartbeats        uint64
-	Events            uint64 // events delivered to the sink
-	DuplicateEvents   uint64 // resent events acked but not delivered again
-	EarlyEvents       uint64 // events received before 205, buffered
-	UnregisteredLost  uint64 // buffered pre-205 events the sink refused after they were acked
-	SinkErrors        uint64
-	UnknownReports    uint64 // codes outside the table, acked and delivered raw
-	BadFrames         uint64 // messages that did not decode even leniently
-	RepairedFrames    uint64 // messages that needed the lenient repairs
-	NoCodeDropped     uint64 // objects with neither commandId nor code
-	CommandsSent      uint64
-	Replies           uint64 // replies a waiting command got (counted before it returns)
-	CommandTimeouts   uint64
-	LateReplies       uint64
-	DuplicateReplies  uint64
-	UnknownReplies    uint64 // a commandId no command of ours had
-	OrphansAttributed uint64 // id-less replies given to the single command in flight
-	OrphansDropped    uint64
-	Transport         transport.Stats
+	accessctl.DeliveryStats        // every event handed to the sink, status included
+	Connections             uint64 // WebSocket connections accepted
+	Registrations           uint64 // 205 reports accepted
+	Rejected                uint64 // 205 reports refused by admission or lacking sn
+	Replaced                uint64 // sessions replaced by a newer connection of the same sn
+	Heartbeats              uint64
+	Events                  uint64 // events delivered to the sink
+	DuplicateEvents         uint64 // resent events acked but not delivered again
+	EarlyEvents             uint64 // events received before 205, buffered
+	UnregisteredLost        uint64 // buffered pre-205 events the sink refused after they were acked
+	SinkErrors              uint64
+	UnknownReports          uint64 // codes outside the table, acked and delivered raw
+	BadFrames               uint64 // messages that did not decode even leniently
+	RepairedFrames          uint64 // messages that needed the lenient repairs
+	NoCodeDropped           uint64 // objects with neither commandId nor code
+	CommandsSent            uint64
+	Replies                 uint64 // replies a waiting command got (counted before it returns)
+	CommandTimeouts         uint64
+	LateReplies             uint64
+	DuplicateReplies        uint64
+	UnknownReplies          uint64 // a commandId no command of ours had
+	OrphansAttributed       uint64 // id-less replies given to the single command in flight
+	OrphansDropped          uint64
+	Transport               transport.Stats
 }
 
 type counters struct {
@@ -211,7 +247,8 @@ type counters struct {
 func (s *Server) Stats() Stats {
 	c := &s.st
 	return Stats{
-		Connections: c.connections.Load(), Registrations: c.registrations.Load(), Rejected: c.rejected.Load(),
+		DeliveryStats: s.delivery.Stats(),
+		Connections:   c.connections.Load(), Registrations: c.registrations.Load(), Rejected: c.rejected.Load(),
 		Replaced: c.replaced.Load(), Heartbeats: c.heartbeats.Load(), Events: c.events.Load(),
 		DuplicateEvents: c.dupEvents.Load(), EarlyEvents: c.early.Load(), UnregisteredLost: c.unregLost.Load(),
 		SinkErrors: c.sinkErrors.Load(), UnknownReports: c.unknownReports.Load(), BadFrames: c.badFrames.Load(),

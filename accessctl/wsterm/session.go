@@ -87,6 +87,15 @@ func (s *session) HandleMessage(c *transport.Conn, msg []byte) {
 	if repaired {
 		s.srv.st.repaired.Add(1)
 	}
+	if s.registered.Load() {
+		// Any frame is a sign of life for the tracker's silence check, not
+		// only heartbeats; it also retries an online the sink refused.
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.sinkTimeout)
+		if err := s.srv.lv.Seen(ctx, accessctl.DeviceRef{ID: s.id()}); err != nil {
+			s.srv.st.sinkErrors.Add(1)
+		}
+		cancel()
+	}
 	for i := range frames {
 		s.handle(&frames[i], now)
 	}
@@ -256,16 +265,29 @@ func (s *session) reject(reason string) {
 	s.conn.CloseWithError(fmt.Errorf("%w: %s", accessctl.ErrRejected, reason))
 }
 
-// status emits an online, offline or heartbeat event; a sink failure is
-// logged and counted (these events are ours, not the terminal's).
+// status emits an online, offline or heartbeat event. Online and offline go
+// through the server's liveness tracker: a refused one is emitted again, with
+// its id, at the next heartbeat or silence check.
 func (s *session) status(kind accessctl.EventKind, st accessctl.Status, raw json.RawMessage, now time.Time) {
 	sn := st.Device.ID
-	e := accessctl.Event{
-		ID: sn + ":" + string(kind) + ":" + strconv.FormatInt(now.UnixNano(), 10), Kind: kind,
-		Device: st.Device, OccurredAt: now, TimeSource: accessctl.TimeReceipt, ReceivedAt: now,
-		Status: &st, Raw: raw,
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.sinkTimeout)
+	defer cancel()
+	var err error
+	switch kind {
+	case accessctl.KindOnline:
+		err = s.srv.lv.Connected(ctx, st.Device)
+	case accessctl.KindOffline:
+		err = s.srv.lv.Lost(ctx, st.Device)
+	default:
+		if err = s.srv.lv.Seen(ctx, st.Device); err == nil {
+			err = s.srv.emit(accessctl.Event{
+				ID: sn + "/" + string(kind) + "/" + strconv.FormatInt(now.UnixNano(), 10), Kind: kind,
+				Device: st.Device, OccurredAt: now, TimeSource: accessctl.TimeReceipt, ReceivedAt: now,
+				Status: &st, Raw: raw,
+			})
+		}
 	}
-	if err := s.srv.emit(e); err != nil {
+	if err != nil {
 		s.srv.st.sinkErrors.Add(1)
 		s.srv.cfg.logger.Error("event sink refused a status event", "sn", sn, "kind", kind, "err", err)
 	}
@@ -377,6 +399,10 @@ func (s *session) goOffline(sn string, cause error) {
 	s.srv.mu.Lock()
 	rec := s.srv.recordLocked(sn)
 	rec.online, rec.since, rec.lastSeen = false, now, s.seen()
+	rec.reason = ""
+	if cause != nil {
+		rec.reason = cause.Error()
+	}
 	st := accessctl.Status{Device: accessctl.DeviceRef{ID: sn}, Online: false, Since: now, LastSeen: rec.lastSeen, Info: rec.info}
 	s.srv.mu.Unlock()
 	if cause != nil {

@@ -96,27 +96,10 @@ func (g *Gateway) invoker(key thingmodel.DeviceKey) parking.Invoker {
 		}
 		rep, err := h.Invoke(ctx, key, identifier, params)
 		if err != nil {
-			return nil, carrierError(identifier, err)
+			return nil, accessctl.MapTransportError(identifier, err)
 		}
 		return rep.Data, nil
 	})
-}
-
-// carrierError keeps the carrier's error and adds the accessctl sentinel
-// hosts test for.
-func carrierError(op string, err error) error {
-	var re *thingmodel.ReplyError
-	switch {
-	case errors.As(err, &re):
-		return errors.Join(accessctl.Rejected(op, strconv.Itoa(re.Code), re.Message), err)
-	case errors.Is(err, thingmodel.ErrOffline):
-		return fmt.Errorf("%w: %w", accessctl.ErrOffline, err)
-	case errors.Is(err, thingmodel.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", accessctl.ErrTimeout, err)
-	case errors.Is(err, thingmodel.ErrClosed):
-		return fmt.Errorf("%w: %w", accessctl.ErrClosed, err)
-	}
-	return err
 }
 
 // ServeThing implements thingmodel.Handler.

@@ -15,11 +15,11 @@ var (
 	// ErrBadTopic: a topic is not an Alink thing topic.
 	ErrBadTopic = errors.New("thingmodel: not an Alink topic")
 	// ErrTimeout: no reply arrived in time.
-	ErrTimeout = errors.New("thingmodel: request timed out")
+	ErrTimeout error = &carrierErr{msg: "thingmodel: request timed out", timeout: true}
 	// ErrOffline: the device has no MQTT session (retry when it comes back).
-	ErrOffline = errors.New("thingmodel: device offline")
+	ErrOffline error = &carrierErr{msg: "thingmodel: device offline", offline: true}
 	// ErrClosed: the host or device client was closed.
-	ErrClosed = errors.New("thingmodel: closed")
+	ErrClosed error = &carrierErr{msg: "thingmodel: closed", closed: true}
 	// ErrRejected: the peer answered with a code other than 200 (see *ReplyError).
 	ErrRejected = errors.New("thingmodel: request rejected")
 	// ErrUnknownReply: a reply matched no outstanding request.
@@ -76,6 +76,21 @@ func (e *ReplyError) Error() string {
 }
 
 func (e *ReplyError) Is(target error) bool { return target == ErrRejected }
+
+// Rejection gives accessctl.MapTransportError the peer's code and text.
+func (e *ReplyError) Rejection() (code, message string) { return strconv.Itoa(e.Code), e.Message }
+
+// carrierErr marks a sentinel with what it means to accessctl.MapTransportError
+// (Offline, Timeout, Closed), so the core need not import this package.
+type carrierErr struct {
+	msg                      string
+	offline, timeout, closed bool
+}
+
+func (e *carrierErr) Error() string { return e.msg }
+func (e *carrierErr) Offline() bool { return e.offline }
+func (e *carrierErr) Timeout() bool { return e.timeout }
+func (e *carrierErr) Closed() bool  { return e.closed }
 
 // UnknownReplyError is a reply whose id matched no outstanding request
 // (late after a timeout, duplicated, or forged).

@@ -34,14 +34,6 @@ var notDrivers = map[string]bool{
 	"passcheck": true, "permfile": true, // the local-permission logic the LinkKit and HTTP doors share
 }
 
-// pendingMoves are imports that another branch (kit-ledger) removes by
-// moving the imported package out of internal/; delete each line when its
-// move is merged.
-var pendingMoves = map[[2]string]bool{
-	{module + "/examples/demo", module + "/internal/backoff"}:    true,
-	{module + "/examples/hcbridge", module + "/internal/boltdb"}: true,
-}
-
 // rel is path relative to the module ("" for the root), false outside it.
 func rel(path string) (string, bool) {
 	if path == module {
@@ -83,7 +75,7 @@ func layerViolations(pkgs []pkgImports) []string {
 		}
 		for _, imp := range p.Imports {
 			to, ok := rel(imp)
-			if !ok || pendingMoves[[2]string{p.ImportPath, imp}] {
+			if !ok {
 				continue
 			}
 			switch {
@@ -127,8 +119,6 @@ func TestLayerRules(t *testing.T) {
 		{"example imports examples/internal", p("examples/wsgateway", "examples/internal/gateway", "accessctl/outbox"), false},
 		{"example imports internal", p("examples/stdgateway", "internal/jsonfast"), true},
 		{"example imports nested internal", p("examples/parkinglane", "parking/internal/latency"), true},
-		{"pending move allowed", p("examples/demo", "internal/backoff"), false},
-		{"pending move is exact", p("examples/demo", "internal/boltdb"), true},
 		{"driver imports core and transport", p("accessctl/wsterm", "accessctl", "transport", "internal/jsonfast"), false},
 		{"driver imports helpers", p("accessctl/linkkit", "accessctl/passcheck", "accessctl/permfile"), false},
 		{"driver imports another", p("accessctl/hciot", "accessctl/wsterm"), true},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,38 +79,14 @@ func (r *running) postUser(t *testing.T, sn, body string) {
 }
 
 // impostor runs testdata/impostor.py (Python's websockets: a client we did
-// not write) and returns its output once it exits.
+// not write) and returns its output lines, and all of it once it exits.
 func impostor(t *testing.T, url string, args ...string) (lines <-chan string, wait func() string) {
 	t.Helper()
-	py := testutil.RequirePythonModule(t, "websockets")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, py, append([]string{"testdata/impostor.py", url}, args...)...)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	ch := make(chan string, 64)
-	all := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		sc := bufio.NewScanner(out)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			b.WriteString(sc.Text() + "\n")
-			select {
-			case ch <- sc.Text():
-			default:
-			}
-		}
-		close(ch)
-		all <- b.String()
-	}()
-	return ch, func() string {
-		s := <-all
-		require.NoError(t, cmd.Wait(), "python: %s\n%s", s, stderr.String())
-		return s
+	lines, w := testutil.RunPython(t, "websockets", 30*time.Second, append([]string{"testdata/impostor.py", url}, args...)...)
+	return lines, func() string {
+		out, err := w()
+		require.NoError(t, err, "python output:\n%s", out)
+		return out
 	}
 }
 

@@ -253,6 +253,19 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 	}
 }
 
+// SetReadLimit changes the largest message accepted from the next message
+// on, never above the limit the connection was built with (WithReadLimit);
+// n <= 0 restores that limit. Call it from the Handler (the reader
+// goroutine) or from an AcceptFunc: a server keeps a small limit until the
+// peer has identified itself, so that anonymous sockets cannot make it
+// buffer large messages.
+func (c *Conn) SetReadLimit(n int64) {
+	if n <= 0 || n > c.o.readLimit {
+		n = c.o.readLimit
+	}
+	c.ws.SetReadLimit(n)
+}
+
 // RemoteAddr is the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 

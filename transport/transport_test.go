@@ -211,6 +211,40 @@ func TestReadLimit(t *testing.T) {
 	assert.Equal(t, uint64(1), srv.Stats().OversizedFrames)
 }
 
+// A server starts a connection with a small limit and grows it once the
+// peer has said who it is ("hello" here); the limit never exceeds the
+// configured one.
+func TestSetReadLimitPerConnection(t *testing.T) {
+	in := newInbox()
+	srv := NewServer(func(c *Conn, r *http.Request) Handler {
+		c.SetReadLimit(64)
+		return HandlerFunc(func(c *Conn, msg []byte) {
+			if string(msg) == "hello" {
+				c.SetReadLimit(1 << 30) // clamped to WithReadLimit
+			}
+			in.HandleMessage(c, msg)
+		})
+	}, WithReadLimit(1024))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+
+	anon, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = anon.Close(); <-anon.Done() }()
+	require.NoError(t, anon.Send([]byte(strings.Repeat("x", 65))))
+	require.Eventually(t, func() bool { return srv.Stats().OversizedFrames == 1 }, 5*time.Second, time.Millisecond)
+
+	known, err := Dial(context.Background(), wsURL(ts, "/"), newInbox())
+	require.NoError(t, err)
+	defer func() { _ = known.Close(); <-known.Done() }()
+	require.NoError(t, known.Send([]byte("hello")))
+	assert.Equal(t, "hello", in.next(t))
+	require.NoError(t, known.Send([]byte(strings.Repeat("y", 1000))))
+	assert.Len(t, in.next(t), 1000, "grown after hello")
+	require.NoError(t, known.Send([]byte(strings.Repeat("z", 1025))))
+	require.Eventually(t, func() bool { return srv.Stats().OversizedFrames == 2 }, 5*time.Second, time.Millisecond, "but not past WithReadLimit")
+}
+
 func TestDefaultReadLimitHoldsAFaceImage(t *testing.T) {
 	assert.GreaterOrEqual(t, DefaultReadLimit, 16<<20)
 	_, ts := echoServer(t)

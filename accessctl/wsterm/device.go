@@ -381,7 +381,7 @@ func (d *Device) QueryEvent(ctx context.Context, id string) (accessctl.Event, er
 		return accessctl.Event{}, fmt.Errorf("%w: event %s", accessctl.ErrNotFound, id)
 	}
 	now := time.Now()
-	e, _ := buildEvent(d.sn, &Frame{Code: "207", Data: p, Raw: rep.Raw}, now)
+	e, _ := buildEvent(d.sn, &Frame{Code: "207", Data: p, Raw: rep.Raw}, now, d.srv.cfg.maxSnapshot)
 	return e, nil
 }
 

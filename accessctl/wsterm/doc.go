@@ -29,6 +29,28 @@
 // (examples/wsgateway). Package wstermtest simulates a terminal for tests
 // and for development without hardware.
 //
+// The protocol has no authentication (door-terminals.md D.16), so the
+// server defends what it can by default:
+//   - A connection that registers (205) the serial of a terminal whose
+//     session is alive (heard from within WithTakeoverAfter, about one
+//     heartbeat interval) is refused and an accessctl.KindAlarm event of type
+//     AlarmSessionConflict names its address: a socket cannot take over a
+//     door, receive its users' passwords and faces, or swallow revocations.
+//     A session silent that long may be replaced (a terminal reconnecting).
+//   - Nothing a connection reports is delivered before it registered; what
+//     it reported is dropped (and counted) if it never does or is refused.
+//   - Before registering, a connection may send 64 KiB messages only
+//     (WithPreRegisterReadLimit), must register within 30 s, and at most
+//     WithMaxUnregistered such connections exist; terminals that left are
+//     forgotten after a while (WithForget).
+//   - WithAllowList admits only listed serials, with their MAC if listed
+//     (ParseAllowList reads a "SN[,MAC]" file).
+//   - A pass whose snapshot is corrupt or too big is delivered without it
+//     (PassEvent.SnapshotDropped).
+//
+// Serve it over TLS (http.Server.ServeTLS) for wss:// where terminals
+// support it: a serial number on the wire is all the identity they have.
+//
 // The source's quirks are handled as door-terminals.md Part C recommends:
 // scalars arrive as strings or numbers ([FlexString]), payloads under
 // content or data, broken JSON with comments is repaired and counted,

@@ -46,3 +46,21 @@ func ExampleServer() {
 	// put: <nil>
 	// open: true
 }
+
+// Admitting only the site's terminals: an allow-list file of "SN[,MAC]"
+// lines. A terminal not listed, or with another MAC, is refused at its 205.
+func ExampleWithAllowList() {
+	list, err := wsterm.ParseAllowList(strings.NewReader(`# lobby doors
+486468465489,31231E2EW12W12
+486468465490
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := wsterm.NewServer(nil, wsterm.WithAllowList(list...))
+	defer srv.Close()
+	fmt.Println(len(list), "terminals allowed; first:", list[0].SN, list[0].MAC)
+	// Output:
+	// 2 terminals allowed; first: 486468465489 31231E2EW12W12
+}

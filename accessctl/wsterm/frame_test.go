@@ -35,11 +35,43 @@ func TestDecodeSeedRawEventWithNoBreakSpaces(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, repaired)
 	require.Len(t, frames, 1)
-	e, id := buildEvent("486468465489", &frames[0], time.Now())
+	e, id := buildEvent("486468465489", &frames[0], time.Now(), DefaultMaxSnapshot)
 	assert.Equal(t, "20240115113644", id)
 	require.NotNil(t, e.Pass)
 	assert.Equal(t, "77986", e.Pass.Person.ID)
 	assert.Equal(t, "in", string(e.Pass.Direction))
+}
+
+// A pass whose snapshot is corrupt, not an image or too big is still a
+// pass: the door did open. Only the picture goes, and the event says why.
+func TestPassSnapshotDroppedNotThePass(t *testing.T) {
+	for name, c := range map[string]struct {
+		img, dropped string
+		max          int
+	}{
+		"kept":        {img: "/9j/4AAQSkZJRgA=", max: DefaultMaxSnapshot},
+		"corrupt":     {img: "%%%not base64%%%", dropped: "not Base64", max: DefaultMaxSnapshot},
+		"placeholder": {img: "base64...", dropped: "not Base64", max: DefaultMaxSnapshot},
+		"not image":   {img: "aGVsbG8gd29ybGQ=", dropped: "not a JPEG or PNG", max: DefaultMaxSnapshot},
+		"too big":     {img: "/9j/4AAQSkZJRgA=", dropped: "over 8 bytes", max: 8},
+	} {
+		t.Run(name, func(t *testing.T) {
+			msg := `{"code":"207","data":{"eventid":"e1","type":"1","data":{"userId":"77986","img":"` + c.img + `","door":"0"}}}`
+			fs, _, err := DecodeFrames([]byte(msg))
+			require.NoError(t, err)
+			e, id := buildEvent("T1", &fs[0], time.Now(), c.max)
+			assert.Equal(t, "e1", id)
+			require.NotNil(t, e.Pass, "the pass is kept")
+			assert.Equal(t, "77986", e.Pass.Person.ID)
+			assert.Equal(t, c.dropped, e.Pass.SnapshotDropped)
+			if c.dropped == "" {
+				require.NotNil(t, e.Pass.Snapshot)
+				assert.Equal(t, "image/jpeg", e.Pass.Snapshot.MIME)
+			} else {
+				assert.Nil(t, e.Pass.Snapshot)
+			}
+		})
+	}
 }
 
 func TestFlexString(t *testing.T) {
@@ -154,11 +186,14 @@ func TestBuildEventNeverFails(t *testing.T) {
 	} {
 		fs, _, err := DecodeFrames([]byte(in))
 		require.NoError(t, err, in)
-		e, _ := buildEvent("sn", &fs[0], time.Now())
+		e, _ := buildEvent("sn", &fs[0], time.Now(), DefaultMaxSnapshot)
 		assert.NotEmpty(t, e.ID, in)
 		assert.NotEmpty(t, e.Kind, in)
 	}
 }
+
+// fuzzMaxSnapshot is small so that the fuzzer reaches the size limit.
+const fuzzMaxSnapshot = 16
 
 // FuzzDecodeFrames feeds the decoder every spec vector and mutations of
 // them: it must return frames or an ErrBadFrame, never panic, and what it
@@ -172,6 +207,9 @@ func FuzzDecodeFrames(f *testing.F) {
 	}
 	f.Add([]byte("\xEF\xBB\xBF{\"code\":206,}"))
 	f.Add([]byte(`{"code":"207","data":{"type":"2","data":{"userId":5}}} {"code":1}`))
+	f.Add([]byte(`{"code":"207","data":{"eventid":"s","type":"1","data":{"userId":"u","img":"/9j/4AAQSkZJRgA=","door":"0"}}}`))
+	f.Add([]byte(`{"code":"207","data":{"eventid":"s","type":"1","data":{"userId":"u","img":"/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD=","door":"1"}}}`))
+	f.Add([]byte(`{"code":"207","data":{"eventid":"s","type":"1","data":{"userId":"u","img":"aGVsbG8=","door":"0"}}}`))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		checkDecodeOne(t, msg)
 		frames, _, err := DecodeFrames(msg)
@@ -185,9 +223,14 @@ func FuzzDecodeFrames(f *testing.F) {
 			t.Fatal("no error and no frame")
 		}
 		for i := range frames {
-			e, _ := buildEvent("sn", &frames[i], time.Time{})
+			e, _ := buildEvent("sn", &frames[i], time.Time{}, fuzzMaxSnapshot)
 			if e.ID == "" || e.Kind == "" {
 				t.Fatal("event without id or kind")
+			}
+			if p := e.Pass; p != nil && p.Snapshot != nil {
+				if p.SnapshotDropped != "" || len(p.Snapshot.Data) > fuzzMaxSnapshot || accessctl.SniffImage(p.Snapshot.Data) == "" {
+					t.Fatalf("snapshot kept against the rule: %v dropped=%q", p.Snapshot, p.SnapshotDropped)
+				}
 			}
 			_ = frames[i].Payload()
 			_ = frames[i].Text()

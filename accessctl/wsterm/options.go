@@ -27,7 +27,30 @@ const (
 	DefaultDedupWindow      = 1024
 	maxPreRegisterEvents    = 100
 	maxBadFramesInARow      = 5
+
+	// DefaultPreRegisterReadLimit is the largest message a socket may send
+	// before its 205 is accepted: a register report is tiny, and an
+	// anonymous socket must not make the server buffer face-sized messages.
+	DefaultPreRegisterReadLimit = 64 << 10
+	// DefaultMaxUnregistered caps the sockets that have not registered yet;
+	// further upgrades are closed at once until some register or leave.
+	DefaultMaxUnregistered = 1024
+	// DefaultMaxOffline caps the terminals remembered while disconnected
+	// (the oldest are forgotten first), DefaultForgetAfter how long one is.
+	DefaultMaxOffline  = 4096
+	DefaultForgetAfter = 24 * time.Hour
+	// DefaultMaxSnapshot is the largest pass snapshot kept (decoded bytes);
+	// a larger one is dropped and the pass reported without it.
+	DefaultMaxSnapshot = 4 << 20
+	// preRegisterBytes bounds the events one socket may report before 205.
+	preRegisterBytes = 256 << 10
 )
+
+// AlarmSessionConflict is the Alarm.Type of the KindAlarm event raised when
+// a connection registers the serial of a terminal whose session is alive:
+// the newcomer is refused (it may be an impostor) and its address is in
+// the alarm's message.
+const AlarmSessionConflict = "session_conflict"
 
 var defaultTimeouts = map[string]time.Duration{
 	CmdDeleteUser:  10 * time.Second,
@@ -66,6 +89,14 @@ type config struct {
 	maxInFlight      int
 	dedupWindow      int
 	admission        Admission
+	allow            map[string]string // sn → normalised MAC ("": any)
+	acceptUnlisted   bool
+	takeoverAfter    time.Duration
+	preReadLimit     int64
+	maxUnregistered  int
+	maxOffline       int
+	forgetAfter      time.Duration
+	maxSnapshot      int
 	logger           *slog.Logger
 	validateImages   bool
 	onStatus         func(accessctl.Status)
@@ -83,6 +114,11 @@ func defaultConfig() config {
 		dedupWindow:      DefaultDedupWindow,
 		logger:           slog.New(slog.DiscardHandler),
 		validateImages:   true,
+		preReadLimit:     DefaultPreRegisterReadLimit,
+		maxUnregistered:  DefaultMaxUnregistered,
+		maxOffline:       DefaultMaxOffline,
+		forgetAfter:      DefaultForgetAfter,
+		maxSnapshot:      DefaultMaxSnapshot,
 	}
 	for k, v := range defaultTimeouts {
 		c.timeouts[k] = v
@@ -145,6 +181,88 @@ func WithDedupWindow(n int) Option {
 
 // WithAdmission installs an admission hook (allow-lists by SN, IP, MAC).
 func WithAdmission(a Admission) Option { return func(c *config) { c.admission = a } }
+
+// WithAllowList admits only the listed terminals: a 205 whose sn is not
+// listed, or whose mac differs from the one listed with it, is answered
+// "500" and closed (door-terminals.md A.5). An entry without a MAC admits
+// its sn with any MAC; MACs compare without case or separators. It applies
+// before an Admission hook, which still sees the terminals it admits.
+// Calling it again adds entries.
+func WithAllowList(list ...Allowed) Option {
+	return func(c *config) {
+		if c.allow == nil {
+			c.allow = make(map[string]string, len(list))
+		}
+		for _, a := range list {
+			if a.SN != "" {
+				c.allow[a.SN] = normMAC(a.MAC)
+			}
+		}
+	}
+}
+
+// WithAcceptUnlisted admits terminals missing from the allow-list too; the
+// listed ones must still register with their MAC. Without an allow-list
+// every terminal is admitted anyway.
+func WithAcceptUnlisted() Option { return func(c *config) { c.acceptUnlisted = true } }
+
+// WithTakeoverAfter sets how long a registered terminal must have been
+// silent before a new connection registering its sn may replace its
+// session (the reconnect of A.5). A newcomer for a session heard from more
+// recently is refused and raises an AlarmSessionConflict event. Default:
+// 1.25 × the heartbeat interval, so a terminal that heartbeats on time
+// cannot be displaced, and one that reconnects after losing its socket
+// waits at most about one interval.
+func WithTakeoverAfter(d time.Duration) Option { return func(c *config) { c.takeoverAfter = d } }
+
+// WithPreRegisterReadLimit sets the largest message accepted from a socket
+// before its 205 is accepted (default DefaultPreRegisterReadLimit). After
+// registration the transport's limit applies (WithTransport,
+// transport.WithReadLimit; default 16 MiB).
+func WithPreRegisterReadLimit(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.preReadLimit = n
+		}
+	}
+}
+
+// WithMaxUnregistered caps the connections that have not registered yet
+// (default DefaultMaxUnregistered); upgrades past it are closed at once.
+func WithMaxUnregistered(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxUnregistered = n
+		}
+	}
+}
+
+// WithForget bounds what the server remembers of disconnected terminals
+// (their last 205, status and recent eventids): at most maxOffline of them
+// (the longest gone are forgotten first), each for at most after (defaults
+// DefaultMaxOffline, DefaultForgetAfter). A forgotten terminal is simply
+// unknown until it registers again.
+func WithForget(maxOffline int, after time.Duration) Option {
+	return func(c *config) {
+		if maxOffline > 0 {
+			c.maxOffline = maxOffline
+		}
+		if after > 0 {
+			c.forgetAfter = after
+		}
+	}
+}
+
+// WithMaxSnapshot sets the largest pass snapshot kept, in decoded bytes
+// (default DefaultMaxSnapshot). A larger or undecodable snapshot is dropped:
+// the pass is delivered with PassEvent.SnapshotDropped set.
+func WithMaxSnapshot(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxSnapshot = n
+		}
+	}
+}
 
 // WithLogger sets the logger (default: discard). Passwords and images are
 // never logged.

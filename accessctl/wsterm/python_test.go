@@ -1,10 +1,6 @@
 package wsterm_test
 
 import (
-	"bufio"
-	"context"
-	"io"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,31 +17,11 @@ import (
 // output lines and a function that waits for its exit.
 func pyTerminal(t *testing.T, url, mode string) (<-chan string, func() error) {
 	t.Helper()
-	py := testutil.RequirePythonModule(t, "websockets")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, py, "testdata/py_terminal.py", url, mode)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	lines := make(chan string, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
+	lines, wait := testutil.RunPython(t, "websockets", 60*time.Second, "testdata/py_terminal.py", url, mode)
 	return lines, func() error {
-		<-done
-		err := cmd.Wait()
+		_, err := wait()
 		if err != nil {
-			t.Logf("python stderr:\n%s", stderr.String())
+			t.Logf("python: %v", err)
 		}
 		return err
 	}

@@ -42,10 +42,12 @@ type Server struct {
 	ts   *transport.Server
 	reg  transport.Registry[*session]
 
-	mu     sync.Mutex
-	known  map[string]*record
-	closed atomic.Bool
-	st     counters
+	mu        sync.Mutex
+	known     map[string]*record
+	lastSweep time.Time // of forgetLocked's TTL pass
+	closed    atomic.Bool
+	st        counters
+	unreg     atomic.Int64 // connections that have not registered
 
 	ackRegister []byte
 
@@ -63,7 +65,8 @@ type record struct {
 	since    time.Time
 	lastSeen time.Time
 	dedup    *dedup
-	reason   string // why the last session ended, for the offline event
+	reason   string    // why the last session ended, for the offline event
+	alarmed  time.Time // last session-conflict alarm, to rate-limit them
 }
 
 // NewServer returns a Server that delivers events to sink (nil: discard).
@@ -87,6 +90,9 @@ func NewServer(sink accessctl.EventSink, opts ...Option) *Server {
 	// 2.5 × offlineAfter if the sink refused the first attempt.
 	s.lv = liveness.New(sink, liveness.WithTimeout(2*s.cfg.offlineAfter), liveness.WithDelivery(&s.delivery),
 		liveness.WithEvent(s.decorate))
+	if s.cfg.takeoverAfter <= 0 {
+		s.cfg.takeoverAfter = s.cfg.interval + s.cfg.interval/4
+	}
 	s.ackRegister = []byte(fmt.Sprintf(`{"command":"response","content":{"code":"200","interval":"%d","data":""}}`,
 		int(s.cfg.interval/time.Second)))
 	topts := append([]transport.Option{
@@ -101,8 +107,18 @@ func (s *Server) accept(c *transport.Conn, r *http.Request) transport.Handler {
 	if s.closed.Load() {
 		return nil
 	}
+	// Everything an anonymous socket can make us hold is bounded: how many
+	// of them, how big a message, how long (the register deadline).
+	if s.unreg.Add(1) > int64(s.cfg.maxUnregistered) {
+		s.unreg.Add(-1)
+		s.st.unregRefused.Add(1)
+		s.cfg.logger.Warn("too many unregistered connections; refused", "remote", r.RemoteAddr, "max", s.cfg.maxUnregistered)
+		return nil
+	}
+	c.SetReadLimit(s.cfg.preReadLimit)
 	sess := &session{srv: s, conn: c, remote: r.RemoteAddr, slots: make(chan struct{}, s.cfg.maxInFlight), acked: make(chan struct{})}
 	sess.lastSeen.Store(time.Now().UnixNano())
+	sess.unreg.Store(true)
 	sess.deadline = time.AfterFunc(s.cfg.registerDeadline, func() {
 		if !sess.registered.Load() {
 			c.CloseWithError(errNoRegister)
@@ -172,7 +188,8 @@ type Terminal struct {
 	LastSeen time.Time `json:"lastSeen"`
 }
 
-// Terminals lists every terminal seen since the server started, by sn.
+// Terminals lists the terminals connected and those the server still
+// remembers (see WithForget), by sn.
 func (s *Server) Terminals() []Terminal {
 	s.mu.Lock()
 	out := make([]Terminal, 0, len(s.known))
@@ -213,12 +230,17 @@ type Stats struct {
 	accessctl.DeliveryStats        // every event handed to the sink, status included
 	Connections             uint64 // WebSocket connections accepted
 	Registrations           uint64 // 205 reports accepted
-	Rejected                uint64 // 205 reports refused by admission or lacking sn
-	Replaced                uint64 // sessions replaced by a newer connection of the same sn
+	Rejected                uint64 // 205 reports refused by admission, allow-list, conflict or lacking sn
+	Replaced                uint64 // silent sessions replaced by a newer connection of the same sn
+	Conflicts               uint64 // 205s refused because the sn's session is alive (AlarmSessionConflict)
+	UnregRefused            uint64 // connections closed at once: too many unregistered ones
+	UnregDropped            uint64 // events of connections that never registered: acked, not delivered
+	Forgotten               uint64 // records of disconnected terminals dropped (WithForget)
+	SnapshotsDropped        uint64 // pass snapshots dropped (corrupt, not an image, too big); the pass was kept
 	Heartbeats              uint64
 	Events                  uint64 // events delivered to the sink
 	DuplicateEvents         uint64 // resent events acked but not delivered again
-	EarlyEvents             uint64 // events received before 205, buffered
+	EarlyEvents             uint64 // events received before 205, buffered until it is accepted
 	UnregisteredLost        uint64 // buffered pre-205 events the sink refused after they were acked
 	SinkErrors              uint64
 	UnknownReports          uint64 // codes outside the table, acked and delivered raw
@@ -241,6 +263,7 @@ type counters struct {
 	events, dupEvents, early, unregLost, sinkErrors, unknownReports    atomic.Uint64
 	badFrames, repaired, noCode, sent, replies, timeouts, late, dupRep atomic.Uint64
 	unknownReplies, orphansAttributed, orphansDropped                  atomic.Uint64
+	conflicts, unregRefused, unregDropped, forgotten, snapDropped      atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -256,15 +279,19 @@ func (s *Server) Stats() Stats {
 		Replies: c.replies.Load(), CommandTimeouts: c.timeouts.Load(), LateReplies: c.late.Load(),
 		DuplicateReplies: c.dupRep.Load(), UnknownReplies: c.unknownReplies.Load(),
 		OrphansAttributed: c.orphansAttributed.Load(), OrphansDropped: c.orphansDropped.Load(),
+		Conflicts: c.conflicts.Load(), UnregRefused: c.unregRefused.Load(), UnregDropped: c.unregDropped.Load(),
+		Forgotten: c.forgotten.Load(), SnapshotsDropped: c.snapDropped.Load(),
 		Transport: s.ts.Stats(),
 	}
 }
 
-// dedup remembers the last n eventids of one terminal.
+// dedup remembers the last n eventids of one terminal. Its ring grows as
+// ids arrive, so a terminal that reported little costs little.
 type dedup struct {
 	mu   sync.Mutex
 	set  map[string]struct{}
 	ring []string
+	size int
 	next int
 }
 
@@ -281,9 +308,12 @@ func (d *dedup) add(id string) {
 	if _, ok := d.set[id]; ok {
 		return
 	}
-	if old := d.ring[d.next]; old != "" {
-		delete(d.set, old)
+	if len(d.ring) < d.size {
+		d.ring = append(d.ring, id)
+		d.set[id] = struct{}{}
+		return
 	}
+	delete(d.set, d.ring[d.next])
 	d.ring[d.next] = id
 	d.set[id] = struct{}{}
 	d.next = (d.next + 1) % len(d.ring)
@@ -294,7 +324,7 @@ func (s *Server) dedupOf(sn string) *dedup {
 	defer s.mu.Unlock()
 	r := s.recordLocked(sn)
 	if r.dedup == nil {
-		r.dedup = &dedup{set: make(map[string]struct{}), ring: make([]string, s.cfg.dedupWindow)}
+		r.dedup = &dedup{set: make(map[string]struct{}), size: s.cfg.dedupWindow}
 	}
 	return r.dedup
 }
@@ -306,4 +336,39 @@ func (s *Server) recordLocked(sn string) *record {
 		s.known[sn] = r
 	}
 	return r
+}
+
+// forgetLocked bounds the records of disconnected terminals (WithForget):
+// those gone longer than forgetAfter go, and past maxOffline the longest
+// gone go first, down to 7/8 of it so that the scan runs rarely.
+func (s *Server) forgetLocked(now time.Time) {
+	over := len(s.known) > s.reg.Len()+s.cfg.maxOffline
+	if !over && now.Sub(s.lastSweep) < min(s.cfg.forgetAfter/8+time.Second, time.Hour) {
+		return
+	}
+	s.lastSweep = now
+	type gone struct {
+		sn    string
+		since time.Time
+	}
+	var offline []gone
+	for sn, r := range s.known {
+		if r.online {
+			continue
+		}
+		if now.Sub(r.since) > s.cfg.forgetAfter {
+			delete(s.known, sn)
+			s.st.forgotten.Add(1)
+			continue
+		}
+		offline = append(offline, gone{sn, r.since})
+	}
+	if len(offline) <= s.cfg.maxOffline {
+		return
+	}
+	sort.Slice(offline, func(i, j int) bool { return offline[i].since.Before(offline[j].since) })
+	for _, g := range offline[:len(offline)-s.cfg.maxOffline*7/8] {
+		delete(s.known, g.sn)
+		s.st.forgotten.Add(1)
+	}
 }

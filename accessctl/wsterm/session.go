@@ -38,6 +38,7 @@ type session struct {
 	deadline *time.Timer
 
 	registered atomic.Bool
+	unreg      atomic.Bool // counted in Server.unreg
 	// acked is closed once the register ack is queued: commands wait for it
 	// (no command may precede the ack, C.A.24), while the session is already
 	// visible to hosts the moment the terminal can hear its ack.
@@ -47,8 +48,16 @@ type session struct {
 	sn        string
 
 	// reader only
-	badRun int
-	early  []Frame
+	badRun     int
+	early      []Frame
+	earlyBytes int
+}
+
+// leaveUnreg takes the session out of the unregistered count, once.
+func (s *session) leaveUnreg() {
+	if s.unreg.CompareAndSwap(true, false) {
+		s.srv.unreg.Add(-1)
+	}
 }
 
 func (s *session) seen() time.Time { return time.Unix(0, s.lastSeen.Load()) }
@@ -203,6 +212,11 @@ func (s *session) register(f *Frame, now time.Time) {
 		return
 	}
 	r := Registration{SN: sn, IP: string(d.IP), MAC: string(d.MAC), Type: string(d.Type), RemoteAddr: s.remote}
+	if why := s.srv.cfg.allowed(r); why != "" {
+		s.srv.cfg.logger.Warn("terminal rejected by the allow-list", "sn", sn, "ip", r.IP, "mac", r.MAC, "remote", s.remote, "why", why)
+		s.reject(why)
+		return
+	}
 	if a := s.srv.cfg.admission; a != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.sinkTimeout)
 		err := a(ctx, r)
@@ -215,6 +229,9 @@ func (s *session) register(f *Frame, now time.Time) {
 	}
 	again := s.registered.Load()
 	prev := s.id()
+	if (!again || prev != sn) && s.conflict(sn, now) {
+		return // refused, and the socket is closing
+	}
 	if again && prev != sn { // same socket, new identity: the old one goes offline
 		s.goOffline(prev, fmt.Errorf("re-registered as %s", sn))
 		again = false
@@ -225,8 +242,10 @@ func (s *session) register(f *Frame, now time.Time) {
 	s.sn = sn
 	s.mu.Unlock()
 	s.registered.Store(true)
+	s.leaveUnreg()
 	s.deadline.Stop()
 	s.conn.SetIdleTimeout(s.srv.cfg.offlineAfter)
+	s.conn.SetReadLimit(0) // admitted: face-sized messages from now on
 	s.srv.st.registrations.Add(1)
 
 	info := accessctl.DeviceInfo{Serial: sn, IP: r.IP, MAC: r.MAC, Role: RoleOf(r.Type)}
@@ -257,6 +276,59 @@ func (s *session) register(f *Frame, now time.Time) {
 		s.deliver(&e, now, false)
 	}
 	s.early = nil
+}
+
+// conflictWait is how long a newcomer waits for the session it would
+// replace to finish closing (a terminal that dropped its socket and dialled
+// again at once), before the session counts as alive.
+const conflictWait = 500 * time.Millisecond
+
+// conflict reports whether sn belongs to another session that is alive
+// (heard from within takeoverAfter). Then the newcomer is refused and an
+// alarm raised: a socket cannot take over a door by claiming its serial,
+// and a revocation cannot be diverted to an impostor. A silent session may
+// be replaced; that is how a terminal that lost its socket comes back.
+func (s *session) conflict(sn string, now time.Time) bool {
+	old, ok := s.srv.reg.Get(sn)
+	if !ok || old == s || old.conn.Err() != nil {
+		return false
+	}
+	if now.Sub(old.seen()) >= s.srv.cfg.takeoverAfter {
+		return false
+	}
+	select {
+	case <-old.conn.Done():
+		return false
+	case <-time.After(conflictWait):
+	}
+	if old.conn.Err() != nil {
+		return false // closing: the terminal's new socket is welcome
+	}
+	s.srv.st.conflicts.Add(1)
+	s.srv.cfg.logger.Warn("second connection for a live terminal refused", "sn", sn, "remote", s.remote,
+		"live", old.remote, "liveSeen", old.seen().Format(time.RFC3339Nano))
+	s.reject("session_conflict")
+	s.srv.mu.Lock()
+	rec := s.srv.recordLocked(sn)
+	alarm := now.Sub(rec.alarmed) >= s.srv.cfg.takeoverAfter // one a window: no alarm flood from a loop
+	if alarm {
+		rec.alarmed = now
+	}
+	s.srv.mu.Unlock()
+	if !alarm {
+		return true
+	}
+	e := accessctl.Event{
+		ID: sn + ":" + AlarmSessionConflict + ":" + strconv.FormatInt(now.UnixNano(), 10), Kind: accessctl.KindAlarm,
+		Device: accessctl.DeviceRef{ID: sn}, OccurredAt: now, TimeSource: accessctl.TimeReceipt, ReceivedAt: now,
+		Alarm: &accessctl.Alarm{Type: AlarmSessionConflict,
+			Message: fmt.Sprintf("connection from %s registered as %s while its session from %s is alive; refused", s.remote, sn, old.remote)},
+	}
+	if err := s.srv.emit(e); err != nil {
+		s.srv.st.sinkErrors.Add(1)
+		s.srv.cfg.logger.Error("event sink refused a session-conflict alarm", "sn", sn, "err", err)
+	}
+	return true
 }
 
 func (s *session) reject(reason string) {
@@ -326,14 +398,16 @@ func (s *session) heartbeat(f *Frame, now time.Time) {
 // report handles a 207 event or an unknown report.
 func (s *session) report(f *Frame, now time.Time) {
 	if !s.registered.Load() {
-		if len(s.early) >= maxPreRegisterEvents {
+		if len(s.early) >= maxPreRegisterEvents || s.earlyBytes+len(f.Raw) > preRegisterBytes {
 			s.log().Warn("too many events before 205; closing without ack")
 			s.conn.CloseWithError(errNoRegister)
 			return
 		}
 		s.srv.st.early.Add(1)
-		// A.5: ack at once and buffer until the terminal registers.
+		// A.5: ack at once and buffer until the terminal registers; they
+		// are delivered only if it does, as the device it registers as.
 		s.early = append(s.early, *f)
+		s.earlyBytes += len(f.Raw)
 		s.ack(ackOK)
 		return
 	}
@@ -344,7 +418,7 @@ func (s *session) report(f *Frame, now time.Time) {
 // withAck is false for events buffered before 205 (acked already).
 func (s *session) deliver(f *Frame, now time.Time, withAck bool) {
 	sn := s.id()
-	e, eventID := buildEvent(sn, f, now)
+	e, eventID := buildEvent(sn, f, now, s.srv.cfg.maxSnapshot)
 	var dd *dedup
 	if eventID != "" && sn != "" {
 		dd = s.srv.dedupOf(sn)
@@ -371,6 +445,10 @@ func (s *session) deliver(f *Frame, now time.Time, withAck bool) {
 		dd.add(eventID)
 	}
 	s.srv.st.events.Add(1)
+	if e.Pass != nil && e.Pass.SnapshotDropped != "" {
+		s.srv.st.snapDropped.Add(1)
+		s.log().Warn("pass snapshot dropped; pass delivered without it", "eventid", eventID, "why", e.Pass.SnapshotDropped)
+	}
 	if withAck {
 		s.ack(ackOK)
 	}
@@ -380,10 +458,13 @@ func (s *session) deliver(f *Frame, now time.Time, withAck bool) {
 // unless a newer connection of the same terminal replaced this one.
 func (s *session) HandleClose(c *transport.Conn, err error) {
 	s.deadline.Stop()
+	s.leaveUnreg()
 	s.pending.Close(fmt.Errorf("%w: %w", accessctl.ErrOffline, err))
-	now := time.Now()
-	for _, e := range s.early { // never registered: deliver what it reported anyway
-		s.deliver(&e, now, false)
+	if n := len(s.early); n > 0 {
+		// Never registered (or refused): nobody vouches for these, and a
+		// pass without a door must not be recorded as one. Counted only.
+		s.srv.st.unregDropped.Add(uint64(n))
+		s.log().Warn("events of a connection that never registered dropped", "events", n)
 	}
 	s.early = nil
 	if s.registered.Load() {
@@ -404,6 +485,7 @@ func (s *session) goOffline(sn string, cause error) {
 		rec.reason = cause.Error()
 	}
 	st := accessctl.Status{Device: accessctl.DeviceRef{ID: sn}, Online: false, Since: now, LastSeen: rec.lastSeen, Info: rec.info}
+	s.srv.forgetLocked(now)
 	s.srv.mu.Unlock()
 	if cause != nil {
 		st.Info.Extra = map[string]string{"reason": cause.Error()}
@@ -428,7 +510,7 @@ type passData struct {
 
 // buildEvent turns a 207 report (or any unknown report) into an Event. It
 // never fails: what it cannot read stays in Raw, under KindReport.
-func buildEvent(sn string, f *Frame, now time.Time) (accessctl.Event, string) {
+func buildEvent(sn string, f *Frame, now time.Time, maxSnapshot int) (accessctl.Event, string) {
 	e := accessctl.Event{
 		Kind: KindReport, Device: accessctl.DeviceRef{ID: sn},
 		OccurredAt: now, TimeSource: accessctl.TimeReceipt, ReceivedAt: now, Raw: f.Raw,
@@ -438,7 +520,7 @@ func buildEvent(sn string, f *Frame, now time.Time) (accessctl.Event, string) {
 		e.ID = sn + ":rx:" + strconv.FormatInt(now.UnixNano(), 10)
 		return e, ""
 	}
-	fillEvent(&e, &d)
+	fillEvent(&e, &d, maxSnapshot)
 	eventID := string(d.EventID)
 	if eventID != "" {
 		e.ID = sn + ":" + eventID
@@ -449,7 +531,7 @@ func buildEvent(sn string, f *Frame, now time.Time) (accessctl.Event, string) {
 }
 
 // fillEvent sets the kind and payload from an event object.
-func fillEvent(e *accessctl.Event, d *eventData) {
+func fillEvent(e *accessctl.Event, d *eventData, maxSnapshot int) {
 	switch d.Type {
 	case "1":
 		var p passData
@@ -466,9 +548,7 @@ func fillEvent(e *accessctl.Event, d *eventData) {
 			pass.Kind, pass.Result.Granted = accessctl.PassDenied, false
 		}
 		if p.Img != "" {
-			if im, err := accessctl.DecodeImage(string(p.Img)); err == nil {
-				pass.Snapshot = im
-			}
+			pass.Snapshot, pass.SnapshotDropped = snapshot(string(p.Img), maxSnapshot)
 		}
 		e.Kind, e.Pass = accessctl.KindPass, pass
 	case "2":
@@ -479,6 +559,25 @@ func fillEvent(e *accessctl.Event, d *eventData) {
 		g := GrantOf(u)
 		e.Kind, e.Enrolled = accessctl.KindEnrolled, &g
 	}
+}
+
+// snapshot decodes a pass's Base64 snapshot, or says why it was dropped:
+// the door opened (or refused) whatever its picture, so a bad one costs the
+// picture, never the pass.
+func snapshot(b64 string, max int) (*accessctl.Image, string) {
+	if len(b64)/4*3 > max+3 { // decoded size, before paying for the decode
+		return nil, fmt.Sprintf("over %d bytes", max)
+	}
+	im, err := accessctl.DecodeImage(b64)
+	switch {
+	case err != nil:
+		return nil, "not Base64"
+	case len(im.Data) > max:
+		return nil, fmt.Sprintf("over %d bytes", max)
+	case accessctl.SniffImage(im.Data) == "":
+		return nil, "not a JPEG or PNG"
+	}
+	return im, ""
 }
 
 // GrantOf converts a terminal's user object into a Grant.

@@ -13,7 +13,12 @@
 //	    -simulate 3
 //
 // A terminal's serial number (sn) is HC's machineCode; -simulate N starts N
-// simulated terminals sim-1 … sim-N.
+// simulated terminals sim-1 … sim-N. -allow FILE (one SN[,MAC] a line)
+// admits only the listed terminals, and the simulated ones, unless
+// -accept-any; without -allow any terminal is admitted, with a warning.
+// -tls-cert and -tls-key make terminals connect with wss://. A second
+// connection claiming the serial of a connected, heartbeating terminal is
+// refused and reported as an alarm event (session_conflict).
 //
 // Its state lives in one file under -data (default: a folder in the user's
 // cache directory): pass records and command results are written to a
@@ -29,6 +34,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,6 +88,7 @@ type config struct {
 	heartbeatURL             string
 	simulate                 int
 	dataDir                  string
+	term                     gateway.TerminalFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -100,7 +107,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.heartbeatURL, "hc-heartbeat-url", "", "heartbeat upload URL (3005001)")
 	fs.IntVar(&cfg.simulate, "simulate", 0, "start N simulated terminals sim-1 … sim-N")
 	fs.StringVar(&cfg.dataDir, "data", gateway.DefaultDataDir("hcbridge"), "directory for on-disk state (upload outbox, grant ledger, machines)")
+	cfg.term.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := cfg.term.Check(); err != nil {
 		return cfg, err
 	}
 	switch {
@@ -112,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("-simulate must be 0…10000")
 	case cfg.dataDir == "":
 		return cfg, errors.New("-data must name a directory")
+	case cfg.simulate > 0 && cfg.term.TLSCert != "":
+		return cfg, errors.New("-simulate dials ws://: it cannot be combined with -tls-cert")
 	}
 	urls := cfg.openDoorURL != "" || cfg.cmdURL != "" || cfg.heartbeatURL != ""
 	if urls && cfg.hcAppID == "" {
@@ -219,7 +232,21 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		}
 	}
 
-	terms := newTerminals(events, log)
+	var sims []string
+	for i := 1; i <= cfg.simulate; i++ {
+		sims = append(sims, simSN(i))
+	}
+	termOpts, err := cfg.term.Options(log, sims...)
+	if err != nil {
+		closeState(nil, buf, rc, db, log)
+		return err
+	}
+	tlsConf, err := cfg.term.TLS()
+	if err != nil {
+		closeState(nil, buf, rc, db, log)
+		return err
+	}
+	terms := newTerminals(events, log, termOpts...)
 	reg := &accessctl.Registry{}
 	reg.Register(terminalDriver, reconciledDriver{next: terms, rc: rc})
 
@@ -261,11 +288,15 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	b := &bridge{Server: srv, Terminals: terms, Uploader: up, Outbox: ob, Reconciler: rc}
 	var servers []*http.Server
 	var wg sync.WaitGroup
-	serve := func(addr string, hs *http.Server) (string, error) {
+	serve := func(addr string, hs *http.Server, tlsConf *tls.Config) (string, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return "", err
 		}
+		if tlsConf != nil { // the handshake is bounded by ReadHeaderTimeout
+			ln = tls.NewListener(ln, tlsConf)
+		}
+		hs.ErrorLog = gateway.HTTPErrorLog(log)
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -289,7 +320,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		closeState(ob, buf, rc, db, log)
 	}
 
-	if b.ExtAPIAddr, err = serve(cfg.listen, gateway.NewHTTPServer(srv)); err != nil {
+	if b.ExtAPIAddr, err = serve(cfg.listen, gateway.NewHTTPServer(srv), nil); err != nil {
 		shutdown()
 		return fmt.Errorf("listen %s: %w", cfg.listen, err)
 	}
@@ -298,7 +329,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		termAddr = "127.0.0.1:0" // simulated terminals need somewhere to dial
 	}
 	if termAddr != "" {
-		if b.TerminalsAddr, err = serve(termAddr, gateway.NewWSServer(terms)); err != nil {
+		if b.TerminalsAddr, err = serve(termAddr, gateway.NewWSServer(terms), tlsConf); err != nil {
 			shutdown()
 			return fmt.Errorf("listen %s: %w", termAddr, err)
 		}

@@ -27,9 +27,12 @@ type terminals struct {
 	sims []*wstermtest.Terminal
 }
 
-func newTerminals(sink accessctl.EventSink, log *slog.Logger) *terminals {
-	return &terminals{Server: wsterm.NewServer(sink, wsterm.WithLogger(log))}
+func newTerminals(sink accessctl.EventSink, log *slog.Logger, opts ...wsterm.Option) *terminals {
+	return &terminals{Server: wsterm.NewServer(sink, append([]wsterm.Option{wsterm.WithLogger(log)}, opts...)...)}
 }
+
+// simSN is the serial number of the i-th simulated terminal (from 1).
+func simSN(i int) string { return fmt.Sprintf("sim-%d", i) }
 
 // Simulate starts n terminals sim-1 … sim-n that dial addr, and waits until
 // they registered.
@@ -37,7 +40,7 @@ func (t *terminals) Simulate(ctx context.Context, n int, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for i := 1; i <= n; i++ {
-		sim := wstermtest.NewTerminal("ws://"+addr+"/", wstermtest.WithSN(fmt.Sprintf("sim-%d", i)))
+		sim := wstermtest.NewTerminal("ws://"+addr+"/", wstermtest.WithSN(simSN(i)))
 		t.mu.Lock()
 		t.sims = append(t.sims, sim)
 		t.mu.Unlock()

@@ -24,6 +24,13 @@
 // Idempotency-Key header — from the outbox, so a gateway killed and
 // restarted delivers what it had acknowledged.
 //
+// Who may connect: -allow FILE lists the terminals (one SN[,MAC] a line, #
+// comments) and refuses the others unless -accept-any; without -allow any
+// terminal is admitted and a warning says so. -tls-cert and -tls-key make
+// terminals connect with wss://. A second connection claiming the serial of
+// a terminal that is connected and heartbeating is refused and printed as an
+// alarm event (session_conflict).
+//
 // It runs until interrupted (or for -for, which CI uses).
 package main
 
@@ -64,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	dataDir := fs.String("data", gateway.DefaultDataDir("wsgateway"), "directory for on-disk state (the event outbox)")
 	webhook := fs.String("webhook", "", "POST every event as JSON to this URL (retried until it answers 2xx)")
 	apiToken := fs.String("api-token", "", "bearer token the HTTP API requires (default $"+gateway.EnvAPIToken+"; required unless -api is loopback)")
+	var tf gateway.TerminalFlags
+	tf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	tlsConf, err := tf.TLS()
+	if err != nil {
+		return err
+	}
+	termOpts, err := tf.Options(log)
+	if err != nil {
+		return err
+	}
 	lines := gateway.EventLines(stdout)
 	deliver := lines
 	if *webhook != "" {
@@ -100,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		_ = ob.Close(ctx)
 	}()
 	gw, err := gateway.Start(gateway.Config{
-		Listen: *listen, Path: *path, API: *api, APIToken: token, Sink: ob, Logger: log,
+		Listen: *listen, Path: *path, API: *api, APIToken: token, Sink: ob, Logger: log, TLS: tlsConf, Options: termOpts,
 	})
 	if err != nil {
 		return err

@@ -12,9 +12,11 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +33,9 @@ import (
 type Config struct {
 	Listen string // terminals connect to ws://Listen/ (host:port; port 0 picks one)
 	Path   string // accept terminals only on this path ("": any path)
-	API    string // admin HTTP API address ("": none)
+	// TLS, if set, makes terminals connect with wss:// (see TerminalFlags.TLS).
+	TLS *tls.Config
+	API string // admin HTTP API address ("": none)
 	// APIToken is the admin API's bearer token ("": none, which Start
 	// allows on a loopback API address only).
 	APIToken string
@@ -48,6 +52,8 @@ type Gateway struct {
 	wsLn    net.Listener
 	apiLn   net.Listener
 	path    string
+	scheme  string
+	errLog  *log.Logger
 	servers []*http.Server
 	wg      sync.WaitGroup
 }
@@ -70,7 +76,8 @@ func Start(cfg Config) (*Gateway, error) {
 	if cfg.Path != "" {
 		opts = append(opts, wsterm.WithTransport(transport.WithPath(cfg.Path)))
 	}
-	g := &Gateway{Server: wsterm.NewServer(accessctl.FanOut(sinks...), opts...), path: cfg.Path}
+	g := &Gateway{Server: wsterm.NewServer(accessctl.FanOut(sinks...), opts...), path: cfg.Path, scheme: "ws://",
+		errLog: HTTPErrorLog(cfg.Logger)}
 	if g.path == "" {
 		g.path = "/"
 	}
@@ -78,6 +85,10 @@ func Start(cfg Config) (*Gateway, error) {
 	if g.wsLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		_ = g.Server.Close()
 		return nil, err
+	}
+	if cfg.TLS != nil {
+		// http.Server bounds each handshake by its ReadHeaderTimeout.
+		g.wsLn, g.scheme = tls.NewListener(g.wsLn, cfg.TLS), "wss://"
 	}
 	g.serve(g.wsLn, NewWSServer(g.Server))
 	if cfg.API != "" {
@@ -96,6 +107,7 @@ func Start(cfg Config) (*Gateway, error) {
 }
 
 func (g *Gateway) serve(ln net.Listener, s *http.Server) {
+	s.ErrorLog = g.errLog
 	g.servers = append(g.servers, s)
 	g.wg.Add(1)
 	go func() {
@@ -104,8 +116,18 @@ func (g *Gateway) serve(ln net.Listener, s *http.Server) {
 	}()
 }
 
+// HTTPErrorLog routes an http.Server's own messages (failed TLS handshakes
+// of scanners and plain-HTTP clients) to l at debug level instead of the
+// process's stderr (nil l: discarded).
+func HTTPErrorLog(l *slog.Logger) *log.Logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return slog.NewLogLogger(l.Handler(), slog.LevelDebug)
+}
+
 // URL is where terminals connect.
-func (g *Gateway) URL() string { return "ws://" + g.wsLn.Addr().String() + g.path }
+func (g *Gateway) URL() string { return g.scheme + g.wsLn.Addr().String() + g.path }
 
 // APIURL is the admin API's base URL ("" without one).
 func (g *Gateway) APIURL() string {
@@ -145,6 +167,8 @@ type line struct {
 	Granted   *bool               `json:"granted,omitempty"`
 	IP        string              `json:"ip,omitempty"`
 	Online    *bool               `json:"online,omitempty"`
+	AlarmType string              `json:"alarmType,omitempty"`
+	Message   string              `json:"message,omitempty"`
 }
 
 // EventLines is a sink that writes one JSON object per event to w.
@@ -166,6 +190,8 @@ func EventLines(w io.Writer) accessctl.EventSink {
 		case e.Status != nil:
 			l.IP = e.Status.Info.IP
 			l.Online = &e.Status.Online
+		case e.Alarm != nil:
+			l.AlarmType, l.Message = e.Alarm.Type, e.Alarm.Message
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -75,7 +75,9 @@ func TestConformance(t *testing.T) {
 func TestStatusEventsAreRetried(t *testing.T) {
 	sink := accessctltest.NewSink()
 	sink.RefuseNext(accessctl.KindOnline, 2)
-	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second))
+	// A takeover bound below the heartbeat lets the twin below stand for a
+	// terminal that rebooted: its old socket is open but no longer speaks.
+	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second), wsterm.WithTakeoverAfter(time.Millisecond))
 	ts := newHTTPServer(t, srv)
 	url := "ws" + ts.URL[len("http"):] + "/"
 	term := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithHeartbeat(20*time.Millisecond), wstermtest.WithTransport(fastBackoff))
@@ -90,7 +92,7 @@ func TestStatusEventsAreRetried(t *testing.T) {
 	assert.Contains(t, ds[2].Event.ID, "st-1/online/")
 
 	// The same terminal again on a new socket, before the old one is seen
-	// closed: the old session is replaced, and the host hears of it.
+	// closed: the old (silent) session is replaced, and the host hears of it.
 	twin := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithTransport(fastBackoff))
 	t.Cleanup(func() { _ = twin.Close() })
 	require.NoError(t, twin.WaitRegistered(ctxT(t)))

@@ -39,8 +39,8 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
-	"github.com/menjin/menjin/accessctl/linkkit"
 	"github.com/menjin/menjin/accessctl/adminapi"
+	"github.com/menjin/menjin/accessctl/linkkit"
 	"github.com/menjin/menjin/examples/internal/gateway"
 	"github.com/menjin/menjin/transport/thingmodel"
 )

@@ -218,7 +218,6 @@ func TestAPIToken(t *testing.T) {
 	assert.Contains(t, err.Error(), "without a token")
 }
 
-
 var apiClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // TestSpoofedTerminalRefused: another host replaying a provisioned

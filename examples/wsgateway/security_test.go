@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"image"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"os"
@@ -124,7 +127,7 @@ func TestImpostorDoesNotGetTheTerminalsSession(t *testing.T) {
 	lines, wait := impostor(t, r.gw.URL(), "steal", sn)
 	waitFor(t, lines, "READY")
 	// While the impostor is (or was) connected, the host grants a user.
-	r.postUser(t, sn, `{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"/9j/4AAQSkZJRgA="}`)
+	r.postUser(t, sn, `{"user":"lisi","userId":"12384865","pwd":"1234","name":"李四","role":"0","img":"`+base64.StdEncoding.EncodeToString(plantedJPEG(t, ""))+`"}`)
 	out := wait()
 
 	assert.Contains(t, out, `RECV {"command":"response","content":{"code":"500","data":"session_conflict"}}`)
@@ -212,7 +215,7 @@ func TestTerminalFlagErrors(t *testing.T) {
 // neither the event lines nor the log.
 func TestPlantedSecretsNeverInOutput(t *testing.T) {
 	const pwd = "Pl4nted-Pwd-7731"
-	face := base64.StdEncoding.EncodeToString(append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, []byte("PLANTED-FACE-BYTES-0001")...))
+	face := base64.StdEncoding.EncodeToString(plantedJPEG(t, "PLANTED-FACE-BYTES-0001"))
 	snap := base64.StdEncoding.EncodeToString(append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, []byte("PLANTED-SNAPSHOT-0002")...))
 	secrets := []string{pwd, face, snap, face[8:30], snap[8:30]}
 
@@ -258,4 +261,18 @@ func TestPlantedSecretsNeverInOutput(t *testing.T) {
 	for _, s := range secrets {
 		assert.NotContains(t, all, s)
 	}
+}
+
+// plantedJPEG is a real 8×8 JPEG (the admin API decodes what it enrols)
+// carrying marker in a comment segment right after SOI.
+func plantedJPEG(t *testing.T, marker string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)), nil))
+	if marker == "" {
+		return b.Bytes()
+	}
+	n := len(marker) + 2
+	com := append([]byte{0xFF, 0xFE, byte(n >> 8), byte(n)}, marker...)
+	return append(append(append([]byte{}, b.Bytes()[:2]...), com...), b.Bytes()[2:]...)
 }

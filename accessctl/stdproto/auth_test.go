@@ -122,7 +122,10 @@ func TestExpiredTokenAndReconnect(t *testing.T) {
 	require.NoError(t, dev.OpenDoor(ctx, accessctl.OpenRequest{}))
 	assert.Equal(t, 1, sim.DoorOpens())
 	la := dev.Client().Link().Stats()
-	assert.GreaterOrEqual(t, la.Reconnects, lb.Reconnects+1, "code 4 → /connect → retry (D.7)")
+	// Either OpenDoor met code 4 and reconnected (D.7), or the rebooted
+	// terminal's own /connect reached the edge first and the edge renewed
+	// its link before the call: both are a new token, never a lost open.
+	assert.GreaterOrEqual(t, la.Reconnects+la.Connects, lb.Reconnects+lb.Connects+1, "code 4 → /connect → retry (D.7), or a fresh /connect first")
 }
 
 // rawTerminal answers every request with a fixed status and body.

@@ -30,8 +30,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The reconciler's scale tests run smaller under -race (testutil.RaceEnabled):
+# the second line runs them at full size.
 unit:
 	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 30m ./...
+	CI=$${CI:-true} $(GO) test -count=1 -timeout 30m -run 'TestConvergence|TestFaultReconnectStorm' ./accessctl/reconcile
 
 # examples runs the demo end to end, as the README's first command does.
 examples:

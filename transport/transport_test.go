@@ -181,9 +181,10 @@ func TestPingsKeepAnIdlePeerAlive(t *testing.T) {
 		t.Fatalf("closed although pinged: %v", err)
 	case <-time.After(1200 * time.Millisecond):
 	}
+	// Counted, not timed: a loaded machine may have sent fewer by now.
+	require.Eventually(t, func() bool { return c.ctr.pings.Load() > 5 }, testutil.Bound, 5*time.Millisecond)
 	require.NoError(t, c.Close())
 	closed(t, c)
-	assert.Greater(t, c.ctr.pings.Load(), uint64(5))
 }
 
 func TestUnansweredPingsAreNotFatal(t *testing.T) {
@@ -193,12 +194,14 @@ func TestUnansweredPingsAreNotFatal(t *testing.T) {
 	ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
 	require.NoError(t, err)
 	defer ws.Close()
+	// Wait for three pings by count, not by time (a loaded machine sends
+	// fewer in a given time), then check none of them closed the peer.
+	require.Eventually(t, func() bool { return srv.Stats().PingsSent >= 3 }, testutil.Bound, 5*time.Millisecond)
 	select {
 	case err := <-in.closed:
-		t.Fatalf("closed: %v", err)
-	case <-time.After(200 * time.Millisecond):
+		t.Fatalf("closed after %d unanswered pings: %v", srv.Stats().PingsSent, err)
+	case <-time.After(100 * time.Millisecond):
 	}
-	assert.GreaterOrEqual(t, srv.Stats().PingsSent, uint64(3))
 }
 
 func TestReadLimit(t *testing.T) {

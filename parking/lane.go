@@ -139,11 +139,15 @@ type LaneStats struct {
 	Recognitions, Duplicates, Allowed, Denied, Fallbacks uint64
 	GateSent, GateRefused, GateFailed, GateUnconfirmed   uint64
 	DisplayFailed, Delivered, DeliveryFailed, Alarms     uint64
+	// SnapshotsDropped counts passes delivered without the camera's
+	// picture (corrupt or not an image); the pass itself was kept.
+	SnapshotsDropped uint64
 }
 
 type laneCounters struct {
 	recognitions, duplicates, allowed, denied, fallbacks atomic.Uint64
 	displayFailed, delivered, deliveryFailed, alarms     atomic.Uint64
+	snapsDropped                                         atomic.Uint64
 }
 
 // NewLane returns a Lane. sink receives pass and alarm events; use
@@ -248,6 +252,9 @@ func (l *Lane) Recognize(ctx context.Context, r Recognition) (Outcome, error) {
 	l.mu.Unlock()
 	defer l.wg.Done()
 	l.st.recognitions.Add(1)
+	if r.PictureDropped != "" {
+		l.st.snapsDropped.Add(1)
+	}
 
 	out := l.act(ctx, r, start)
 	e.outcome = out
@@ -439,7 +446,7 @@ func (l *Lane) passEvent(r Recognition, out Outcome) accessctl.Event {
 	p := &accessctl.PassEvent{
 		Person: d.Person, PersonName: d.Name, Method: accessctl.MethodPlate, Credential: cred,
 		Direction: l.cfg.direction, Kind: kind, Result: d.Result, Snapshot: r.Picture,
-		RemainingScans: d.RemainingScans,
+		SnapshotDropped: r.PictureDropped, RemainingScans: d.RemainingScans,
 	}
 	if r.Record.Category() == CategoryBlacklist {
 		p.Policy = accessctl.PolicyDeny
@@ -543,6 +550,7 @@ func (l *Lane) Stats() LaneStats {
 		GateSent: l.gate.sent.Load(), GateRefused: l.gate.refused.Load(),
 		GateFailed: l.gate.failed.Load(), GateUnconfirmed: l.gate.unconfirmed.Load(), DisplayFailed: l.st.displayFailed.Load(),
 		Delivered: l.st.delivered.Load(), DeliveryFailed: l.st.deliveryFailed.Load(), Alarms: l.st.alarms.Load(),
+		SnapshotsDropped: l.st.snapsDropped.Load(),
 	}
 }
 

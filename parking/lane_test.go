@@ -82,6 +82,22 @@ func TestLaneAllowsAndReports(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Delivered)
 }
 
+// A camera picture that is not an image loses the picture, never the pass:
+// the car is at the barrier whatever its photo looks like.
+func TestLaneKeepsPassWithBadPicture(t *testing.T) {
+	ctx := context.Background()
+	f := newLane(t, nil, nil)
+	require.NoError(t, f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345", Picture: []byte("random bytes, not a JPEG")}))
+	assert.Equal(t, []parking.GateCommand{parking.GateOpen}, f.sim.GateCommands())
+	ev := f.sink.all()
+	require.Len(t, ev, 1)
+	require.NotNil(t, ev[0].Pass)
+	assert.True(t, ev[0].Pass.Result.Granted)
+	assert.Nil(t, ev[0].Pass.Snapshot)
+	assert.Equal(t, "media is not a JPEG or PNG picture", ev[0].Pass.SnapshotDropped)
+	assert.Equal(t, uint64(1), f.lane.Stats().SnapshotsDropped)
+}
+
 func TestLaneDeniesBlacklist(t *testing.T) {
 	ctx := context.Background()
 	f := newLane(t, []parkingsim.Option{parkingsim.WithProfile(parking.Profile{Mode: parking.Mixed, Rows: 4})}, nil)

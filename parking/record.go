@@ -3,6 +3,7 @@ package parking
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
@@ -185,6 +186,10 @@ type IntelligentAlarm struct {
 	Media    []byte // at most MaxAlarmMediaBytes
 	MediaURL string
 	Record   PassRecord
+	// MediaDropped says why media the camera sent was not kept (not
+	// base64, too large): the recognition itself is still good, because
+	// the vehicle is at the barrier.
+	MediaDropped string
 }
 
 type wireAlarm struct {
@@ -243,14 +248,14 @@ func DecodeIntelligentAlarm(params []byte) (IntelligentAlarm, error) {
 	if m, ok, err := o.str("media"); err != nil {
 		return a, err
 	} else if ok && m != "" {
-		img, err := accessctl.DecodeImage(m)
-		if err != nil {
-			return a, o.err("media", ErrBadType, "%v", err)
+		switch img, err := accessctl.DecodeImage(m); {
+		case err != nil:
+			a.MediaDropped = "media is not base64"
+		case len(img.Data) > MaxAlarmMediaBytes:
+			a.MediaDropped = fmt.Sprintf("media of %d bytes is over %d", len(img.Data), MaxAlarmMediaBytes)
+		default:
+			a.Media = img.Data
 		}
-		if len(img.Data) > MaxAlarmMediaBytes {
-			return a, o.err("media", ErrTooLong, "%d bytes", len(img.Data))
-		}
-		a.Media = img.Data
 	}
 	if a.MediaURL, _, err = o.str("mediaUrl"); err != nil {
 		return a, err
@@ -272,18 +277,21 @@ type Recognition struct {
 	Plate   string    // as recognised, "" for an unplated vehicle
 	Record  PassRecord
 	Picture *accessctl.Image
-	Raw     json.RawMessage
+	// PictureDropped says why the camera's picture was not kept (corrupt,
+	// not a JPEG or PNG, too large); the recognition is kept without it.
+	PictureDropped string
+	Raw            json.RawMessage
 }
 
 // RecognitionFromAlarm turns a decoded alarm into a Recognition.
 func RecognitionFromAlarm(id string, at time.Time, a IntelligentAlarm, raw json.RawMessage) Recognition {
-	r := Recognition{EventID: id, At: at, Plate: a.Record.PlateNumber, Record: a.Record, Raw: raw}
+	r := Recognition{EventID: id, At: at, Plate: a.Record.PlateNumber, Record: a.Record, Raw: raw, PictureDropped: a.MediaDropped}
+	mime := accessctl.SniffImage(a.Media)
+	if len(a.Media) > 0 && mime == "" {
+		r.PictureDropped = "media is not a JPEG or PNG picture"
+	}
 	switch {
-	case len(a.Media) > 0:
-		mime := accessctl.SniffImage(a.Media)
-		if mime == "" && a.Format == LVMediaJPEG {
-			mime = "image/jpeg"
-		}
+	case len(a.Media) > 0 && mime != "":
 		r.Picture = &accessctl.Image{Data: a.Media, URL: a.MediaURL, MIME: mime}
 	case a.MediaURL != "":
 		r.Picture = &accessctl.Image{URL: a.MediaURL}

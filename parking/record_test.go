@@ -74,8 +74,18 @@ func TestIntelligentAlarmRoundTrip(t *testing.T) {
 	require.ErrorIs(t, err, ErrTooLong)
 	_, err = DecodeIntelligentAlarm([]byte(`{"type":10005,"format":0}`))
 	require.ErrorIs(t, err, ErrMissing)
-	_, err = DecodeIntelligentAlarm([]byte(`{"media":"!!!","addition_string":"{}"}`))
-	require.ErrorIs(t, err, ErrBadType)
+	// Corrupt media loses the picture, not the vehicle at the barrier.
+	got, err = DecodeIntelligentAlarm([]byte(`{"media":"!!!","addition_string":{"plateNumber":"京N12345"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, "media is not base64", got.MediaDropped)
+	rec = RecognitionFromAlarm("e3", tvAlarm1Time, got, nil)
+	assert.Nil(t, rec.Picture)
+	assert.Equal(t, "京N12345", rec.Plate)
+	assert.NotEmpty(t, rec.PictureDropped)
+	got.Media, got.MediaDropped = []byte("random bytes, no picture"), ""
+	rec = RecognitionFromAlarm("e4", tvAlarm1Time, got, nil)
+	assert.Nil(t, rec.Picture)
+	assert.Equal(t, "media is not a JPEG or PNG picture", rec.PictureDropped)
 	// Unplated, picture by URL (edge file variant).
 	got, err = DecodeIntelligentAlarm([]byte(`{"mediaUrl":"http://gw/oss/a.jpg","addition_string":{"typePermission":4}}`))
 	require.NoError(t, err)

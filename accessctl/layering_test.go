@@ -64,7 +64,7 @@ func driverOf(r string) string {
 }
 
 // layerViolations lists every import that breaks the layering of
-// design.md: internal/ below the domain, examples copyable out of the
+// the README's Architecture section: internal/ below the domain, examples copyable out of the
 // module, drivers independent of each other and of the admin API.
 func layerViolations(pkgs []pkgImports) []string {
 	var out []string

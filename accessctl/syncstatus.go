@@ -9,7 +9,7 @@ import (
 var errorsIs = errors.Is
 
 // SyncState is the normalized state of one grant on one device, whatever the
-// platform's own codes (platform-integrations.md §4.3).
+// platform's own codes (PLATFORMS.md §4.3).
 type SyncState string
 
 const (

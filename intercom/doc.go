@@ -2,7 +2,7 @@
 // that opens the door when a resident says so during a call, the resident
 // side that says so, and a small registrar/proxy for a site.
 //
-// Roles (spec intercom-sip.md §1):
+// Roles (spec PROTOCOL.md §1):
 //
 //   - DoorStation answers calls on UDP and TCP (monitoring, §5.2), places
 //     visitor calls with early media (§5.1), registers with MD5 digest (§4)

@@ -23,7 +23,7 @@
 //	defer lane.Close()
 //	_ = sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345"})
 //
-// Codecs follow spec parking-led.md: they accept what devices and the
+// Codecs follow spec PROTOCOL.md: they accept what devices and the
 // cloud send (objects or JSON in strings, numeric strings, either key
 // case) and produce strictly (numbers as numbers, limits in bytes). Bad
 // input is a *FieldError matching ErrSyntax, ErrMissing, ErrTooLong,

@@ -1,5 +1,5 @@
 // Package qrcode opens and mints the RSA-signed QR codes of the Alibaba
-// community IoT platform's "rsa_qrcode" doors (spec: permissions-qr-events.md §4).
+// community IoT platform's "rsa_qrcode" doors (spec: accessctl/linkkit/PROTOCOL.md §4).
 //
 // The cloud turns "code:expiry" (expiry in epoch seconds) into PKCS#1 v1.5
 // type-1 padding, transforms it with an RSA private key (RSA-512 on the

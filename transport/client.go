@@ -17,7 +17,7 @@ import (
 type Backoff = backoff.Policy
 
 // DefaultBackoff is 1 s doubling to 60 s with ±20 % jitter
-// (door-terminals.md A.4 and D.7).
+// (accessctl/wsterm/PROTOCOL.md A.4 and D.7).
 var DefaultBackoff = backoff.Default
 
 // Dial opens one WebSocket connection to url (ws:// or wss://) whose

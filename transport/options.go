@@ -10,7 +10,7 @@ import (
 )
 
 // Defaults. The read limit must hold a Base64 face image (about 1.4 MB for a
-// 1 MB JPEG) with room to spare; 16 MiB is what door-terminals.md A.10 asks.
+// 1 MB JPEG) with room to spare; 16 MiB is what accessctl/wsterm/PROTOCOL.md A.10 asks.
 const (
 	DefaultReadLimit     = 16 << 20
 	DefaultWriteTimeout  = 10 * time.Second

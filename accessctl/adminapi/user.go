@@ -25,7 +25,7 @@ const (
 )
 
 // User is the API's user object: the WebSocket terminals' one
-// (door-terminals.md A.6) plus cards, Bluetooth cards and a validity
+// (accessctl/wsterm/PROTOCOL.md A.6) plus cards, Bluetooth cards and a validity
 // window, which gateways map to the credentials their protocol has.
 type User struct {
 	User      string     `json:"user,omitempty"` // login name (accessctl.Grant.Account)
@@ -41,7 +41,7 @@ type User struct {
 }
 
 // UnmarshalJSON takes numbers where strings are expected (a numeric userId
-// is common, door-terminals.md D.2) and null for absent. It refuses what
+// is common, accessctl/wsterm/PROTOCOL.md D.2) and null for absent. It refuses what
 // would be read two ways: a key given twice (encoding/json keeps the last,
 // matching case-insensitively) and text that is not UTF-8 (it would become
 // U+FFFD, so two different ids would collide).

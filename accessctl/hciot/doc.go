@@ -1,6 +1,6 @@
 // Package hciot makes Menjin a drop-in IoT system for the open-source HC
 // property system (HC 小区管理系统 / MicroCommunityThings), in both
-// directions of platform-integrations.md §1:
+// directions of accessctl/PLATFORMS.md §1:
 //
 //   - Server (direction A) is an http.Handler for HC's /extApi: tokens,
 //     communities, machines, residents and door opening. A machine's hmId

@@ -22,7 +22,7 @@ type LedgerEntry struct {
 
 // Ledger remembers which person is on which device, so that deletes are
 // computed from what was really granted rather than from HC's delete
-// fan-out, which misses unit and room doors (platform-integrations.md §1.5).
+// fan-out, which misses unit and room doors (accessctl/PLATFORMS.md §1.5).
 // Implementations must be safe for concurrent use. MemLedger keeps it in
 // memory; a durable store can implement the same four methods.
 type Ledger interface {

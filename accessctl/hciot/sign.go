@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Sign is HC's request signature (platform-integrations.md §1.4): the
+// Sign is HC's request signature (accessctl/PLATFORMS.md §1.4): the
 // lower-case hex MD5 of transactionID, reqTime, appID, payload and
 // securityCode concatenated with no separators. payload is the request body
 // exactly as sent, or for a GET "?" followed by the unescaped query.

@@ -27,7 +27,7 @@ const (
 	hcSecurityCode = "g3kE9ggkM4Jqrs576rJS0CYg7dbtMXPT"
 )
 
-// The three vectors of platform-integrations.md §1.4.
+// The three vectors of accessctl/PLATFORMS.md §1.4.
 var signVectors = []struct {
 	name, txID, reqTime, payload, sign string
 }{

@@ -3,7 +3,7 @@
 // the thing-model carrier in transport/thingmodel (embedded MQTT broker by
 // default, or an existing broker).
 //
-// The door's thing model (spec permissions-qr-events.md §1–6) maps as:
+// The door's thing model (spec PROTOCOL.md §1–6) maps as:
 //
 //	remoteOpen       service   Door.OpenDoor
 //	syncPermissions  service   Door.PutGrant / RemoveGrant / Sync: a delta

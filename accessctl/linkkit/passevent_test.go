@@ -13,7 +13,7 @@ import (
 	"github.com/menjin/menjin/transport/thingmodel"
 )
 
-// Vectors from permissions-qr-events.md §5.3.
+// Vectors from PROTOCOL.md §5.3.
 const (
 	vecCleaned  = `{"code":0,"message":"success","type":"qrCode","content":"ALI7af81cfad5df1","extInfo":"{\"type\":\"qrCode\",\"qrCode\":\"ALI7af81cfad5df1\",\"userID\":\"508072501fea93ae39fc8737a2fb2a2424f88787\",\"eventTime\":\"1597821579\"}"}`
 	vecUnitTest = `{"code":0,"message":"success","type":"qrCode","content":"ALIF24DD9END8CD3"}`

@@ -1,7 +1,7 @@
 // Package passcheck decides pass attempts at a door that holds its own
 // permissions (a permfile.Store): RSA-signed or plain QR codes, cards, BLE
 // cards and passwords, with the platform's exact result codes and messages
-// (spec permissions-qr-events.md §4.7, §5.4), scan limits counted
+// (spec accessctl/linkkit/PROTOCOL.md §4.7, §5.4), scan limits counted
 // atomically, a debounce window for repeated camera frames, and a clock
 // that must be trusted before anything opens (ErrClockUnsynced).
 //

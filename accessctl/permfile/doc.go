@@ -1,5 +1,5 @@
 // Package permfile keeps a door's local permissions the way the Aliyun
-// community platform delivers them (spec permissions-qr-events.md §3): the
+// community platform delivers them (spec accessctl/linkkit/PROTOCOL.md §3): the
 // syncPermissions file with qrCodePermissionList, tradCardPermissionList,
 // bleCardPermissionList and passwordPermissionList, each entry an add (1),
 // delete (2) or modify (3).

@@ -29,7 +29,7 @@
 // and pushed again.
 //
 // Every (person, device) pair has an accessctl.SyncStatus with the states of
-// platform-integrations.md §4.3: pending, in_flight, applied, removed,
+// accessctl/PLATFORMS.md §4.3: pending, in_flight, applied, removed,
 // retryable_failure (offline, timeout: retried with backoff), invalid_input
 // (the device refused the data: fix the grant and Put it again) and
 // needs_manual (WithMaxAttempts failures in a row: a person must look, then

@@ -14,7 +14,7 @@ import (
 
 var hex44 = strings.Repeat("A1", 22)
 
-// The vectors of platform-integrations.md §2.5, and the rules behind them.
+// The vectors of accessctl/PLATFORMS.md §2.5, and the rules behind them.
 func TestParseCardNoTable(t *testing.T) {
 	accept := []struct {
 		in, raw  string

@@ -1,5 +1,5 @@
 // Package shankai is a client of the 闪开 card cloud (api.baohe.tv,
-// platform-integrations.md §2): organisations, users keyed by mobile, and
+// accessctl/PLATFORMS.md §2): organisations, users keyed by mobile, and
 // their card numbers. It manages the access token (7200 s, fetched again
 // before it expires and when 闪开 answers 4002), checks card numbers locally
 // with 闪开's rules (ParseCardNo) and maps errcodes to typed errors.

@@ -1,6 +1,6 @@
 // Package stdproto speaks the edge "standard protocol" between door or
 // intercom terminals and an edge server (门禁一体机标准协议, spec
-// door-terminals.md Part B): both sides are HTTP servers that POST JSON to
+// PROTOCOL.md Part B): both sides are HTTP servers that POST JSON to
 // each other, after an MD5/SHA-signed /connect that issues a token.
 //
 // The edge side is an [Edge]: an http.Handler for every terminal → edge

@@ -21,7 +21,7 @@ import (
 // Besides accessctl.Device it implements PermissionSync, GrantGetter,
 // FaceComparer and EventQuerier. It does not implement GrantLister: that
 // needs a selectUser without a filter, which returns every user with photo
-// and no paging (door-terminals.md D.4); call SelectUser explicitly if you
+// and no paging (PROTOCOL.md D.4); call SelectUser explicitly if you
 // accept that.
 //
 // OpenDoor returns accessctl.ErrUnsupported: the protocol has no remote

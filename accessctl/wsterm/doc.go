@@ -1,5 +1,5 @@
 // Package wsterm drives WebSocket JSON face terminals (门禁机, the protocol
-// of door-terminals.md Part A) from the platform side.
+// of PROTOCOL.md Part A) from the platform side.
 //
 // Terminals dial in; a [Server] is the http.Handler they connect to. It acks
 // their register (205), heartbeat (206) and event (207) reports, delivers
@@ -29,7 +29,7 @@
 // (examples/wsgateway). Package wstermtest simulates a terminal for tests
 // and for development without hardware.
 //
-// The protocol has no authentication (door-terminals.md D.16), so the
+// The protocol has no authentication (PROTOCOL.md D.16), so the
 // server defends what it can by default:
 //   - A connection that registers (205) the serial of a terminal whose
 //     session is alive (heard from within WithTakeoverAfter, about one
@@ -51,7 +51,7 @@
 // Serve it over TLS (http.Server.ServeTLS) for wss:// where terminals
 // support it: a serial number on the wire is all the identity they have.
 //
-// The source's quirks are handled as door-terminals.md Part C recommends:
+// The source's quirks are handled as PROTOCOL.md Part C recommends:
 // scalars arrive as strings or numbers ([FlexString]), payloads under
 // content or data, broken JSON with comments is repaired and counted,
 // replies without commandId are attributed only when exactly one command is

@@ -46,7 +46,7 @@ func (f FlexString) Truthy() bool {
 }
 
 // Frame is one decoded protocol message. Which fields are set tells its
-// shape (door-terminals.md A.2): a terminal's report has Code and Data, a
+// shape (PROTOCOL.md A.2): a terminal's report has Code and Data, a
 // reply to a command has Code, CommandID and Data or Content, anything the
 // platform sends has Command.
 type Frame struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/menjin/menjin/transport"
 )
 
-// Command names (door-terminals.md A.7).
+// Command names (PROTOCOL.md A.7).
 const (
 	CmdAddUser     = "addUser"
 	CmdEditUser    = "editUser"
@@ -19,7 +19,7 @@ const (
 	CmdQueryEvent  = "queryEvent"
 )
 
-// Defaults from door-terminals.md A.10.
+// Defaults from PROTOCOL.md A.10.
 const (
 	DefaultInterval         = 20 * time.Second
 	DefaultRegisterDeadline = 30 * time.Second
@@ -184,7 +184,7 @@ func WithAdmission(a Admission) Option { return func(c *config) { c.admission = 
 
 // WithAllowList admits only the listed terminals: a 205 whose sn is not
 // listed, or whose mac differs from the one listed with it, is answered
-// "500" and closed (door-terminals.md A.5). An entry without a MAC admits
+// "500" and closed (PROTOCOL.md A.5). An entry without a MAC admits
 // its sn with any MAC; MACs compare without case or separators. It applies
 // before an Admission hook, which still sees the terminals it admits.
 // Calling it again adds entries.

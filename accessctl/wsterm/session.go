@@ -16,7 +16,7 @@ import (
 
 // KindReport is the kind of an event built from a report whose code or
 // event type the protocol does not define: acknowledged and delivered raw
-// (door-terminals.md D.3). Sinks that do not know it can ignore it.
+// (PROTOCOL.md D.3). Sinks that do not know it can ignore it.
 const KindReport accessctl.EventKind = "wsterm_report"
 
 var ackOK = []byte(`{"command":"response","content":{"code":"200","data":""}}`)
@@ -78,7 +78,7 @@ func (s *session) ack(msg []byte) {
 	}
 }
 
-// HandleMessage classifies every frame of a message (door-terminals.md A.2).
+// HandleMessage classifies every frame of a message (PROTOCOL.md A.2).
 func (s *session) HandleMessage(c *transport.Conn, msg []byte) {
 	now := time.Now()
 	s.lastSeen.Store(now.UnixNano())

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// User is the protocol's user object (door-terminals.md A.6): the content of
+// User is the protocol's user object (PROTOCOL.md A.6): the content of
 // addUser and editUser, the items of a selectUser reply and the data of an
 // enrolment event. UserID is the primary key. Pwd and Img are secrets and
 // personal data: String and LogValue never print them.

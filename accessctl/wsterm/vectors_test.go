@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// specVector reads one example of door-terminals.md Part A by name
+// specVector reads one example of PROTOCOL.md Part A by name
 // (testdata/vectors/NAME.json or .txt).
 func specVector(t testing.TB, name string) string {
 	t.Helper()

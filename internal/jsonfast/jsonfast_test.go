@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// specVectors are the wsterm examples of door-terminals.md Part E.
+// specVectors are the wsterm examples of accessctl/wsterm/PROTOCOL.md Part E.
 func specVectors(t testing.TB) [][]byte {
 	files, err := filepath.Glob("../../accessctl/wsterm/testdata/vectors/*.json")
 	require.NoError(t, err)

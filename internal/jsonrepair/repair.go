@@ -1,6 +1,6 @@
 // Package jsonrepair makes the broken JSON of vendor documents and the
 // devices written from them decodable: comments, trailing commas, a BOM and
-// no-break-space indentation, all outside strings (door-terminals.md D.1).
+// no-break-space indentation, all outside strings (accessctl/wsterm/PROTOCOL.md D.1).
 // Callers use it only after strict decoding failed, and count its use.
 //
 //	if err := json.Unmarshal(b, &v); err != nil {
@@ -12,7 +12,7 @@ import "bytes"
 
 var bom = []byte("\xEF\xBB\xBF")
 
-// Repair applies the lenient fixes of door-terminals.md D.1 outside JSON
+// Repair applies the lenient fixes of accessctl/wsterm/PROTOCOL.md D.1 outside JSON
 // strings: it drops a UTF-8 BOM, // and /* */ comments and commas before }
 // or ], and turns no-break spaces (U+00A0, which the source's examples use
 // for indentation) into spaces. It never grows the input.

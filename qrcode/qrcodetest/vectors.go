@@ -1,5 +1,5 @@
 // Package qrcodetest holds the RSA QR test vectors of the spec
-// (permissions-qr-events.md §4.3, §4.8) for tests of qrcode and of the
+// (accessctl/linkkit/PROTOCOL.md §4.3, §4.8) for tests of qrcode and of the
 // drivers and simulators that use it. Every value is verbatim from the spec.
 package qrcodetest
 

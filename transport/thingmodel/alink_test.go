@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Vectors: the spec's passEvent (permissions-qr-events.md §5.3), the seed's
+// Vectors: the spec's passEvent (accessctl/linkkit/PROTOCOL.md §5.3), the seed's
 // property methods, and the shapes field firmware sends (numeric ids).
 const (
 	vecPassEventValue = `{"code":0,"message":"success","type":"qrCode","content":"ALI7af81cfad5df1","extInfo":"{\"type\":\"qrCode\",\"qrCode\":\"ALI7af81cfad5df1\",\"userID\":\"508072501fea93ae39fc8737a2fb2a2424f88787\",\"eventTime\":\"1597821579\"}"}`

@@ -1,4 +1,4 @@
-"""A WebSocket face terminal written from door-terminals.md Part A with
+"""A WebSocket face terminal written from accessctl/wsterm/PROTOCOL.md Part A with
 Debian's python3-websockets: it plays the seed's exact messages against the
 Go platform and checks every answer. Usage: py_terminal.py URL MODE
 MODE "main": 205, 206, both 207 examples, then answers the six commands.
@@ -16,7 +16,7 @@ VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors")
 
 
 def vector(name):
-    """One example of door-terminals.md Part A, verbatim (testdata/vectors)."""
+    """One example of accessctl/wsterm/PROTOCOL.md Part A, verbatim (testdata/vectors)."""
     for ext in (".json", ".txt"):
         path = os.path.join(VECTORS, name + ext)
         if os.path.exists(path):

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// vectors are the spec's examples (door-terminals.md Part E).
+// vectors are the spec's examples (accessctl/wsterm/PROTOCOL.md Part E).
 func vectors(t testing.TB) [][]byte {
 	files, err := filepath.Glob("../testdata/vectors/*.json")
 	require.NoError(t, err)

@@ -1,5 +1,5 @@
 // Package wstermtest simulates a WebSocket face terminal (the device side of
-// door-terminals.md Part A) so that hosts can be developed and tested
+// accessctl/wsterm/PROTOCOL.md Part A) so that hosts can be developed and tested
 // without hardware.
 //
 // A [Terminal] dials a platform, registers, heartbeats, keeps a user table

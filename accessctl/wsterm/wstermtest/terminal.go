@@ -86,7 +86,7 @@ type Stats struct {
 }
 
 // Terminal simulates a WebSocket face terminal (the device side of
-// door-terminals.md Part A): it dials the platform, registers (205), sends
+// accessctl/wsterm/PROTOCOL.md Part A): it dials the platform, registers (205), sends
 // heartbeats (206), keeps a user table that the commands act on, generates
 // events (207) and resends those the platform has not acknowledged after a
 // reconnect. It reconnects with jittered exponential backoff.

@@ -19,11 +19,17 @@
 //   - transport: WebSocket and HTTP plumbing shared by drivers.
 //   - examples: runnable programs, starting with examples/demo.
 //
-// A host program opens devices through a driver, pushes grants and receives
-// events:
+// A host program registers the drivers it serves under the protocol names
+// its platform uses (a host-side server such as wsterm.Server is an
+// accessctl.Driver; nothing registers itself), opens devices by name,
+// pushes grants and receives events through the sink it gave the driver:
 //
+//	srv := wsterm.NewServer(sink)
+//	accessctl.Register("wsterm", srv)
 //	dev, err := accessctl.Open(ctx, "wsterm", accessctl.DeviceConfig{ID: "486468465489"})
 //	if ps, ok := dev.(accessctl.PermissionSync); ok {
 //		err = ps.PutGrant(ctx, grant)
 //	}
+//
+// accessctl's ExampleRegister runs exactly this.
 package menjin

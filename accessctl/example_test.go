@@ -2,9 +2,11 @@ package accessctl_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/menjin/menjin/accessctl"
+	"github.com/menjin/menjin/accessctl/wsterm"
 )
 
 // Sinks compose like net/http handlers: here pass events go to one sink and
@@ -54,4 +56,31 @@ func ExampleDevice() {
 		fmt.Println(dev.ID(), "cannot hold grants")
 	}
 	// Output: sn-1 cannot hold grants
+}
+
+// A host registers a driver under the protocol name its platform uses and
+// opens devices by that name; the root package's doc shows this snippet.
+func ExampleRegister() {
+	sink := accessctl.EventSinkFunc(func(context.Context, accessctl.Event) error { return nil })
+	srv := wsterm.NewServer(sink)
+	defer srv.Close()
+	reg := &accessctl.Registry{} // accessctl.Register uses DefaultRegistry
+	reg.Register("wsterm", srv)
+
+	ctx := context.Background()
+	dev, err := reg.Open(ctx, "wsterm", accessctl.DeviceConfig{ID: "486468465489"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, canSync := dev.(accessctl.PermissionSync)
+	face := accessctl.Credential{Kind: accessctl.CredFace, Face: &accessctl.Image{Data: []byte{0xFF, 0xD8, 0xFF, 0xD9}, MIME: "image/jpeg"}}
+	err = dev.(accessctl.PermissionSync).PutGrant(ctx, accessctl.Grant{
+		Person: accessctl.PersonRef{ID: "12384865"}, Credentials: []accessctl.Credential{face}})
+	fmt.Println(dev.ID(), canSync, errors.Is(err, accessctl.ErrOffline)) // no terminal has connected
+	_, err = reg.Open(ctx, "hikvision", accessctl.DeviceConfig{ID: "1"})
+	fmt.Println(errors.Is(err, accessctl.ErrUnknownDriver))
+	// Output:
+	// 486468465489 true true
+	// true
 }

@@ -21,11 +21,11 @@ func DeviceOpener(dev accessctl.Device, door int) Opener {
 	})
 }
 
-// WithEventSink reports every unlock attempt as an accessctl pass event
+// WithSink reports every unlock attempt as an accessctl pass event
 // (Method intercom) for device on door. An error from the sink is counted
 // in Stats.SinkFailures and logged; the SIP answer does not wait for a retry,
 // so put a buffer or an outbox in front of a sink that can fail.
-func WithEventSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) DoorOption {
+func WithSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) DoorOption {
 	return doorOption(func(o *options) {
 		prev := o.onUnlock
 		o.onUnlock = func(ctx context.Context, e UnlockEvent) error {

@@ -34,7 +34,7 @@ func TestAccessctlDeviceAndSink(t *testing.T) {
 	events := make(chan accessctl.Event, 4)
 	ref := accessctl.DeviceRef{Platform: "site", ID: "door-a"}
 	door, err := NewDoorStation("127.0.0.1:0", WithUser("door1"), WithOpener(DeviceOpener(dev, 2)),
-		WithEventSink(accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error { events <- e; return nil }), ref, 2))
+		WithSink(accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error { events <- e; return nil }), ref, 2))
 	require.NoError(t, err)
 	defer door.Close()
 	ctx := testCtx(t)

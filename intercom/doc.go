@@ -12,7 +12,7 @@
 //     accepted inside a dialog we know (481 otherwise), deduplicated by
 //     (Call-ID, remote tag, reqsn) for 3 s, checked by a Policy, executed by
 //     an Opener (DeviceOpener wraps an accessctl.Device) and reported as
-//     UnlockEvent or, with WithEventSink, as accessctl pass events.
+//     UnlockEvent or, with WithSink, as accessctl pass events.
 //     Secure by default (§13): INVITEs and unlocks only from the allow-list
 //     (WithAllow; default 127.0.0.1 and ::1) and the registrars it registers
 //     with, in-dialog requests and RFC 2833 only from the dialog's peer, by

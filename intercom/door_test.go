@@ -160,7 +160,7 @@ func TestForeignDialogInfoIs481(t *testing.T) {
 }
 
 func TestDuplicateReqSNWithinWindowOpensOnce(t *testing.T) {
-	door := newDoorRig(t, WithDedupeWindow(400*time.Millisecond), WithResponseViaInfo(false))
+	door := newDoorRig(t, WithDedupWindow(400*time.Millisecond), WithResponseViaInfo(false))
 	res := newResident(t)
 	ctx := testCtx(t)
 	call, err := res.CallDoor(ctx, door.URI())

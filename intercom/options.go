@@ -119,8 +119,8 @@ func WithAutoAnswer(on bool) ResidentOption {
 	return residentOption(func(o *options) { o.autoAnswer = on })
 }
 
-// WithDedupeWindow sets how long a (Call-ID, remote tag, reqsn) is a duplicate (default 3 s, §6.2).
-func WithDedupeWindow(d time.Duration) DoorOption {
+// WithDedupWindow sets how long a (Call-ID, remote tag, reqsn) is a duplicate (default 3 s, §6.2).
+func WithDedupWindow(d time.Duration) DoorOption {
 	return doorOption(func(o *options) { o.dedupeWindow = d })
 }
 

@@ -144,9 +144,9 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // WithHeader adds HTTP headers to the client's upgrade request.
 func WithHeader(h http.Header) Option { return func(o *options) { o.header = h } }
 
-// WithStatus registers a callback for connection state changes. It runs on
+// WithOnStatus registers a callback for connection state changes. It runs on
 // the connection's goroutines and must not block.
-func WithStatus(f StatusFunc) Option { return func(o *options) { o.onStatus = f } }
+func WithOnStatus(f StatusFunc) Option { return func(o *options) { o.onStatus = f } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option {

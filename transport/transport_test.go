@@ -350,7 +350,7 @@ func TestClientReconnects(t *testing.T) {
 			offer(in, received{string(msg), cur})
 		})
 	}, WithBackoff(Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond}),
-		WithStatus(states.add))
+		WithOnStatus(states.add))
 	client.Store(cl)
 	first := testutil.Recv(t, in, "first session's echo")
 	assert.Equal(t, received{"hello", true}, first)

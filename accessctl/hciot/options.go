@@ -32,11 +32,11 @@ func WithDefaultDriver(driver string) Option { return func(s *Server) { s.defaul
 // MemLedger).
 func WithLedger(l Ledger) Option { return func(s *Server) { s.ledger = l } }
 
-// WithEventSink receives a KindCommandResult event for every command HC
+// WithSink receives a KindCommandResult event for every command HC
 // sends, replays included, with the taskId as CorrelationID; feed it to an
 // Uploader to report results on HC's 3002001 URL. Sink errors never fail
 // HC's request: put a Buffer in front of a slow sink.
-func WithEventSink(sink accessctl.EventSink) Option { return func(s *Server) { s.sink = sink } }
+func WithSink(sink accessctl.EventSink) Option { return func(s *Server) { s.sink = sink } }
 
 // WithTokenTTL sets the sliding idle validity of access tokens and the
 // expires_in reported (default and minimum 7200 s, as HC's IoT keeps them).

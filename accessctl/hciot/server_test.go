@@ -108,7 +108,7 @@ func newFixture(t *testing.T, opts ...hciot.Option) *fixture {
 		hciot.WithRegistry(f.reg),
 		hciot.WithDriver("hm-1", "fake"),
 		hciot.WithDriver("hm-broken", "broken"),
-		hciot.WithEventSink(sink),
+		hciot.WithSink(sink),
 		hciot.WithClock(f.clock.Now),
 		hciot.WithMaxFaceBytes(1 << 10),
 	}

@@ -150,10 +150,10 @@ func WithUploaderClock(now func() time.Time) UploaderOption {
 	}
 }
 
-// WithDedupWindow sets how many uploaded event ids are remembered (default
+// WithDedupSize sets how many uploaded event ids are remembered (default
 // 4096): HC inserts a new row per openDoorLog call, so an event a driver
 // redelivers (same Event.ID) must not be uploaded twice. 0 turns it off.
-func WithDedupWindow(n int) UploaderOption {
+func WithDedupSize(n int) UploaderOption {
 	return func(u *Uploader) {
 		if n >= 0 {
 			u.dedup = newRecent[struct{}](n)

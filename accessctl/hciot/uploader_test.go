@@ -290,7 +290,7 @@ func TestRedeliveryIsNotUploadedTwice(t *testing.T) {
 	require.NoError(t, f.up.Handle(ctx(t), e))
 	assert.Len(t, f.hc.Uploads(), 2)
 
-	off := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(f.hc.OpenDoorURL()), hciot.WithDedupWindow(0))
+	off := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(f.hc.OpenDoorURL()), hciot.WithDedupSize(0))
 	require.NoError(t, off.Handle(ctx(t), e))
 	assert.Len(t, f.hc.Uploads(), 3)
 }
@@ -348,7 +348,7 @@ func TestRetriedByBuffer(t *testing.T) {
 // The server's command results go out on 3002001 with HC's taskId.
 func TestCommandResultsReachHC(t *testing.T) {
 	u := newUploadFixture(t)
-	f := newFixture(t, hciot.WithEventSink(u.up))
+	f := newFixture(t, hciot.WithSink(u.up))
 	f.setup(t, gate)
 	f.ok(t, "/extApi/machine/openDoor", hciottest.OpenDoor(gate, "702020112300000900"))
 	var found bool
@@ -394,7 +394,7 @@ func okServer(b *testing.B) *httptest.Server {
 func BenchmarkUploadPass(b *testing.B) {
 	srv := okServer(b)
 	// No de-duplication: the same event goes out every time.
-	up := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(srv.URL), hciot.WithHTTPClient(srv.Client()), hciot.WithDedupWindow(0))
+	up := hciot.NewUploader(hcAppID, hcSecurityCode, hciot.WithOpenDoorURL(srv.URL), hciot.WithHTTPClient(srv.Client()), hciot.WithDedupSize(0))
 	e := passEvent()
 	ctx := context.Background()
 	b.ReportAllocs()

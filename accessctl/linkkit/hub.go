@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,7 +173,7 @@ func NewHub(ctx context.Context, opts ...Option) (*Hub, error) {
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	hostOpts := append([]thingmodel.Option{
 		thingmodel.WithHandler(thingmodel.HandlerFunc(h.serveThing)),
-		thingmodel.WithStatusHandler(h.sessionChanged),
+		thingmodel.WithOnStatus(h.sessionChanged),
 	}, cfg.hostOpts...)
 	host, err := thingmodel.NewHost(ctx, hostOpts...)
 	if err != nil {
@@ -445,19 +446,41 @@ func (h *Hub) Door(dev thingmodel.DeviceKey) *Door {
 	return &Door{hub: h, key: dev, ref: h.ref(dev), st: h.state(dev)}
 }
 
-// Driver returns an accessctl.Driver that opens doors of this hub from
+// Open implements accessctl.Driver: it opens a door of this hub from
 // DeviceConfig.ID "{productKey}/{deviceName}" (or Params productKey and
-// deviceName). Register it under a name: accessctl.Register("linkkit", hub.Driver()).
-func (h *Hub) Driver() accessctl.Driver {
-	return accessctl.DriverFunc(func(_ context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
-		id := cfg.ID
-		if pk, dn := cfg.Params["productKey"], cfg.Params["deviceName"]; pk != "" && dn != "" {
-			id = pk + "/" + dn
-		}
-		dev, err := ParseDeviceID(id)
+// deviceName). Register the hub under a name: accessctl.Register("linkkit", hub).
+func (h *Hub) Open(ctx context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	id := cfg.ID
+	if pk, dn := cfg.Params["productKey"], cfg.Params["deviceName"]; pk != "" && dn != "" {
+		id = pk + "/" + dn
+	}
+	dev, err := ParseDeviceID(id)
+	if err != nil {
+		return nil, err
+	}
+	return h.Door(dev), nil
+}
+
+// Devices implements accessctl.DeviceLister: every door the hub has heard
+// of or been asked about, with its status (ID "{productKey}/{deviceName}").
+func (h *Hub) Devices(ctx context.Context) ([]accessctl.Status, error) {
+	h.mu.Lock()
+	keys := make([]thingmodel.DeviceKey, 0, len(h.states))
+	for k := range h.states {
+		keys = append(keys, k)
+	}
+	h.mu.Unlock()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	out := make([]accessctl.Status, 0, len(keys))
+	for _, k := range keys {
+		st, err := h.Door(k).Status(ctx)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
-		return h.Door(dev), nil
-	})
+		out = append(out, st)
+	}
+	return out, nil
 }

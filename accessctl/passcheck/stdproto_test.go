@@ -49,7 +49,7 @@ func TestCheckerAsStdprotoQRDecider(t *testing.T) {
 		stdproto.WithQRDecider(checker),
 		stdproto.WithSink(sink),
 		stdproto.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		stdproto.WithErrorHandler(func(string, error) {}),
+		stdproto.WithOnError(func(string, error) {}),
 	)
 	defer edge.Close()
 	require.NoError(t, edge.Provision(stdproto.TerminalConfig{SN: "door0001", IP: "127.0.0.1", Addr: terminalSide.Listener.Addr().String()}))

@@ -74,7 +74,7 @@ func BenchmarkPassEventIngest(b *testing.B) {
 	sink := &countSink{}
 	edge := stdproto.NewEdge(stdproto.WithSink(sink), stdproto.WithFaceResync(false),
 		stdproto.WithTokenGenerator(func(string, string) string { return exampleToken }),
-		stdproto.WithErrorHandler(func(string, error) {}))
+		stdproto.WithOnError(func(string, error) {}))
 	defer edge.Close()
 	// The terminal's callback address is never dialled successfully here;
 	// the link loop backs off in the background.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,15 +159,15 @@ func WithTokenGenerator(f func(sn, ip string) string) Option {
 	return func(o *options) { o.tokenGen = f }
 }
 
-// WithStatusHandler is called when a terminal goes online or offline.
-func WithStatusHandler(f func(sn string, online bool)) Option {
+// WithOnStatus is called when a terminal goes online or offline.
+func WithOnStatus(f func(sn string, online bool)) Option {
 	return func(o *options) { o.status = f }
 }
 
-// WithErrorHandler is told what cannot be reported to a terminal: a sink
+// WithOnError is told what cannot be reported to a terminal: a sink
 // refusing an online event or a decision's pass record, a failed
 // connect-back or resync.
-func WithErrorHandler(f func(sn string, err error)) Option { return func(o *options) { o.onError = f } }
+func WithOnError(f func(sn string, err error)) Option { return func(o *options) { o.onError = f } }
 
 // WithSipAccount gives the SIP account to push after every link set-up
 // (B.10.1); ok false: none.
@@ -510,6 +511,26 @@ func (e *Edge) Open(ctx context.Context, cfg accessctl.DeviceConfig) (accessctl.
 		}
 	}
 	return e.Terminal(cfg.ID)
+}
+
+// Devices implements accessctl.DeviceLister: every provisioned terminal
+// with its status, by sn.
+func (e *Edge) Devices(ctx context.Context) ([]accessctl.Status, error) {
+	sns := e.SNs()
+	sort.Strings(sns)
+	out := make([]accessctl.Status, 0, len(sns))
+	for _, sn := range sns {
+		t, err := e.Terminal(sn)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		st, err := t.Status(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // SNs lists the provisioned terminals.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -80,7 +81,7 @@ func fastEdgeOptions(sink accessctl.EventSink) []stdproto.Option {
 		stdproto.WithSweepInterval(20 * time.Millisecond),
 		stdproto.WithIdentity(stdproto.Identity{SN: "edge-test", IP: "127.0.0.1", MAC: "00-00-00-00-00-01", Keepalive: 100 * time.Millisecond}),
 		stdproto.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
-		stdproto.WithErrorHandler(func(string, error) {}),
+		stdproto.WithOnError(func(string, error) {}),
 		stdproto.WithLogger(slog.New(slog.DiscardHandler)),
 	}
 }
@@ -138,3 +139,26 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func unmarshalLenient(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 func stdprotoMemory() *stdprototest.Memory { return stdprototest.NewMemory() }
+
+// The edge is a Driver and a DeviceLister: the admin API and hosts list and
+// open its terminals through the core interfaces only.
+func TestEdgeListsItsTerminals(t *testing.T) {
+	r := newRig(t)
+	r.terminal(t, "T-LIST-2")
+	r.terminal(t, "T-LIST-1")
+	var (
+		drv    accessctl.Driver       = r.edge
+		lister accessctl.DeviceLister = r.edge
+	)
+	sts, err := lister.Devices(ctxT(t))
+	require.NoError(t, err)
+	require.Len(t, sts, 2)
+	assert.Equal(t, "T-LIST-1", sts[0].Device.ID)
+	assert.Equal(t, "T-LIST-2", sts[1].Device.ID)
+	assert.True(t, sts[0].Online)
+	dev, err := drv.Open(ctxT(t), accessctl.DeviceConfig{ID: "T-LIST-2"})
+	require.NoError(t, err)
+	assert.Equal(t, "T-LIST-2", dev.ID())
+	_, err = drv.Open(ctxT(t), accessctl.DeviceConfig{ID: "T-NONE"})
+	assert.ErrorIs(t, err, accessctl.ErrNotFound)
+}

@@ -169,9 +169,9 @@ func WithMaxInFlight(n int) Option {
 	}
 }
 
-// WithDedupWindow sets how many recent eventids per terminal are
+// WithDedupSize sets how many recent eventids per terminal are
 // remembered to drop resent events (default 1024).
-func WithDedupWindow(n int) Option {
+func WithDedupSize(n int) Option {
 	return func(c *config) {
 		if n > 0 {
 			c.dedupWindow = n
@@ -280,9 +280,9 @@ func WithLogger(l *slog.Logger) Option {
 // replay the spec's "base64....." placeholders.
 func WithImageValidation(on bool) Option { return func(c *config) { c.validateImages = on } }
 
-// WithStatusFunc registers a callback for online/offline changes. It runs
+// WithOnStatus registers a callback for online/offline changes. It runs
 // on the connection's goroutine and must not block.
-func WithStatusFunc(f func(accessctl.Status)) Option { return func(c *config) { c.onStatus = f } }
+func WithOnStatus(f func(accessctl.Status)) Option { return func(c *config) { c.onStatus = f } }
 
 // WithLateReply registers a hook for replies that arrive after their
 // command timed out (D.6).

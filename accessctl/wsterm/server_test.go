@@ -230,7 +230,7 @@ func TestEnrolledEvent(t *testing.T) {
 
 func TestHeartbeatsAndOfflineAfterSilence(t *testing.T) {
 	changes := make(chan accessctl.Status, 4)
-	e := newEnv(t, wsterm.WithOfflineAfter(time.Second), wsterm.WithStatusFunc(func(st accessctl.Status) { changes <- st }))
+	e := newEnv(t, wsterm.WithOfflineAfter(time.Second), wsterm.WithOnStatus(func(st accessctl.Status) { changes <- st }))
 	term := e.terminal(t, "T1", wstermtest.WithHeartbeat(30*time.Millisecond))
 	hb := e.sink.wait(t, accessctl.KindHeartbeat)
 	require.NotNil(t, hb.Status)

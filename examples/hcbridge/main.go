@@ -253,7 +253,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	opts := []hciot.Option{
 		hciot.WithApp(cfg.appID, cfg.appSecret),
 		hciot.WithRegistry(reg),
-		hciot.WithEventSink(events),
+		hciot.WithSink(events),
 		hciot.WithLedger(ledger),
 		hciot.WithOnCommand(func(c hciot.CommandLog) {
 			if c.Err == nil && machineOps[c.Op] && !c.Replay {

@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady r
 		stdproto.WithFeatureExtractor(stdprototest.Features),
 		stdproto.WithLogger(log),
 		stdproto.WithIdentity(stdproto.Identity{SN: "menjin-stdgateway", MAC: "00-00-00-00-00-00", Keepalive: *keepalive}),
-		stdproto.WithErrorHandler(func(sn string, err error) { log.Warn("terminal", "sn", sn, "err", err) }),
+		stdproto.WithOnError(func(sn string, err error) { log.Warn("terminal", "sn", sn, "err", err) }),
 		stdproto.WithOfflineAfter(*offlineAfter),
 	)
 	defer edge.Close() // runs before db.Close

@@ -24,7 +24,7 @@ import (
 
 // The terminal connects to an edge, is opened remotely and swipes a card.
 func TestRun(t *testing.T) {
-	edge := stdproto.NewEdge(stdproto.WithErrorHandler(func(string, error) {}))
+	edge := stdproto.NewEdge(stdproto.WithOnError(func(string, error) {}))
 	defer edge.Close()
 	srv := httptest.NewServer(edge)
 	defer srv.Close()

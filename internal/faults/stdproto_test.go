@@ -31,7 +31,7 @@ func newStdEnv(t *testing.T, opts ...stdproto.Option) *stdEnv {
 		stdproto.WithSweepInterval(20 * time.Millisecond),
 		stdproto.WithIdentity(stdproto.Identity{SN: "edge-faults", IP: "127.0.0.1", MAC: "00-00-00-00-00-01", Keepalive: 100 * time.Millisecond}),
 		stdproto.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
-		stdproto.WithErrorHandler(func(string, error) {}),
+		stdproto.WithOnError(func(string, error) {}),
 		stdproto.WithLogger(slog.New(slog.DiscardHandler)),
 	}
 	edge := stdproto.NewEdge(append(base, opts...)...)

@@ -152,7 +152,7 @@ func TestNoHandlerRefusesPosts(t *testing.T) {
 func TestSessionStateAndOffline(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, e *env) {
 		changes := make(chan Status, 8)
-		h := e.newHost(t, WithStatusHandler(func(dev DeviceKey, st Status) {
+		h := e.newHost(t, WithOnStatus(func(dev DeviceKey, st Status) {
 			if dev == devA.Key() {
 				changes <- st
 			}
@@ -303,7 +303,7 @@ func fakeDevice(t *testing.T, e *env, h *Host, service string) (requests chan *R
 func TestBadRepliesFailFastOrAreReported(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, e *env) {
 		sink := &errSink{}
-		h := e.newHost(t, WithRequestTimeout(300*time.Millisecond), WithErrorHandler(sink.add))
+		h := e.newHost(t, WithRequestTimeout(300*time.Millisecond), WithOnError(sink.add))
 		reqs, publish := fakeDevice(t, e, h, "remoteOpen")
 		replyTopic := ServiceTopic(devA.Key(), "remoteOpen") + "_reply"
 		ctx := context.Background()
@@ -342,7 +342,7 @@ func TestMalformedPostIsAnsweredAndReported(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, e *env) {
 		sink := &errSink{}
 		called := make(chan struct{}, 1)
-		h := e.newHost(t, WithErrorHandler(sink.add), WithHandler(HandlerFunc(func(context.Context, *Message) error {
+		h := e.newHost(t, WithOnError(sink.add), WithHandler(HandlerFunc(func(context.Context, *Message) error {
 			called <- struct{}{}
 			return nil
 		})))

@@ -186,7 +186,7 @@ func forEachBroker(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Run("mosquitto", func(t *testing.T) { fn(t, startMosquitto(t, "")) })
 }
 
-// errSink collects what a Host reports through WithErrorHandler.
+// errSink collects what a Host reports through WithOnError.
 type errSink struct {
 	mu   sync.Mutex
 	errs []error

@@ -94,15 +94,15 @@ type hostConfig struct {
 // answered with code 404 (the device keeps them) and counted.
 func WithHandler(h Handler) Option { return func(c *hostConfig) error { c.handler = h; return nil } }
 
-// WithStatusHandler is called when a device's session starts or ends. It
+// WithOnStatus is called when a device's session starts or ends. It
 // runs on a connection goroutine and must not block.
-func WithStatusHandler(fn func(DeviceKey, Status)) Option {
+func WithOnStatus(fn func(DeviceKey, Status)) Option {
 	return func(c *hostConfig) error { c.onStatus = fn; return nil }
 }
 
-// WithErrorHandler receives bad input from devices (*DecodeError,
+// WithOnError receives bad input from devices (*DecodeError,
 // *UnknownReplyError, ErrBadTopic) that no caller is waiting for. It must not block.
-func WithErrorHandler(fn func(error)) Option {
+func WithOnError(fn func(error)) Option {
 	return func(c *hostConfig) error { c.onError = fn; return nil }
 }
 

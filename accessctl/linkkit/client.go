@@ -68,7 +68,9 @@ func WithDeviceOptions(opts ...thingmodel.DeviceOption) DoorOption {
 	return func(c *doorConfig) { c.deviceOpts = append(c.deviceOpts, opts...) }
 }
 
-// DialDoor connects a door to brokerURL with its triple.
+// DialDoor connects a door to brokerURL with its triple. It is the
+// device-side library, for a door whose firmware is written in Go; hosts
+// test against it the way they would against a real door.
 func DialDoor(ctx context.Context, brokerURL string, t thingmodel.Triple, opts ...DoorOption) (*DoorClient, error) {
 	var cfg doorConfig
 	for _, o := range opts {

@@ -47,6 +47,8 @@ type AgentConfig struct {
 // keeps the link alive, connects again when the edge answers code 4, serves
 // the edge → terminal interfaces through a TerminalHandler and posts the
 // terminal → edge interfaces (events, recognition, QR checks, ...).
+// It is the device-side library, for a terminal written in Go; the
+// simulator hosts test against is stdprototest, built on it.
 type Agent struct {
 	cfg     AgentConfig
 	link    *Link

@@ -6,7 +6,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
-	"github.com/menjin/menjin/parking/parkingmqtt"
+	"github.com/menjin/menjin/parking/parkingmqtt/parkingmqtttest"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
 
@@ -16,7 +16,7 @@ import (
 func parkingLane(ctx context.Context, d *demo) (func(), error) {
 	list := &parking.PermissionSet{}
 	list.Put(parking.Permission{PlateNumber: "京A12345", Category: parking.CategoryOrdinary, Expiry: time.Now().AddDate(0, 0, 3)})
-	lane, err := parkingmqtt.StartSimLane(ctx, "DEMO-LANE-1", parking.ListDecider(list, false), d.sink,
+	lane, err := parkingmqtttest.StartSimLane(ctx, "DEMO-LANE-1", parking.ListDecider(list, false), d.sink,
 		[]parkingsim.Option{parkingsim.WithProfile(parking.Profile{Mode: parking.Mixed, Rows: 4})},
 		parking.WithDirection(accessctl.DirectionIn))
 	if err != nil {

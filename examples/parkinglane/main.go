@@ -20,7 +20,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
-	"github.com/menjin/menjin/parking/parkingmqtt"
+	"github.com/menjin/menjin/parking/parkingmqtt/parkingmqtttest"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
 
@@ -71,7 +71,7 @@ func run(mode string, rows int, overMQTT bool) error {
 	laneOpts := []parking.LaneOption{parking.WithDirection(accessctl.DirectionIn), parking.WithShowSeconds(5)}
 	var lane *parkingsim.Lane
 	if overMQTT {
-		l, err := parkingmqtt.StartSimLane(ctx, "entrance-1", parking.ListDecider(list, true), sink, simOpts, laneOpts...)
+		l, err := parkingmqtttest.StartSimLane(ctx, "entrance-1", parking.ListDecider(list, true), sink, simOpts, laneOpts...)
 		if err != nil {
 			return err
 		}

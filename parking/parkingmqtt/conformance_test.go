@@ -11,7 +11,7 @@ import (
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/parking"
-	"github.com/menjin/menjin/parking/parkingmqtt"
+	"github.com/menjin/menjin/parking/parkingmqtt/parkingmqtttest"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
 
@@ -25,8 +25,8 @@ func TestLaneOverBrokerIsADevice(t *testing.T) {
 		sim := parkingsim.New(camA.DeviceName)
 		lane := parking.NewLane(r.gw.Camera(camA.Key()), parking.ListDecider(&parking.PermissionSet{}, false), nil)
 		var mu sync.Mutex
-		dial := func() *parkingmqtt.Device {
-			d, err := parkingmqtt.DialCamera(ctx, r.broker.URL(), camA, sim)
+		dial := func() *parkingmqtttest.Device {
+			d, err := parkingmqtttest.DialCamera(ctx, r.broker.URL(), camA, sim)
 			require.NoError(t, err)
 			require.NoError(t, r.host.WaitReady(ctx, camA.Key()))
 			return d

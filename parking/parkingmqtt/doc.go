@@ -1,8 +1,9 @@
 // Package parkingmqtt runs the parking camera over the thing-model carrier
 // (transport/thingmodel, Alink over MQTT): Gateway is the host side, a
 // thingmodel.Handler that turns each camera's posts into parking events
-// and its services into invokes; Device is the device side, a
-// parkingsim.Camera connected to the broker like a real camera.
+// and its services into invokes. The device side — a simulated camera
+// connected to the broker like a real one, and a whole lane on one machine
+// — is in parkingmqtttest.
 //
 //	gw := parkingmqtt.NewGateway()
 //	host, _ := thingmodel.NewHost(ctx, thingmodel.WithSecrets(secrets), thingmodel.WithHandler(gw))

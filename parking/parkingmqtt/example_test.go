@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/menjin/menjin/parking"
-	"github.com/menjin/menjin/parking/parkingmqtt"
+	"github.com/menjin/menjin/parking/parkingmqtt/parkingmqtttest"
 	"github.com/menjin/menjin/parking/parkingsim"
 )
 
@@ -17,7 +17,7 @@ func ExampleStartSimLane() {
 	defer cancel()
 	list := &parking.PermissionSet{}
 	list.Put(parking.Permission{PlateNumber: "京A12345", Category: parking.CategoryOrdinary})
-	lane, err := parkingmqtt.StartSimLane(ctx, "exit-1", parking.ListDecider(list, false), nil, nil)
+	lane, err := parkingmqtttest.StartSimLane(ctx, "exit-1", parking.ListDecider(list, false), nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/menjin/menjin/internal/testutil"
 	"github.com/menjin/menjin/parking"
 	"github.com/menjin/menjin/parking/parkingmqtt"
+	"github.com/menjin/menjin/parking/parkingmqtt/parkingmqtttest"
 	"github.com/menjin/menjin/parking/parkingsim"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
@@ -74,14 +75,14 @@ func newRig(t testing.TB) *rig {
 
 // lane connects a simulated camera over the broker and puts a lane on it.
 func (r *rig) lane(t testing.TB, tr thingmodel.Triple, d accessctl.Decider, sink accessctl.EventSink,
-	simOpts []parkingsim.Option, devOpts []parkingmqtt.DeviceOption, opts ...parking.LaneOption) (*parkingsim.Camera, *parking.ThingCamera, *parking.Lane) {
+	simOpts []parkingsim.Option, devOpts []parkingmqtttest.DeviceOption, opts ...parking.LaneOption) (*parkingsim.Camera, *parking.ThingCamera, *parking.Lane) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cam := r.gw.Camera(tr.Key())
 	lane := parking.NewLane(cam, d, sink, append([]parking.LaneOption{parking.WithDirection(accessctl.DirectionOut)}, opts...)...)
 	sim := parkingsim.New(tr.DeviceName, simOpts...)
-	dev, err := parkingmqtt.DialCamera(ctx, r.broker.URL(), tr, sim, devOpts...)
+	dev, err := parkingmqtttest.DialCamera(ctx, r.broker.URL(), tr, sim, devOpts...)
 	require.NoError(t, err)
 	require.NoError(t, r.host.WaitReady(ctx, tr.Key()))
 	require.Eventually(t, func() bool { return cam.GateState() == parking.GateClosed }, 5*time.Second, 5*time.Millisecond,
@@ -159,7 +160,7 @@ func TestLargePictureGoesByEdgeFile(t *testing.T) {
 	allow := accessctl.DeciderFunc(func(context.Context, accessctl.DecisionRequest) (accessctl.Decision, error) {
 		return accessctl.Decision{Allow: true}, nil
 	})
-	sim, _, _ := r.lane(t, camA, allow, sink, nil, []parkingmqtt.DeviceOption{parkingmqtt.WithPictureUploader(fc.Upload)})
+	sim, _, _ := r.lane(t, camA, allow, sink, nil, []parkingmqtttest.DeviceOption{parkingmqtttest.WithPictureUploader(fc.Upload)})
 	pic := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 600<<10)...)
 	require.NoError(t, sim.Arrive(ctx, parkingsim.Car{Plate: "京A1", Picture: pic}))
 	waitEvents(t, sink, 1)

@@ -1,4 +1,4 @@
-package parkingmqtt
+package parkingmqtttest
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/parking"
+	"github.com/menjin/menjin/parking/parkingmqtt"
 	"github.com/menjin/menjin/parking/parkingsim"
 	"github.com/menjin/menjin/transport/thingmodel"
 )
@@ -20,7 +21,7 @@ type SimLane struct {
 	*parkingsim.Lane
 	Broker  *thingmodel.Broker
 	Host    *thingmodel.Host
-	Gateway *Gateway
+	Gateway *parkingmqtt.Gateway
 	Device  *Device
 }
 
@@ -29,7 +30,7 @@ type SimLane struct {
 func StartSimLane(ctx context.Context, name string, decider accessctl.Decider, sink accessctl.EventSink,
 	simOpts []parkingsim.Option, laneOpts ...parking.LaneOption) (*SimLane, error) {
 	tr := thingmodel.Triple{ProductKey: "SIM", DeviceName: name, DeviceSecret: "sim-" + name}
-	s := &SimLane{Gateway: NewGateway()}
+	s := &SimLane{Gateway: parkingmqtt.NewGateway()}
 	var err error
 	if s.Broker, err = thingmodel.NewBroker(thingmodel.Secrets{tr.Key(): tr.DeviceSecret}, thingmodel.WithBrokerAddr("127.0.0.1:0")); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package parkingmqtt
+package parkingmqtttest
 
 import (
 	"context"

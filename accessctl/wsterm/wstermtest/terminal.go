@@ -65,7 +65,13 @@ func WithTransport(opts ...transport.Option) Option {
 }
 
 // WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(t *Terminal) { t.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(t *Terminal) {
+		if l != nil {
+			t.log = l
+		}
+	}
+}
 
 // report is one report awaiting its ack, in FIFO order.
 type report struct {

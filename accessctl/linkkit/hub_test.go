@@ -470,9 +470,19 @@ func TestStatusEventsAreRetriedNotDropped(t *testing.T) {
 	defer sim.Close()
 	require.Eventually(t, func() bool { return len(online()) == 5 }, 10*time.Second, 5*time.Millisecond)
 	assert.NotEqual(t, ds[3].Event.ID, online()[4].Event.ID, "a new session is a new online")
+	// The broker may see the new session before it reports the old one
+	// closed; the hub then reports no offline at all (a fresh session is
+	// an online whatever came before). Either way the door ends online.
+	var last accessctl.EventKind
+	for _, d := range sink.Deliveries() {
+		if !d.Refused && (d.Event.Kind == accessctl.KindOnline || d.Event.Kind == accessctl.KindOffline) {
+			last = d.Event.Kind
+		}
+	}
+	assert.Equal(t, accessctl.KindOnline, last, "a door that reconnected ends online")
 	st := r.hub.Stats()
 	assert.Equal(t, uint64(3), st.Refused)
 	assert.Equal(t, uint64(1), st.Retried)
 	assert.Zero(t, st.Dropped)
-	assert.GreaterOrEqual(t, st.Delivered, uint64(3), "online, offline, online")
+	assert.GreaterOrEqual(t, st.Delivered, uint64(2), "online, [offline,] online")
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/linkkit"
 	"github.com/menjin/menjin/accessctl/passcheck"
+	"github.com/menjin/menjin/accessctl/permfile"
+	"github.com/menjin/menjin/accessctl/store"
 	"github.com/menjin/menjin/internal/testutil"
 	"github.com/menjin/menjin/qrcode/qrcodetest"
 	"github.com/menjin/menjin/transport/thingmodel"
@@ -107,18 +109,34 @@ func grant(id string, qr string) accessctl.Grant {
 func TestConformance(t *testing.T) {
 	mk := func(t *testing.T) accessctltest.Fixture {
 		sink := accessctltest.NewSink()
-		r := newRig(t, linkkit.WithSink(sink))
+		db, err := store.Open(t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() }) // registered first: runs after the hubs closed
+		ledger := linkkit.WithLedger(db.Ledger())
+		held := permfile.NewStore() // the door's permissions outlive its connection
+		r := newRig(t, linkkit.WithSink(sink), ledger)
 		var mu sync.Mutex
-		sim := r.dial(t)
+		sim := r.dial(t, linkkit.WithStore(held))
 		t.Cleanup(func() { mu.Lock(); defer mu.Unlock(); _ = sim.Close() })
 		dev := r.hub.Door(triple.Key())
 		current := func() *linkkit.DoorClient { mu.Lock(); defer mu.Unlock(); return sim }
 		var wg sync.WaitGroup
 		t.Cleanup(wg.Wait)
-		// The hub's ledger of what each door holds lives in memory until
-		// kit-ledger lands; the lead sets KeepsState and Restart with it.
+		// The hub's ledger is a store on disk: a door cannot list what it
+		// holds, so a restarted hub deletes what the ledger says it sent.
+		restart := func() accessctl.PermissionSync {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = sim.Close()
+			require.NoError(t, r.hub.Close())
+			r = newRig(t, linkkit.WithSink(sink), ledger)
+			sim = r.dial(t, linkkit.WithStore(held))
+			return r.hub.Door(triple.Key())
+		}
 		return accessctltest.Fixture{
-			Device: dev,
+			Device:     dev,
+			KeepsState: true,
+			Restart:    restart,
 			Disconnect: func() {
 				mu.Lock()
 				defer mu.Unlock()
@@ -127,7 +145,7 @@ func TestConformance(t *testing.T) {
 			Reconnect: func() {
 				mu.Lock()
 				defer mu.Unlock()
-				sim = r.dial(t)
+				sim = r.dial(t, linkkit.WithStore(held))
 			},
 			Grant:           func(id string) accessctl.Grant { return grant(id, "QR-"+id) },
 			CredentialKinds: []accessctl.CredentialKind{accessctl.CredQRCode, accessctl.CredCard, accessctl.CredBLECard, accessctl.CredPassword},

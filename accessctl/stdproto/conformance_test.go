@@ -14,26 +14,49 @@ import (
 	"github.com/menjin/menjin/accessctl/accessctltest"
 	"github.com/menjin/menjin/accessctl/stdproto"
 	"github.com/menjin/menjin/accessctl/stdproto/stdprototest"
+	"github.com/menjin/menjin/accessctl/store"
 )
 
 func fixture(t *testing.T) accessctltest.Fixture {
 	sink := accessctltest.NewSink()
+	db, err := store.Open(t.TempDir())
+	require.NoError(t, err)
 	// 400 ms of silence is offline in the fast options; on a loaded
 	// machine eight concurrent syncs can delay a keepalive that long.
-	edge := stdproto.NewEdge(append(fastEdgeOptions(sink), stdproto.WithOfflineAfter(1500*time.Millisecond))...)
-	srv := httptest.NewServer(edge)
+	newEdge := func() *stdproto.Edge {
+		return stdproto.NewEdge(append(fastEdgeOptions(sink), stdproto.WithOfflineAfter(1500*time.Millisecond), stdproto.WithLedger(db.Ledger()))...)
+	}
+	edge := newEdge()
+	// The terminal keeps its edge address across a restart of the edge.
+	front := &swappable{}
+	front.cur.Store(edge)
+	srv := httptest.NewServer(front)
 	t.Cleanup(func() {
 		srv.Close()
-		_ = edge.Close()
+		_ = front.cur.Load().Close()
+		_ = db.Close()
 	})
 	r := &rig{edge: edge, srv: srv}
 	sim, dev := r.terminal(t, "T-CONF-01")
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
-	// The terminal's ledger lives in the edge's memory until kit-ledger
-	// lands; the lead sets KeepsState and Restart with it.
+	restart := func() accessctl.PermissionSync {
+		old := front.cur.Swap(nil)
+		require.NoError(t, old.Close())
+		next := newEdge()
+		front.cur.Store(next)
+		require.NoError(t, next.Provision(stdproto.TerminalConfig{SN: sim.SN(), Addr: sim.Addr()}))
+		d, err := next.Terminal(sim.SN())
+		require.NoError(t, err)
+		waitOnline(t, d, true)
+		return d
+	}
+	// The edge's ledger is a store on disk: a restarted edge still knows
+	// which cards it pushed (the terminal cannot list them).
 	return accessctltest.Fixture{
 		Device:     dev,
+		KeepsState: true,
+		Restart:    restart,
 		Disconnect: func() { require.NoError(t, sim.Pause()) },
 		Reconnect: func() {
 			require.NoError(t, sim.Resume())
@@ -50,9 +73,15 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		},
 		CredentialKinds: []accessctl.CredentialKind{accessctl.CredFace, accessctl.CredCard, accessctl.CredBLECard},
 		Credential:      confCredential,
+		// A card left on the terminal is held too: only the ledger tells a
+		// restarted edge which cards to delete.
 		Holds: func(id string) (string, bool) {
-			f, ok := sim.Face(id)
-			return f.UserName, ok
+			if f, ok := sim.Face(id); ok {
+				return f.UserName, true
+			}
+			_, card := sim.Card(confCredential(accessctl.CredCard, id).Value)
+			_, ble := sim.BLECard(confCredential(accessctl.CredBLECard, id).Value)
+			return "", card || ble
 		},
 		DoorOpens: sim.DoorOpens,
 		TriggerPass: func(id string) {

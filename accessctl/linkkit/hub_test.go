@@ -441,7 +441,7 @@ func TestStatusEventsAndDriver(t *testing.T) {
 	}
 
 	var reg accessctl.Registry
-	reg.Register("linkkit", r.hub.Driver())
+	reg.Register("linkkit", r.hub)
 	dev, err := reg.Open(context.Background(), "linkkit", accessctl.DeviceConfig{ID: "a1DoorPK001/door-a"})
 	require.NoError(t, err)
 	assert.Equal(t, "a1DoorPK001/door-a", dev.ID())
@@ -450,6 +450,15 @@ func TestStatusEventsAndDriver(t *testing.T) {
 	assert.Equal(t, "pk/dn", dev.ID())
 	_, err = reg.Open(context.Background(), "linkkit", accessctl.DeviceConfig{ID: "nonsense"})
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
+	// The hub lists the doors it knows, as an accessctl.DeviceLister.
+	var lister accessctl.DeviceLister = r.hub
+	sts, err := lister.Devices(context.Background())
+	require.NoError(t, err)
+	var ids []string
+	for _, st := range sts {
+		ids = append(ids, st.Device.ID)
+	}
+	assert.Contains(t, ids, "a1DoorPK001/door-a")
 	err = r.hub.Door(triple.Key()).OpenDoor(context.Background(), accessctl.OpenRequest{Door: 2})
 	assert.ErrorIs(t, err, accessctl.ErrInvalid)
 }

@@ -14,6 +14,13 @@ import (
 	"github.com/menjin/menjin/examples/vendordriver/linectl/linectltest"
 )
 
+var (
+	_ accessctl.Driver         = (*linectl.Server)(nil)
+	_ accessctl.DeviceLister   = (*linectl.Server)(nil)
+	_ accessctl.Device         = (*linectl.Device)(nil)
+	_ accessctl.PermissionSync = (*linectl.Device)(nil)
+)
+
 func waitOnline(t *testing.T, d accessctl.Device) {
 	t.Helper()
 	require.Eventually(t, func() bool {
@@ -29,7 +36,7 @@ func fixture(t *testing.T) accessctltest.Fixture {
 	sink := accessctltest.NewSink()
 	start := func(addr string) (*linectl.Server, *linectl.Device) {
 		srv, err := linectl.NewServer(linectl.WithAddr(addr), linectl.WithDevice("sn-1", "s3cret"),
-			linectl.WithSink(sink), linectl.WithLedger(db.Ledger()), linectl.WithCallTimeout(3*time.Second))
+			linectl.WithSink(sink), linectl.WithLedger(db.Ledger()))
 		require.NoError(t, err)
 		dev, err := srv.Device("sn-1")
 		require.NoError(t, err)
@@ -66,8 +73,10 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		Holds:     sim.Holds,
 		DoorOpens: sim.DoorOpens,
 		TriggerPass: func(id string) {
-			sim.Enroll("card-"+id, id, "Name "+id)
-			sim.Swipe("card-" + id)
+			g := accessctl.Grant{Person: accessctl.PersonRef{ID: id},
+				Credentials: []accessctl.Credential{{Kind: accessctl.CredCard, Value: "card-" + id}}}
+			require.NoError(t, dev.PutGrant(context.Background(), g))
+			require.True(t, sim.Swipe("card-"+id))
 		},
 		Sink: sink,
 		Acks: sim.Acks,

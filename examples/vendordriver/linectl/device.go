@@ -16,11 +16,6 @@ type Device struct {
 	closed atomic.Bool
 }
 
-var (
-	_ accessctl.Device         = (*Device)(nil)
-	_ accessctl.PermissionSync = (*Device)(nil)
-)
-
 // ID is the device's serial.
 func (d *Device) ID() string { return d.serial }
 

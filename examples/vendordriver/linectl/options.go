@@ -1,7 +1,6 @@
 package linectl
 
 import (
-	"io"
 	"log/slog"
 	"time"
 
@@ -30,7 +29,7 @@ func WithLedger(l accessctl.Ledger) Option { return func(s *Server) { s.ledger =
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) {
 		if l == nil {
-			l = slog.New(slog.NewTextHandler(io.Discard, nil))
+			l = slog.New(slog.DiscardHandler)
 		}
 		s.log = l
 	}
@@ -39,6 +38,3 @@ func WithLogger(l *slog.Logger) Option {
 // WithHeartbeatTimeout sets the silence after which a device is offline
 // (default 30 s; devices ping every 10 s).
 func WithHeartbeatTimeout(d time.Duration) Option { return func(s *Server) { s.hbTimeout = d } }
-
-// WithCallTimeout bounds each command's wait for its reply (default 5 s).
-func WithCallTimeout(d time.Duration) Option { return func(s *Server) { s.callTimeout = d } }

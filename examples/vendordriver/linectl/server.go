@@ -20,34 +20,32 @@ import (
 // Platform names this driver in DeviceRefs and events.
 const Platform = "linectl"
 
-// maxPreAuth bounds connections that have not registered yet; helloWithin
-// bounds how long one may stay so.
+// Bounds before auth: how many sockets may be unregistered, for how long.
+// callTimeout bounds a command's wait for its reply and the sink's for an event.
 const (
 	maxPreAuth  = 32
 	helloWithin = 5 * time.Second
+	callTimeout = 5 * time.Second
 )
 
 // Server accepts devices over TCP. It is an accessctl.Driver (Open hands
 // out a handle by serial) and an accessctl.DeviceLister.
 type Server struct {
-	addr        string
-	secrets     map[string]string
-	sink        accessctl.EventSink
-	ledger      accessctl.Ledger
-	log         *slog.Logger
-	hbTimeout   time.Duration
-	callTimeout time.Duration
-
-	ln      net.Listener
-	track   *liveness.Tracker
-	preAuth chan struct{}
-	seq     atomic.Uint64
-	wg      sync.WaitGroup
-
-	mu     sync.Mutex
-	conns  map[string]*conn // the current connection per serial
-	all    map[net.Conn]struct{}
-	closed bool
+	addr      string
+	secrets   map[string]string
+	sink      accessctl.EventSink
+	ledger    accessctl.Ledger
+	log       *slog.Logger
+	hbTimeout time.Duration
+	ln        net.Listener
+	track     *liveness.Tracker
+	preAuth   chan struct{}
+	seq       atomic.Uint64
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[string]*conn // the current connection per serial
+	all       map[net.Conn]bool
+	closed    bool
 }
 
 // conn is one registered connection.
@@ -58,33 +56,19 @@ type conn struct {
 	pending rpc.Pending[Line]
 }
 
-var (
-	_ accessctl.Driver       = (*Server)(nil)
-	_ accessctl.DeviceLister = (*Server)(nil)
-)
-
 // NewServer listens and serves until Close.
 func NewServer(opts ...Option) (*Server, error) {
-	s := &Server{
-		addr: "127.0.0.1:0", secrets: map[string]string{}, hbTimeout: 30 * time.Second, callTimeout: 5 * time.Second,
-		preAuth: make(chan struct{}, maxPreAuth), conns: map[string]*conn{}, all: map[net.Conn]struct{}{},
-	}
-	WithLogger(nil)(s)
+	s := &Server{addr: "127.0.0.1:0", secrets: map[string]string{}, hbTimeout: 30 * time.Second,
+		sink: accessctl.FanOut(), ledger: accessctl.NewMemoryLedger(), log: slog.New(slog.DiscardHandler),
+		preAuth: make(chan struct{}, maxPreAuth), conns: map[string]*conn{}, all: map[net.Conn]bool{}}
 	for _, o := range opts {
 		o(s)
-	}
-	if s.sink == nil {
-		s.sink = accessctl.EventSinkFunc(func(context.Context, accessctl.Event) error { return nil })
-	}
-	if s.ledger == nil {
-		s.ledger = accessctl.NewMemoryLedger()
 	}
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return nil, accessctl.MapTransportError("listen", err)
 	}
-	s.ln = ln
-	s.track = liveness.New(s.sink, liveness.WithTimeout(s.hbTimeout))
+	s.ln, s.track = ln, liveness.New(s.sink, liveness.WithTimeout(s.hbTimeout))
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -108,15 +92,15 @@ func (s *Server) accept() {
 			continue
 		}
 		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		if !s.closed {
+			s.all[c] = true
+			s.wg.Add(1)
+			go s.serve(c)
+		} else {
 			_ = c.Close()
-			return
+			<-s.preAuth
 		}
-		s.all[c] = struct{}{}
-		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serve(c)
 	}
 }
 
@@ -124,7 +108,7 @@ func (s *Server) serve(nc net.Conn) {
 	defer s.wg.Done()
 	defer func() { s.mu.Lock(); delete(s.all, nc); s.mu.Unlock(); _ = nc.Close() }()
 	sc := bufio.NewScanner(nc)
-	sc.Buffer(make([]byte, 0, MaxLine), MaxLine)
+	sc.Buffer(make([]byte, 0, MaxLine), MaxLine) // bounded before and after auth
 	c, err := s.hello(nc, sc)
 	<-s.preAuth
 	if err != nil {
@@ -138,7 +122,7 @@ func (s *Server) serve(nc net.Conn) {
 	}
 	s.conns[c.serial] = c
 	s.mu.Unlock()
-	_ = s.track.Connected(context.Background(), ref)
+	_ = s.track.Connected(context.Background(), ref) // a refused online goes again at the next line
 	for {
 		_ = nc.SetReadDeadline(time.Now().Add(s.hbTimeout))
 		if !sc.Scan() {
@@ -150,7 +134,12 @@ func (s *Server) serve(nc net.Conn) {
 			s.log.Warn("bad line", "device", c.serial, "err", err)
 			break
 		}
-		s.handle(c, l)
+		switch l.Verb {
+		case "OK", "ERR":
+			c.pending.Resolve(l.Args[0], l)
+		case "EVT":
+			s.event(c, l)
+		}
 	}
 	c.pending.Close(rpc.ErrOffline)
 	s.mu.Lock()
@@ -172,11 +161,8 @@ func (s *Server) hello(nc net.Conn, sc *bufio.Scanner) (*conn, error) {
 		return nil, fmt.Errorf("%w: no hello: %v", accessctl.ErrInvalid, sc.Err())
 	}
 	l, err := ParseLine(sc.Text())
-	if err != nil {
-		return nil, err
-	}
-	if l.Verb != "HELLO" {
-		return nil, fmt.Errorf("%w: %s before HELLO", accessctl.ErrInvalid, l.Verb)
+	if err != nil || l.Verb != "HELLO" {
+		return nil, fmt.Errorf("%w: want HELLO first (%v)", accessctl.ErrInvalid, err)
 	}
 	want, ok := s.secrets[l.Args[0]]
 	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(l.Args[1])) != 1 {
@@ -186,33 +172,24 @@ func (s *Server) hello(nc net.Conn, sc *bufio.Scanner) (*conn, error) {
 	return c, c.write(Line{Verb: "OK", Args: []string{"0"}})
 }
 
-func (s *Server) handle(c *conn, l Line) {
-	switch l.Verb {
-	case "OK", "ERR":
-		c.pending.Resolve(l.Args[0], l)
-	case "EVT":
-		s.event(c, l)
-	}
-}
-
 // event hands a pass to the sink and acknowledges it only once the sink
-// accepted it; otherwise the device sends it again.
+// accepted it; otherwise the device sends it again. It runs on the reader:
+// a slow sink slows this device, and no event is dropped.
 func (s *Server) event(c *conn, l Line) {
 	ms, err := strconv.ParseInt(l.Args[1], 10, 64)
 	if err != nil {
 		return
 	}
-	now := time.Now()
 	e := accessctl.Event{
 		ID: Platform + ":" + c.serial + ":" + l.Args[0], Kind: accessctl.KindPass, Platform: Platform,
-		Device: s.ref(c.serial), OccurredAt: time.UnixMilli(ms), ReceivedAt: now,
+		Device: s.ref(c.serial), OccurredAt: time.UnixMilli(ms), ReceivedAt: time.Now(),
 		Pass: &accessctl.PassEvent{Method: accessctl.MethodCard, Credential: l.Args[2],
 			Kind: accessctl.PassGranted, Result: accessctl.Result{Granted: true}},
 	}
 	if l.Args[3] != "" {
 		e.Pass.Person = &accessctl.PersonRef{ID: l.Args[3]}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	if err := s.sink.Handle(ctx, e); err != nil {
 		s.log.Info("sink refused event; the device will resend it", "id", e.ID, "err", err)
@@ -224,7 +201,7 @@ func (s *Server) event(c *conn, l Line) {
 func (c *conn) write(l Line) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.c.SetWriteDeadline(time.Now().Add(helloWithin))
+	_ = c.c.SetWriteDeadline(time.Now().Add(callTimeout))
 	_, err := c.c.Write([]byte(l.Encode()))
 	return err
 }
@@ -244,10 +221,9 @@ func (s *Server) call(ctx context.Context, serial, verb string, args ...string) 
 	s.mu.Lock()
 	c, closed := s.conns[serial], s.closed
 	s.mu.Unlock()
-	switch {
-	case closed:
+	if closed {
 		return accessctl.ErrClosed
-	case c == nil:
+	} else if c == nil {
 		return rpc.ErrOffline
 	}
 	id := strconv.FormatUint(s.seq.Add(1), 10)
@@ -259,7 +235,7 @@ func (s *Server) call(ctx context.Context, serial, verb string, args ...string) 
 		call.Cancel()
 		return rpc.ErrOffline
 	}
-	r, err := call.Wait(ctx, s.callTimeout)
+	r, err := call.Wait(ctx, callTimeout)
 	if err == nil && r.Verb == "ERR" {
 		err = rejection{r.Args[1], r.Args[2]}
 	}
@@ -272,11 +248,7 @@ func (s *Server) ref(serial string) accessctl.DeviceRef {
 
 // Open returns a handle to the provisioned device cfg.ID, connected or not.
 func (s *Server) Open(_ context.Context, cfg accessctl.DeviceConfig) (accessctl.Device, error) {
-	d, err := s.Device(cfg.ID)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
+	return s.Device(cfg.ID)
 }
 
 // Device is Open's typed twin.
@@ -320,7 +292,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.ln.Close()
 	s.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), s.callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	_ = s.track.Close(ctx)
 	return err

@@ -17,26 +17,21 @@ const ping, resend = time.Second, 100 * time.Millisecond
 
 // Device is a simulated device. Its methods are safe for concurrent use.
 type Device struct {
-	serial, secret string
-	mu      sync.Mutex
-	addr    string
-	cards   map[string][2]string // card → person, name
-	opens   int
-	acks    int
-	seq     int
-	unacked []linectl.Line
-	conn    net.Conn
-	paused  bool
-	wmu     sync.Mutex
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	serial, secret, addr, boot string
+	mu                         sync.Mutex
+	wmu                        sync.Mutex
+	cards                      map[string][2]string // card → person, name
+	opens, acks, seq           int
+	unacked                    []linectl.Line
+	conn                       net.Conn
+	paused                     bool
+	wake, stop, done           chan struct{}
+	once                       sync.Once
 }
 
-// Start runs a device that dials addr until Close.
+// Start runs a device that dials addr (again after each loss) until Close.
 func Start(addr, serial, secret string) *Device {
-	d := &Device{serial: serial, secret: secret, addr: addr,
+	d := &Device{serial: serial, secret: secret, addr: addr, boot: strconv.FormatInt(time.Now().UnixNano(), 36),
 		cards: map[string][2]string{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.run()
 	return d
@@ -46,65 +41,53 @@ func (d *Device) run() {
 	defer close(d.done)
 	for {
 		d.mu.Lock()
-		paused, addr := d.paused, d.addr
+		paused := d.paused
 		d.mu.Unlock()
-		wait := 50 * time.Millisecond
 		if !paused {
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			if c, err := net.DialTimeout("tcp", d.addr, time.Second); err == nil {
 				d.session(c)
 			}
-		} else {
-			wait = time.Minute // until Reconnect wakes us
 		}
 		select {
 		case <-d.stop:
 			return
 		case <-d.wake:
-		case <-time.After(wait):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-func (d *Device) write(c net.Conn, l linectl.Line) {
+func (d *Device) write(c net.Conn, verb string, args ...string) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write([]byte(l.Encode()))
+	_, _ = c.Write([]byte(linectl.Line{Verb: verb, Args: args}.Encode()))
 }
 
 func (d *Device) session(c net.Conn) {
 	defer c.Close()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, linectl.MaxLine), linectl.MaxLine)
-	d.write(c, linectl.Line{Verb: "HELLO", Args: []string{d.serial, d.secret}})
+	d.write(c, "HELLO", d.serial, d.secret)
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if !sc.Scan() {
-		return
-	}
 	d.mu.Lock()
-	if d.paused {
-		d.mu.Unlock()
+	ok := sc.Scan() && !d.paused
+	if ok {
+		d.conn = c
+	}
+	d.mu.Unlock()
+	if !ok {
 		return
 	}
-	d.conn = c
-	d.mu.Unlock()
-	_ = c.SetReadDeadline(time.Time{}) // the server speaks only when it asks
+	_ = c.SetReadDeadline(time.Time{}) // the server speaks only when it asks; Disconnect and Close end the read
 	quit := make(chan struct{})
 	defer close(quit)
 	go d.tick(c, quit)
-	for {
-		if !sc.Scan() {
-			break
-		}
+	for sc.Scan() {
 		if l, err := linectl.ParseLine(sc.Text()); err == nil {
 			d.obey(c, l)
 		}
 	}
-	d.mu.Lock()
-	if d.conn == c {
-		d.conn = nil
-	}
-	d.mu.Unlock()
 }
 
 // tick pings and resends what the server has not acknowledged.
@@ -121,11 +104,12 @@ func (d *Device) tick(c net.Conn, quit chan struct{}) {
 		d.mu.Lock()
 		lines := append([]linectl.Line(nil), d.unacked...)
 		d.mu.Unlock()
-		if time.Since(last) >= ping {
-			lines, last = append(lines, linectl.Line{Verb: "PING"}), time.Now()
-		}
 		for _, l := range lines {
-			d.write(c, l)
+			d.write(c, l.Verb, l.Args...)
+		}
+		if time.Since(last) >= ping {
+			d.write(c, "PING")
+			last = time.Now()
 		}
 	}
 }
@@ -150,7 +134,7 @@ func (d *Device) obey(c net.Conn, l linectl.Line) {
 	}
 	d.mu.Unlock()
 	if l.Verb != "ACK" {
-		d.write(c, linectl.Line{Verb: "OK", Args: []string{l.Args[0]}})
+		d.write(c, "OK", l.Args[0])
 	}
 }
 
@@ -163,16 +147,10 @@ func (d *Device) Swipe(card string) bool {
 	if ok {
 		d.seq++
 		ms := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		d.unacked = append(d.unacked, linectl.Line{Verb: "EVT", Args: []string{"e" + strconv.Itoa(d.seq), ms, card, p[0]}})
+		id := d.boot + "-" + strconv.Itoa(d.seq) // unique across reboots too
+		d.unacked = append(d.unacked, linectl.Line{Verb: "EVT", Args: []string{id, ms, card, p[0]}})
 	}
 	return ok
-}
-
-// Enroll stores a card locally, as an installer at the keypad would.
-func (d *Device) Enroll(card, person, name string) {
-	d.mu.Lock()
-	d.cards[card] = [2]string{person, name}
-	d.mu.Unlock()
 }
 
 // Holds reports whether the device holds a card of the person, and the name.
@@ -187,27 +165,24 @@ func (d *Device) Holds(person string) (string, bool) {
 	return "", false
 }
 
-// DoorOpens counts OPEN commands; Acks counts acknowledged events.
+// DoorOpens counts OPEN commands.
 func (d *Device) DoorOpens() int { d.mu.Lock(); defer d.mu.Unlock(); return d.opens }
 
 // Acks counts the events the server acknowledged.
 func (d *Device) Acks() int { d.mu.Lock(); defer d.mu.Unlock(); return d.acks }
 
 // Disconnect drops the connection and stays away until Reconnect.
-func (d *Device) Disconnect() {
-	d.mu.Lock()
-	d.paused = true
-	if d.conn != nil {
-		_ = d.conn.Close()
-	}
-	d.mu.Unlock()
-}
+func (d *Device) Disconnect() { d.setPaused(true) }
 
 // Reconnect lets the device dial again.
-func (d *Device) Reconnect() {
+func (d *Device) Reconnect() { d.setPaused(false) }
+
+func (d *Device) setPaused(p bool) {
 	d.mu.Lock()
-	d.paused = false
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	if d.paused = p; p && d.conn != nil {
+		_ = d.conn.Close()
+	}
 	select {
 	case d.wake <- struct{}{}:
 	default:

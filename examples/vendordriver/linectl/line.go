@@ -20,7 +20,8 @@ type Line struct {
 }
 
 // Encode renders l as a wire line with its "\n"; fields are query-escaped
-// so that a name with spaces stays one field.
+// so that a name with spaces stays one field. A line longer than MaxLine
+// is refused by the peer: callers keep fields short.
 func (l Line) Encode() string {
 	var b strings.Builder
 	b.WriteString(l.Verb)

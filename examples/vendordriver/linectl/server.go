@@ -227,11 +227,15 @@ func (s *Server) call(ctx context.Context, serial, verb string, args ...string) 
 		return rpc.ErrOffline
 	}
 	id := strconv.FormatUint(s.seq.Add(1), 10)
+	l := Line{Verb: verb, Args: append([]string{id}, args...)}
+	if len(l.Encode()) > MaxLine {
+		return fmt.Errorf("%w: %s line longer than %d bytes", accessctl.ErrInvalid, verb, MaxLine)
+	}
 	call, err := c.pending.Add(id)
 	if err != nil {
 		return err
 	}
-	if err := c.write(Line{Verb: verb, Args: append([]string{id}, args...)}); err != nil {
+	if err := c.write(l); err != nil {
 		call.Cancel()
 		return rpc.ErrOffline
 	}

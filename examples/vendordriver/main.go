@@ -68,7 +68,10 @@ func run(ctx context.Context, out io.Writer, n int) error {
 	}
 	defer srv.Close()
 	for i := range n {
-		sim := linectltest.Start(srv.Addr(), fmt.Sprintf("sn-%d", i), fmt.Sprintf("secret-%d", i))
+		sim, err := linectltest.Start(srv.Addr(), fmt.Sprintf("sn-%d", i), fmt.Sprintf("secret-%d", i))
+		if err != nil {
+			return err
+		}
 		defer sim.Close()
 		if err := passOne(ctx, srv, sim, i); err != nil {
 			return err

@@ -43,7 +43,8 @@ func fixture(t *testing.T) accessctltest.Fixture {
 		return srv, dev
 	}
 	srv, dev := start("127.0.0.1:0")
-	sim := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	sim, err := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		sim.Close()
 		_ = srv.Close()
@@ -53,7 +54,7 @@ func fixture(t *testing.T) accessctltest.Fixture {
 	return accessctltest.Fixture{
 		Device:     dev,
 		Disconnect: sim.Disconnect,
-		Reconnect:  func() { sim.Reconnect(); waitOnline(t, dev) },
+		Reconnect:  func() { require.NoError(t, sim.Connect()); waitOnline(t, dev) },
 		Grant: func(id string) accessctl.Grant {
 			return accessctl.Grant{Person: accessctl.PersonRef{ID: id}, Name: "Name " + id,
 				Credentials: []accessctl.Credential{{Kind: accessctl.CredCard, Value: "card-" + id}}}
@@ -67,6 +68,7 @@ func fixture(t *testing.T) accessctltest.Fixture {
 			addr := srv.Addr()
 			require.NoError(t, srv.Close())
 			srv, dev = start(addr) // the same port: the device dials it again
+			require.NoError(t, sim.Connect())
 			waitOnline(t, dev)
 			return dev
 		},

@@ -101,8 +101,5 @@ func (d *Device) RemoveGrant(ctx context.Context, p accessctl.PersonRef) error {
 			return err
 		}
 	}
-	if len(old) == 0 {
-		return nil
-	}
 	return d.s.ledger.Delete(ctx, ref, p.ID)
 }

@@ -45,7 +45,7 @@ func ParseLine(s string) (Line, error) {
 		return Line{}, fmt.Errorf("%w: %d fields", accessctl.ErrInvalid, len(f))
 	}
 	verb := f[0]
-	if verb == "" || strings.ToUpper(verb) != verb || !want(verb, len(f)-1) {
+	if n, ok := arity[verb]; !ok || n != len(f)-1 {
 		return Line{}, fmt.Errorf("%w: verb %q with %d fields", accessctl.ErrInvalid, verb, len(f)-1)
 	}
 	l := Line{Verb: verb, Args: make([]string, len(f)-1)}
@@ -63,9 +63,4 @@ func ParseLine(s string) (Line, error) {
 var arity = map[string]int{
 	"HELLO": 2, "PING": 0, "EVT": 4, "OK": 1, "ERR": 3, "ACK": 1,
 	"OPEN": 2, "PUT": 4, "DEL": 2,
-}
-
-func want(verb string, n int) bool {
-	a, ok := arity[verb]
-	return ok && a == n
 }

@@ -82,7 +82,8 @@ func isTimeout(err error) bool {
 // device would drop the connection).
 func TestOversizedCommandIsInvalid(t *testing.T) {
 	srv := server(t, linectl.WithSink(accessctltest.NewSink()))
-	sim := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	sim, err := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	dev, err := srv.Device("sn-1")
 	require.NoError(t, err)
@@ -99,7 +100,8 @@ func TestOversizedCommandIsInvalid(t *testing.T) {
 // Devices lists every provisioned device, online or not.
 func TestDevices(t *testing.T) {
 	srv := server(t, linectl.WithDevice("sn-2", "other"))
-	sim := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	sim, err := linectltest.Start(srv.Addr(), "sn-1", "s3cret")
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	dev, err := srv.Device("sn-1")
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package linectl
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -39,13 +40,13 @@ type Server struct {
 	hbTimeout time.Duration
 	ln        net.Listener
 	track     *liveness.Tracker
-	preAuth   chan struct{}
 	seq       atomic.Uint64
 	wg        sync.WaitGroup
 	mu        sync.Mutex
 	conns     map[string]*conn // the current connection per serial
 	all       map[net.Conn]bool
 	closed    bool
+	unauth    int // sockets not registered yet
 }
 
 // conn is one registered connection.
@@ -56,11 +57,36 @@ type conn struct {
 	pending rpc.Pending[Line]
 }
 
+// Option configures NewServer.
+type Option func(*Server)
+
+// WithAddr sets the TCP address to listen on (default 127.0.0.1:0).
+func WithAddr(addr string) Option { return func(s *Server) { s.addr = addr } }
+
+// WithDevice provisions a device: only a serial with its secret may register.
+func WithDevice(serial, secret string) Option { return func(s *Server) { s.secrets[serial] = secret } }
+
+// WithSink sets where events go (default: discarded).
+func WithSink(sink accessctl.EventSink) Option { return func(s *Server) { s.sink = sink } }
+
+// WithLedger sets where PutGrant records the cards it pushed, so that a
+// removal after a restart still reaches the device (default: in memory).
+func WithLedger(l accessctl.Ledger) Option { return func(s *Server) { s.ledger = l } }
+
+// WithLogger sets the logger; nil discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) { s.log = cmp.Or(l, slog.New(slog.DiscardHandler)) }
+}
+
+// WithHeartbeatTimeout sets the silence after which a device is offline
+// (default 30 s; devices ping every 10 s).
+func WithHeartbeatTimeout(d time.Duration) Option { return func(s *Server) { s.hbTimeout = d } }
+
 // NewServer listens and serves until Close.
 func NewServer(opts ...Option) (*Server, error) {
 	s := &Server{addr: "127.0.0.1:0", secrets: map[string]string{}, hbTimeout: 30 * time.Second,
 		sink: accessctl.FanOut(), ledger: accessctl.NewMemoryLedger(), log: slog.New(slog.DiscardHandler),
-		preAuth: make(chan struct{}, maxPreAuth), conns: map[string]*conn{}, all: map[net.Conn]bool{}}
+		conns: map[string]*conn{}, all: map[net.Conn]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -84,23 +110,18 @@ func (s *Server) accept() {
 		if err != nil {
 			return
 		}
-		select {
-		case s.preAuth <- struct{}{}:
-		default: // too many unregistered sockets: refuse before reading a byte
-			s.log.Warn("pre-auth connections full", "remote", c.RemoteAddr())
-			_ = c.Close()
-			continue
-		}
 		s.mu.Lock()
-		if !s.closed {
+		ok := !s.closed && s.unauth < maxPreAuth // else refuse before reading a byte
+		if ok {
+			s.unauth++
 			s.all[c] = true
 			s.wg.Add(1)
 			go s.serve(c)
-		} else {
-			_ = c.Close()
-			<-s.preAuth
 		}
 		s.mu.Unlock()
+		if !ok {
+			_ = c.Close()
+		}
 	}
 }
 
@@ -110,18 +131,19 @@ func (s *Server) serve(nc net.Conn) {
 	sc := bufio.NewScanner(nc)
 	sc.Buffer(make([]byte, 0, MaxLine), MaxLine) // bounded before and after auth
 	c, err := s.hello(nc, sc)
-	<-s.preAuth
+	s.mu.Lock()
+	if s.unauth--; err == nil {
+		if old := s.conns[c.serial]; old != nil {
+			_ = old.c.Close() // a newer connection replaces it
+		}
+		s.conns[c.serial] = c
+	}
+	s.mu.Unlock()
 	if err != nil {
 		s.log.Info("registration refused", "remote", nc.RemoteAddr(), "err", err)
 		return
 	}
 	ref := s.ref(c.serial)
-	s.mu.Lock()
-	if old := s.conns[c.serial]; old != nil {
-		_ = old.c.Close() // a newer connection replaces it
-	}
-	s.conns[c.serial] = c
-	s.mu.Unlock()
 	_ = s.track.Connected(context.Background(), ref) // a refused online goes again at the next line
 	for {
 		_ = nc.SetReadDeadline(time.Now().Add(s.hbTimeout))

@@ -4,6 +4,7 @@ package linectltest
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -18,76 +19,61 @@ const ping, resend = time.Second, 100 * time.Millisecond
 // Device is a simulated device. Its methods are safe for concurrent use.
 type Device struct {
 	serial, secret, addr, boot string
-	mu                         sync.Mutex
-	wmu                        sync.Mutex
+	mu                         sync.Mutex           // guards the fields below and serialises writes
 	cards                      map[string][2]string // card → person, name
 	opens, acks, seq           int
-	unacked                    []linectl.Line
+	unacked                    map[string]linectl.Line // by evid
 	conn                       net.Conn
-	paused                     bool
-	wake, stop, done           chan struct{}
-	once                       sync.Once
+	wg                         sync.WaitGroup
 }
 
-// Start runs a device that dials addr (again after each loss) until Close.
-func Start(addr, serial, secret string) *Device {
+// Start runs a device connected to the server at addr.
+func Start(addr, serial, secret string) (*Device, error) {
 	d := &Device{serial: serial, secret: secret, addr: addr, boot: strconv.FormatInt(time.Now().UnixNano(), 36),
-		cards: map[string][2]string{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go d.run()
-	return d
-}
-
-func (d *Device) run() {
-	defer close(d.done)
-	for {
-		d.mu.Lock()
-		paused := d.paused
-		d.mu.Unlock()
-		if !paused {
-			if c, err := net.DialTimeout("tcp", d.addr, time.Second); err == nil {
-				d.session(c)
-			}
-		}
-		select {
-		case <-d.stop:
-			return
-		case <-d.wake:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		cards: map[string][2]string{}, unacked: map[string]linectl.Line{}}
+	return d, d.Connect()
 }
 
 func (d *Device) write(c net.Conn, verb string, args ...string) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Write([]byte(linectl.Line{Verb: verb, Args: args}.Encode()))
 }
 
-func (d *Device) session(c net.Conn) {
-	defer c.Close()
+// Connect dials the server and registers; the device then pings, obeys and
+// resends until the connection ends.
+func (d *Device) Connect() error {
+	c, err := net.DialTimeout("tcp", d.addr, time.Second)
+	if err != nil {
+		return err
+	}
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, linectl.MaxLine), linectl.MaxLine)
 	d.write(c, "HELLO", d.serial, d.secret)
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if !sc.Scan() || sc.Text() != "OK 0" {
+		_ = c.Close()
+		return fmt.Errorf("registration refused (%v)", sc.Err())
+	}
+	_ = c.SetReadDeadline(time.Time{}) // the server speaks only when it asks; Disconnect ends the read
 	d.mu.Lock()
-	ok := sc.Scan() && !d.paused
-	if ok {
-		d.conn = c
-	}
+	d.conn = c
 	d.mu.Unlock()
-	if !ok {
-		return
-	}
-	_ = c.SetReadDeadline(time.Time{}) // the server speaks only when it asks; Disconnect and Close end the read
 	quit := make(chan struct{})
-	defer close(quit)
-	go d.tick(c, quit)
-	for sc.Scan() {
-		if l, err := linectl.ParseLine(sc.Text()); err == nil {
-			d.obey(c, l)
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.tick(c, quit) }()
+	go func() {
+		defer d.wg.Done()
+		defer close(quit)
+		for sc.Scan() {
+			if l, err := linectl.ParseLine(sc.Text()); err == nil {
+				d.obey(c, l)
+			}
 		}
-	}
+		_ = c.Close()
+	}()
+	return nil
 }
 
 // tick pings and resends what the server has not acknowledged.
@@ -102,7 +88,10 @@ func (d *Device) tick(c net.Conn, quit chan struct{}) {
 		case <-t.C:
 		}
 		d.mu.Lock()
-		lines := append([]linectl.Line(nil), d.unacked...)
+		lines := make([]linectl.Line, 0, len(d.unacked))
+		for _, l := range d.unacked {
+			lines = append(lines, l)
+		}
 		d.mu.Unlock()
 		for _, l := range lines {
 			d.write(c, l.Verb, l.Args...)
@@ -124,12 +113,9 @@ func (d *Device) obey(c net.Conn, l linectl.Line) {
 	case "DEL":
 		delete(d.cards, l.Args[1])
 	case "ACK":
-		for i, u := range d.unacked {
-			if u.Args[0] == l.Args[0] {
-				d.unacked = append(d.unacked[:i], d.unacked[i+1:]...)
-				d.acks++
-				break
-			}
+		if _, ok := d.unacked[l.Args[0]]; ok {
+			delete(d.unacked, l.Args[0])
+			d.acks++
 		}
 	}
 	d.mu.Unlock()
@@ -148,7 +134,7 @@ func (d *Device) Swipe(card string) bool {
 		d.seq++
 		ms := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		id := d.boot + "-" + strconv.Itoa(d.seq) // unique across reboots too
-		d.unacked = append(d.unacked, linectl.Line{Verb: "EVT", Args: []string{id, ms, card, p[0]}})
+		d.unacked[id] = linectl.Line{Verb: "EVT", Args: []string{id, ms, card, p[0]}}
 	}
 	return ok
 }
@@ -171,27 +157,15 @@ func (d *Device) DoorOpens() int { d.mu.Lock(); defer d.mu.Unlock(); return d.op
 // Acks counts the events the server acknowledged.
 func (d *Device) Acks() int { d.mu.Lock(); defer d.mu.Unlock(); return d.acks }
 
-// Disconnect drops the connection and stays away until Reconnect.
-func (d *Device) Disconnect() { d.setPaused(true) }
-
-// Reconnect lets the device dial again.
-func (d *Device) Reconnect() { d.setPaused(false) }
-
-func (d *Device) setPaused(p bool) {
+// Disconnect drops the connection (Connect makes a new one).
+func (d *Device) Disconnect() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.paused = p; p && d.conn != nil {
+	if d.conn != nil {
 		_ = d.conn.Close()
 	}
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.mu.Unlock()
+	d.wg.Wait()
 }
 
-// Close stops the device for good.
-func (d *Device) Close() {
-	d.once.Do(func() { close(d.stop) })
-	d.Disconnect()
-	<-d.done
-}
+// Close disconnects for good.
+func (d *Device) Close() { d.Disconnect() }

@@ -79,7 +79,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithHeartbeatTimeout sets the silence after which a device is offline
-// (default 30 s; devices ping every 10 s).
+// (default 30 s; the simulator pings every second).
 func WithHeartbeatTimeout(d time.Duration) Option { return func(s *Server) { s.hbTimeout = d } }
 
 // NewServer listens and serves until Close.

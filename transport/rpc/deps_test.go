@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/menjin/menjin/accessctl"
 	"github.com/menjin/menjin/internal/testutil"
+	"github.com/menjin/menjin/transport/rpc"
 )
 
 // TestNoWebSocketDependency: a TCP driver using Pending must not pull in
@@ -23,4 +25,12 @@ func TestNoWebSocketDependency(t *testing.T) {
 	require.NoError(t, err)
 	deps := strings.Fields(string(out))
 	require.Equal(t, []string{"github.com/menjin/menjin/transport/rpc"}, deps, "rpc's non-standard dependencies")
+}
+
+// The sentinels carry their meaning to accessctl.MapTransportError.
+func TestSentinelsMapToContract(t *testing.T) {
+	require.ErrorIs(t, accessctl.MapTransportError("op", rpc.ErrOffline), accessctl.ErrOffline)
+	require.ErrorIs(t, accessctl.MapTransportError("op", rpc.ErrTimeout), accessctl.ErrTimeout)
+	require.ErrorIs(t, accessctl.MapTransportError("op", rpc.NewError("x", false, true)), accessctl.ErrTimeout)
+	require.ErrorIs(t, accessctl.MapTransportError("op", rpc.NewError("x", true, false)), accessctl.ErrOffline)
 }

@@ -36,9 +36,11 @@ unit:
 	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 30m ./...
 	CI=$${CI:-true} $(GO) test -count=1 -timeout 30m -run 'TestConvergence|TestFaultReconnectStorm' ./accessctl/reconcile
 
-# examples runs the demo end to end, as the README's first command does.
+# examples runs the demo end to end, as the README's first command does,
+# and the vendor-driver demo (a driver written on the public API only).
 examples:
 	$(GO) run ./examples/demo
+	$(GO) run ./examples/vendordriver
 
 demo:
 	$(GO) run ./examples/demo

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.Watchdog(m, 10*time
 
 var triple = thingmodel.Triple{ProductKey: "a1DoorPK001", DeviceName: "door-a", DeviceSecret: "secretA0123456789abcdef"}
 
-// The spec's sample key (permissions-qr-events.md §2.1).
+// The spec's sample key (PROTOCOL.md §2.1).
 const sampleKey = qrcodetest.SampleKey
 
 type rig struct {

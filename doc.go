@@ -24,7 +24,7 @@
 // accessctl.Driver; nothing registers itself), opens devices by name,
 // pushes grants and receives events through the sink it gave the driver:
 //
-//	srv := wsterm.NewServer(sink)
+//	srv := wsterm.NewServer(wsterm.WithSink(sink))
 //	accessctl.Register("wsterm", srv)
 //	dev, err := accessctl.Open(ctx, "wsterm", accessctl.DeviceConfig{ID: "486468465489"})
 //	if ps, ok := dev.(accessctl.PermissionSync); ok {

@@ -62,7 +62,7 @@ func ExampleDevice() {
 // opens devices by that name; the root package's doc shows this snippet.
 func ExampleRegister() {
 	sink := accessctl.EventSinkFunc(func(context.Context, accessctl.Event) error { return nil })
-	srv := wsterm.NewServer(sink)
+	srv := wsterm.NewServer(wsterm.WithSink(sink))
 	defer srv.Close()
 	reg := &accessctl.Registry{} // accessctl.Register uses DefaultRegistry
 	reg.Register("wsterm", srv)

@@ -38,7 +38,7 @@ func call(t *testing.T, method, url, body string) (int, string) {
 // a simulated terminal on loopback: user routes answer with the terminal's
 // reply frame verbatim.
 func TestWSTerminal(t *testing.T) {
-	srv := wsterm.NewServer(nil, wsterm.WithTimeout(wsterm.CmdCompareUser, time.Second), wsterm.WithTimeout(wsterm.CmdDeleteUser, 200*time.Millisecond))
+	srv := wsterm.NewServer(wsterm.WithTimeout(wsterm.CmdCompareUser, time.Second), wsterm.WithTimeout(wsterm.CmdDeleteUser, 200*time.Millisecond))
 	ts := httptest.NewServer(srv)
 	defer func() {
 		require.NoError(t, srv.Close())

@@ -19,7 +19,7 @@ import (
 // HC's sequence against the WebSocket terminal driver and two simulated
 // terminals: the people really arrive on and leave the terminals.
 func TestHCSequenceOnWSTerminals(t *testing.T) {
-	terms := wsterm.NewServer(nil)
+	terms := wsterm.NewServer()
 	defer terms.Close()
 	tsrv := httptest.NewServer(terms)
 	defer tsrv.Close()

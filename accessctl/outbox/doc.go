@@ -28,7 +28,7 @@
 //	ob, err := outbox.Open(dataDir, uploader)
 //	if err != nil { ... }
 //	defer ob.Close(ctx) // drains until ctx ends; the rest stays on disk
-//	srv := wsterm.NewServer(ob) // the driver acks a device once ob stored it
+//	srv := wsterm.NewServer(wsterm.WithSink(ob)) // the driver acks a device once ob stored it
 //
 // One state file serves a whole host (accessctl/store): the outbox, the
 // reconciler and the drivers' credential ledger each keep their own bucket.

@@ -27,7 +27,7 @@ const addrEnv = "MENJIN_OUTBOX_ADDR"
 // (the real driver, which acks a terminal's event only after its sink took
 // it) in front of the outbox, in front of the platform.
 func runGateway(ob *outbox.Outbox) int {
-	srv := wsterm.NewServer(ob, wsterm.WithSinkTimeout(5*time.Second))
+	srv := wsterm.NewServer(wsterm.WithSink(ob), wsterm.WithSinkTimeout(5*time.Second))
 	ln, err := net.Listen("tcp", os.Getenv(addrEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

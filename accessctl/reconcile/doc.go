@@ -49,7 +49,7 @@
 // offline event stops calling it while it is away.
 //
 //	rc, err := reconcile.New(db.Bolt())  // db from store.Open, shared with the outbox
-//	srv := wsterm.NewServer(rc.Watch(ob)) // online events reach rc, all reach ob
+//	srv := wsterm.NewServer(wsterm.WithSink(rc.Watch(ob))) // online events reach rc, all reach ob
 //	rc.Attach(devRef, dev.(accessctl.PermissionSync))
 //	rc.Put(ctx, grant)          // grant.Devices says where; or Set per device
 //	rc.Declare(ctx, devRef)     // all Put: strangers may now be removed

@@ -456,7 +456,7 @@ func (r *Reconciler) resetLocked(d *device) {
 // acknowledges the device only when next took the event. Put it in front
 // of the host's sink:
 //
-//	srv := wsterm.NewServer(rc.Watch(ob)) // ob: the outbox, or any sink
+//	srv := wsterm.NewServer(wsterm.WithSink(rc.Watch(ob))) // ob: the outbox, or any sink
 //
 // Drivers report accessctl.KindOnline on every fresh session or
 // registration, also one that comes inside their offline window (a device

@@ -37,7 +37,7 @@ func benchUser(size int) wsterm.User {
 func BenchmarkAddUserRoundTrip(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(fmt.Sprintf("img=%dKiB", size>>10), func(b *testing.B) {
-			srv := wsterm.NewServer(nil)
+			srv := wsterm.NewServer()
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
 			defer srv.Close()

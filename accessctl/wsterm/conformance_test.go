@@ -18,7 +18,7 @@ import (
 // simulated terminal over real WebSockets on 127.0.0.1.
 func fixture(t *testing.T) accessctltest.Fixture {
 	sink := accessctltest.NewSink()
-	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second))
+	srv := wsterm.NewServer(wsterm.WithSink(sink), wsterm.WithTimeouts(5*time.Second))
 	ts := newHTTPServer(t, srv)
 	url := "ws" + ts.URL[len("http"):] + "/"
 	term := wstermtest.NewTerminal(url, wstermtest.WithSN("conf-1"), wstermtest.WithTransport(fastBackoff))
@@ -77,7 +77,7 @@ func TestStatusEventsAreRetried(t *testing.T) {
 	sink.RefuseNext(accessctl.KindOnline, 2)
 	// A takeover bound below the heartbeat lets the twin below stand for a
 	// terminal that rebooted: its old socket is open but no longer speaks.
-	srv := wsterm.NewServer(sink, wsterm.WithTimeouts(5*time.Second), wsterm.WithTakeoverAfter(time.Millisecond))
+	srv := wsterm.NewServer(wsterm.WithSink(sink), wsterm.WithTimeouts(5*time.Second), wsterm.WithTakeoverAfter(time.Millisecond))
 	ts := newHTTPServer(t, srv)
 	url := "ws" + ts.URL[len("http"):] + "/"
 	term := wstermtest.NewTerminal(url, wstermtest.WithSN("st-1"), wstermtest.WithHeartbeat(20*time.Millisecond), wstermtest.WithTransport(fastBackoff))

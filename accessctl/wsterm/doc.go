@@ -16,7 +16,7 @@
 //
 // The shortest use:
 //
-//	srv := wsterm.NewServer(sink)
+//	srv := wsterm.NewServer(wsterm.WithSink(sink))
 //	defer srv.Close()
 //	go http.ListenAndServe(":8080", srv) // terminals dial ws://host:8080/
 //	dev, _ := srv.Device("486468465489")

@@ -19,7 +19,7 @@ func ExampleServer() {
 		fmt.Println("event:", e.Kind, e.Device.ID)
 		return nil
 	}), accessctl.KindIs(accessctl.KindOnline))
-	srv := wsterm.NewServer(sink)
+	srv := wsterm.NewServer(wsterm.WithSink(sink))
 	defer srv.Close()
 	reg := &accessctl.Registry{}
 	reg.Register(wsterm.DriverName, srv)
@@ -58,7 +58,7 @@ func ExampleWithAllowList() {
 		fmt.Println(err)
 		return
 	}
-	srv := wsterm.NewServer(nil, wsterm.WithAllowList(list...))
+	srv := wsterm.NewServer(wsterm.WithAllowList(list...))
 	defer srv.Close()
 	fmt.Println(len(list), "terminals allowed; first:", list[0].SN, list[0].MAC)
 	// Output:

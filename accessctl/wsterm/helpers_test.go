@@ -100,7 +100,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...wsterm.Option) *env {
 	t.Helper()
 	sink := newRecorder()
-	srv := wsterm.NewServer(sink, opts...)
+	srv := wsterm.NewServer(append([]wsterm.Option{wsterm.WithSink(sink)}, opts...)...)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		require.NoError(t, srv.Close())

@@ -52,7 +52,7 @@ func memInUse() (heap, stack uint64) {
 }
 
 func measureIdle(b *testing.B, n int) (total, heap, stack, goroutines float64) {
-	srv := wsterm.NewServer(nil, wsterm.WithOfflineAfter(10*time.Minute))
+	srv := wsterm.NewServer(wsterm.WithOfflineAfter(10 * time.Minute))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

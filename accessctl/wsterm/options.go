@@ -81,6 +81,7 @@ type Admission func(ctx context.Context, r Registration) error
 type Option func(*config)
 
 type config struct {
+	sink             accessctl.EventSink
 	interval         time.Duration
 	offlineAfter     time.Duration
 	registerDeadline time.Duration
@@ -263,6 +264,10 @@ func WithMaxSnapshot(n int) Option {
 		}
 	}
 }
+
+// WithSink sets where events go (default: discarded). A terminal's event is
+// acknowledged only after the sink's Handle returned nil.
+func WithSink(sink accessctl.EventSink) Option { return func(c *config) { c.sink = sink } }
 
 // WithLogger sets the logger (default: discard). Passwords and images are
 // never logged.

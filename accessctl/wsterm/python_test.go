@@ -54,7 +54,7 @@ func waitLine(t *testing.T, lines <-chan string, want string) []string {
 // Python's websockets library playing the seed's exact messages.
 func TestPythonTerminal(t *testing.T) {
 	sink := newRecorder()
-	srv := wsterm.NewServer(sink, wsterm.WithImageValidation(false)) // the spec's "base64....." placeholders
+	srv := wsterm.NewServer(wsterm.WithSink(sink), wsterm.WithImageValidation(false)) // the spec's "base64....." placeholders
 	ts := newHTTPServer(t, srv)
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
 	defer ts.Close()

@@ -27,7 +27,7 @@ func reconcileEnv(t *testing.T) (*reconcile.Reconciler, *env) {
 		defer cancel()
 		_ = rc.Close(ctx)
 	})
-	srv := wsterm.NewServer(rc.Watch(accessctltest.NewSink()), wsterm.WithTimeouts(5*time.Second))
+	srv := wsterm.NewServer(wsterm.WithSink(rc.Watch(accessctltest.NewSink())), wsterm.WithTimeouts(5*time.Second))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { _ = srv.Close(); ts.Close() })
 	return rc, &env{srv: srv, ts: ts, url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/"}

@@ -69,12 +69,10 @@ type record struct {
 	alarmed  time.Time // last session-conflict alarm, to rate-limit them
 }
 
-// NewServer returns a Server that delivers events to sink (nil: discard).
-func NewServer(sink accessctl.EventSink, opts ...Option) *Server {
-	if sink == nil {
-		sink = accessctl.Discard
-	}
-	s := &Server{cfg: defaultConfig(), sink: sink, known: make(map[string]*record)}
+// NewServer returns a Server that delivers events to the sink given by
+// WithSink (none: discard).
+func NewServer(opts ...Option) *Server {
+	s := &Server{cfg: defaultConfig(), known: make(map[string]*record)}
 	for _, o := range opts {
 		if o != nil {
 			o(&s.cfg)
@@ -88,7 +86,11 @@ func NewServer(sink accessctl.EventSink, opts ...Option) *Server {
 	// that, only retries an offline the sink refused. So a terminal is
 	// reported offline within offlineAfter of its last frame, and within
 	// 2.5 × offlineAfter if the sink refused the first attempt.
-	s.lv = liveness.New(sink, liveness.WithTimeout(2*s.cfg.offlineAfter), liveness.WithDelivery(&s.delivery),
+	s.sink = s.cfg.sink
+	if s.sink == nil {
+		s.sink = accessctl.Discard
+	}
+	s.lv = liveness.New(s.sink, liveness.WithTimeout(2*s.cfg.offlineAfter), liveness.WithDelivery(&s.delivery),
 		liveness.WithEvent(s.decorate))
 	if s.cfg.takeoverAfter <= 0 {
 		s.cfg.takeoverAfter = s.cfg.interval + s.cfg.interval/4

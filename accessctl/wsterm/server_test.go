@@ -545,7 +545,7 @@ func TestNumericScalarsAccepted(t *testing.T) {
 
 func TestServerCloseLeavesNothingBehind(t *testing.T) {
 	sink := newRecorder()
-	srv := wsterm.NewServer(sink)
+	srv := wsterm.NewServer(wsterm.WithSink(sink))
 	e := &env{srv: srv, sink: sink}
 	e.ts = newHTTPServer(t, srv)
 	e.url = "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/"

@@ -28,7 +28,7 @@ type terminals struct {
 }
 
 func newTerminals(sink accessctl.EventSink, log *slog.Logger, opts ...wsterm.Option) *terminals {
-	return &terminals{Server: wsterm.NewServer(sink, append([]wsterm.Option{wsterm.WithLogger(log)}, opts...)...)}
+	return &terminals{Server: wsterm.NewServer(append([]wsterm.Option{wsterm.WithSink(sink), wsterm.WithLogger(log)}, opts...)...)}
 }
 
 // simSN is the serial number of the i-th simulated terminal (from 1).

@@ -42,7 +42,7 @@ func newWsEnv(t *testing.T, opts ...wsterm.Option) *wsEnv {
 // newWsEnvWithSink serves a wsterm.Server feeding sink on 127.0.0.1.
 func newWsEnvWithSink(t *testing.T, sink accessctl.EventSink, opts ...wsterm.Option) *wsEnv {
 	t.Helper()
-	srv := wsterm.NewServer(sink, opts...)
+	srv := wsterm.NewServer(append([]wsterm.Option{wsterm.WithSink(sink)}, opts...)...)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.CloseClientConnections()

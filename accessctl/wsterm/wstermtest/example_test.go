@@ -20,7 +20,7 @@ func ExampleTerminal() {
 		passes <- e
 		return nil
 	}), accessctl.KindIs(accessctl.KindPass))
-	srv := wsterm.NewServer(sink)
+	srv := wsterm.NewServer(wsterm.WithSink(sink))
 	defer srv.Close()
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

@@ -27,7 +27,7 @@ var fast = wstermtest.WithTransport(transport.WithBackoff(transport.Backoff{Min:
 
 func setup(t *testing.T, sink accessctl.EventSink, opts ...wstermtest.Option) (*wsterm.Server, *wstermtest.Terminal, *wsterm.Device) {
 	t.Helper()
-	srv := wsterm.NewServer(sink, wsterm.WithImageValidation(false))
+	srv := wsterm.NewServer(wsterm.WithSink(sink), wsterm.WithImageValidation(false))
 	ts := httptest.NewServer(srv)
 	term := wstermtest.NewTerminal("ws"+strings.TrimPrefix(ts.URL, "http")+"/", append([]wstermtest.Option{wstermtest.WithSN("S1"), fast}, opts...)...)
 	t.Cleanup(func() { _ = term.Close(); _ = srv.Close(); ts.Close() })
@@ -87,7 +87,7 @@ func TestSelectAndCompare(t *testing.T) {
 }
 
 func TestMisbehaviour(t *testing.T) {
-	srv := wsterm.NewServer(nil, wsterm.WithTimeouts(500*time.Millisecond))
+	srv := wsterm.NewServer(wsterm.WithTimeouts(500 * time.Millisecond))
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	defer srv.Close()

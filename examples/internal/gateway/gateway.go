@@ -76,7 +76,7 @@ func Start(cfg Config) (*Gateway, error) {
 	if cfg.Path != "" {
 		opts = append(opts, wsterm.WithTransport(transport.WithPath(cfg.Path)))
 	}
-	g := &Gateway{Server: wsterm.NewServer(accessctl.FanOut(sinks...), opts...), path: cfg.Path, scheme: "ws://",
+	g := &Gateway{Server: wsterm.NewServer(append([]wsterm.Option{wsterm.WithSink(accessctl.FanOut(sinks...))}, opts...)...), path: cfg.Path, scheme: "ws://",
 		errLog: HTTPErrorLog(cfg.Logger)}
 	if g.path == "" {
 		g.path = "/"

@@ -22,7 +22,7 @@ func benchLane(b *testing.B) (*parkingsim.Camera, *parking.ThingCamera, *parking
 	allow := accessctl.DeciderFunc(func(_ context.Context, r accessctl.DecisionRequest) (accessctl.Decision, error) {
 		return accessctl.Decision{Allow: true, Display: []string{r.Credential.Value, "欢迎光临"}, Voice: "欢迎光临"}, nil
 	})
-	lane := parking.NewLane(cam, allow, accessctl.Discard, parking.WithDirection(accessctl.DirectionIn))
+	lane := parking.NewLane(cam, allow, parking.WithSink(accessctl.Discard), parking.WithDirection(accessctl.DirectionIn))
 	b.Cleanup(func() { lane.Close(); sim.Close() })
 	return sim, cam, lane
 }

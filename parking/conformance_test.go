@@ -21,7 +21,7 @@ func TestLaneIsADevice(t *testing.T) {
 		sim := parkingsim.New("lane-c")
 		cam, err := parkingsim.Loopback(context.Background(), sim)
 		require.NoError(t, err)
-		lane := parking.NewLane(cam, parking.ListDecider(&parking.PermissionSet{}, false), nil)
+		lane := parking.NewLane(cam, parking.ListDecider(&parking.PermissionSet{}, false))
 		t.Cleanup(func() { lane.Close(); sim.Close() })
 		return accessctltest.Fixture{
 			Device:     lane,

@@ -18,7 +18,7 @@
 //
 //	sim := parkingsim.New("lane-1")
 //	cam, _ := parkingsim.Loopback(ctx, sim)
-//	lane := parking.NewLane(cam, parking.ListDecider(list, false), sink,
+//	lane := parking.NewLane(cam, parking.ListDecider(list, false), parking.WithSink(sink),
 //		parking.WithDirection(accessctl.DirectionIn))
 //	defer lane.Close()
 //	_ = sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345"})

@@ -52,6 +52,7 @@ type laneEntry struct {
 }
 
 type laneConfig struct {
+	sink          accessctl.EventSink
 	direction     accessctl.Direction
 	device        accessctl.DeviceRef
 	site          accessctl.SiteRef
@@ -70,6 +71,10 @@ type laneConfig struct {
 
 // LaneOption configures NewLane.
 type LaneOption func(*laneConfig)
+
+// WithSink sets where the lane's pass and alarm events go (default:
+// discarded); use accessctl.NewBuffer in front of a slow sink.
+func WithSink(s accessctl.EventSink) LaneOption { return func(c *laneConfig) { c.sink = s } }
 
 // WithDirection sets the lane's direction, copied into every pass event.
 func WithDirection(d accessctl.Direction) LaneOption { return func(c *laneConfig) { c.direction = d } }
@@ -150,10 +155,9 @@ type laneCounters struct {
 	snapsDropped                                         atomic.Uint64
 }
 
-// NewLane returns a Lane. sink receives pass and alarm events; use
-// accessctl.NewBuffer in front of a slow sink. If cam is a Subscriber the
-// Lane subscribes to its events.
-func NewLane(cam Camera, decider accessctl.Decider, sink accessctl.EventSink, opts ...LaneOption) *Lane {
+// NewLane returns a Lane; its events go to the sink given by WithSink. If
+// cam is a Subscriber the Lane subscribes to its events.
+func NewLane(cam Camera, decider accessctl.Decider, opts ...LaneOption) *Lane {
 	cfg := laneConfig{
 		window: 10 * time.Second, decideTimeout: time.Second, cmdTimeout: 2 * time.Second,
 		seconds: DefaultShowTime, now: time.Now, maxRecent: 4096,
@@ -173,6 +177,7 @@ func NewLane(cam Camera, decider accessctl.Decider, sink accessctl.EventSink, op
 				Display: []string{"#p", "请稍候"}, Voice: "请稍候"}
 		}
 	}
+	sink := cfg.sink
 	if sink == nil {
 		sink = accessctl.Discard
 	}

@@ -38,7 +38,7 @@ func newLane(t *testing.T, simOpts []parkingsim.Option, decider accessctl.Decide
 		decider = parking.ListDecider(f.list, false)
 	}
 	opts = append([]parking.LaneOption{parking.WithDirection(accessctl.DirectionIn)}, opts...)
-	f.lane = parking.NewLane(f.cam, decider, f.sink, opts...)
+	f.lane = parking.NewLane(f.cam, decider, append([]parking.LaneOption{parking.WithSink(f.sink)}, opts...)...)
 	t.Cleanup(func() {
 		require.NoError(t, f.lane.Close())
 		require.NoError(t, f.sim.Close())
@@ -336,7 +336,7 @@ func TestLaneGateConfirm(t *testing.T) {
 	require.NoError(t, f.lane.OperateGate(ctx, parking.GateClose, false))
 	assert.Equal(t, uint64(0), f.lane.Stats().GateUnconfirmed)
 
-	stuck := parking.NewLane(stuckGate{f.cam}, nil, nil, parking.WithGateConfirm(30*time.Millisecond))
+	stuck := parking.NewLane(stuckGate{f.cam}, nil, parking.WithGateConfirm(30*time.Millisecond))
 	defer stuck.Close()
 	err := stuck.OperateGate(ctx, parking.GateOpen, false)
 	require.ErrorIs(t, err, accessctl.ErrTimeout)

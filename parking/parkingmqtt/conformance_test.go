@@ -23,7 +23,7 @@ func TestLaneOverBrokerIsADevice(t *testing.T) {
 		t.Cleanup(cancel)
 		r := newRig(t)
 		sim := parkingsim.New(camA.DeviceName)
-		lane := parking.NewLane(r.gw.Camera(camA.Key()), parking.ListDecider(&parking.PermissionSet{}, false), nil)
+		lane := parking.NewLane(r.gw.Camera(camA.Key()), parking.ListDecider(&parking.PermissionSet{}, false))
 		var mu sync.Mutex
 		dial := func() *parkingmqtttest.Device {
 			d, err := parkingmqtttest.DialCamera(ctx, r.broker.URL(), camA, sim)

@@ -8,7 +8,7 @@
 //	gw := parkingmqtt.NewGateway()
 //	host, _ := thingmodel.NewHost(ctx, thingmodel.WithSecrets(secrets), thingmodel.WithHandler(gw))
 //	gw.Bind(host)
-//	lane := parking.NewLane(gw.Camera(key), decider, sink, parking.WithDirection(accessctl.DirectionIn))
+//	lane := parking.NewLane(gw.Camera(key), decider, parking.WithSink(sink), parking.WithDirection(accessctl.DirectionIn))
 //
 // Recognitions travel as the event IntelligentAlarm with the LinkVisual
 // field names (type, format, media in base64, addition_string); pictures

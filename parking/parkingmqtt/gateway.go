@@ -26,7 +26,7 @@ var ErrUnknownCamera = errors.New("parkingmqtt: unknown camera")
 //	host, _ := thingmodel.NewHost(ctx, thingmodel.WithSecrets(secrets), thingmodel.WithHandler(gw))
 //	gw.Bind(host)
 //	cam := gw.Camera(thingmodel.DeviceKey{ProductKey: "pk", DeviceName: "lane-1"})
-//	lane := parking.NewLane(cam, decider, sink)
+//	lane := parking.NewLane(cam, decider, parking.WithSink(sink))
 //
 // An event is acknowledged only after the lane acted on it and its sink
 // took the pass event (the Host runs handlers off the connection that

@@ -80,7 +80,7 @@ func (r *rig) lane(t testing.TB, tr thingmodel.Triple, d accessctl.Decider, sink
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cam := r.gw.Camera(tr.Key())
-	lane := parking.NewLane(cam, d, sink, append([]parking.LaneOption{parking.WithDirection(accessctl.DirectionOut)}, opts...)...)
+	lane := parking.NewLane(cam, d, append([]parking.LaneOption{parking.WithSink(sink), parking.WithDirection(accessctl.DirectionOut)}, opts...)...)
 	sim := parkingsim.New(tr.DeviceName, simOpts...)
 	dev, err := parkingmqtttest.DialCamera(ctx, r.broker.URL(), tr, sim, devOpts...)
 	require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestMosquittoPostsARecognition(t *testing.T) {
 	var outcomes []parking.Outcome
 	var mu sync.Mutex
 	cam := r.gw.Camera(camB.Key())
-	lane := parking.NewLane(cam, parking.ListDecider(list, false), sink, parking.WithDirection(accessctl.DirectionIn),
+	lane := parking.NewLane(cam, parking.ListDecider(list, false), parking.WithSink(sink), parking.WithDirection(accessctl.DirectionIn),
 		parking.WithCommandTimeout(300*time.Millisecond),
 		parking.WithOnOutcome(func(o parking.Outcome) { mu.Lock(); outcomes = append(outcomes, o); mu.Unlock() }))
 	defer lane.Close()

@@ -31,7 +31,7 @@ func TestPythonCameraRoundTrip(t *testing.T) {
 	list := &parking.PermissionSet{}
 	list.Put(parking.Permission{PlateNumber: "粤B12345", Category: parking.CategoryWhitelist})
 	cam := r.gw.Camera(camB.Key())
-	lane := parking.NewLane(cam, parking.ListDecider(list, false), sink, parking.WithDirection(accessctl.DirectionIn))
+	lane := parking.NewLane(cam, parking.ListDecider(list, false), parking.WithSink(sink), parking.WithDirection(accessctl.DirectionIn))
 	defer lane.Close()
 
 	u, err := url.Parse(r.broker.URL())

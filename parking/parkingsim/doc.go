@@ -7,7 +7,7 @@
 //
 //	sim := parkingsim.New("lane-1")
 //	cam, _ := parkingsim.Loopback(ctx, sim)
-//	lane := parking.NewLane(cam, decider, sink, parking.WithDirection(accessctl.DirectionIn))
+//	lane := parking.NewLane(cam, decider, parking.WithSink(sink), parking.WithDirection(accessctl.DirectionIn))
 //	_ = sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345"})
 //	fmt.Println(sim.Display().Rows, sim.GateState())
 package parkingsim

@@ -58,7 +58,7 @@ func Attach(sim *Camera, cam *parking.ThingCamera, decider accessctl.Decider, si
 		default: // nobody is driving: Drive only waits for its own car
 		}
 	}))
-	l.Lane = parking.NewLane(cam, decider, sink, laneOpts...)
+	l.Lane = parking.NewLane(cam, decider, append([]parking.LaneOption{parking.WithSink(sink)}, laneOpts...)...)
 	return l
 }
 

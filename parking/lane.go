@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type laneEntry struct {
 }
 
 type laneConfig struct {
+	log           *slog.Logger
 	sink          accessctl.EventSink
 	direction     accessctl.Direction
 	device        accessctl.DeviceRef
@@ -71,6 +73,11 @@ type laneConfig struct {
 
 // LaneOption configures NewLane.
 type LaneOption func(*laneConfig)
+
+// WithLogger sets the lane's logger (default and nil: discard). It logs a
+// recognition whose decision, gate command or screen failed, and the
+// pictures it dropped.
+func WithLogger(l *slog.Logger) LaneOption { return func(c *laneConfig) { c.log = l } }
 
 // WithSink sets where the lane's pass and alarm events go (default:
 // discarded); use accessctl.NewBuffer in front of a slow sink.
@@ -168,6 +175,9 @@ func NewLane(cam Camera, decider accessctl.Decider, opts ...LaneOption) *Lane {
 	if cfg.device.ID == "" {
 		cfg.device = accessctl.DeviceRef{ID: cam.ID()}
 	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.screen == nil {
 		cfg.screen = func(r Recognition, d accessctl.Decision) Screen { return DefaultScreen(r, d, cfg.seconds) }
 	}
@@ -259,9 +269,14 @@ func (l *Lane) Recognize(ctx context.Context, r Recognition) (Outcome, error) {
 	l.st.recognitions.Add(1)
 	if r.PictureDropped != "" {
 		l.st.snapsDropped.Add(1)
+		l.cfg.log.Info("parking: pass kept, picture dropped", "lane", l.cfg.device.ID, "event", r.EventID, "why", r.PictureDropped)
 	}
 
 	out := l.act(ctx, r, start)
+	if out.Err != nil {
+		l.cfg.log.Warn("parking: recognition handled with errors", "lane", l.cfg.device.ID, "event", r.EventID,
+			"allowed", out.Decision.Allow, "fallback", out.Fallback, "err", out.Err)
+	}
 	e.outcome = out
 	e.event = l.passEvent(r, out)
 	close(e.done)

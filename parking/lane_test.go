@@ -1,8 +1,10 @@
 package parking_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -86,8 +88,10 @@ func TestLaneAllowsAndReports(t *testing.T) {
 // the car is at the barrier whatever its photo looks like.
 func TestLaneKeepsPassWithBadPicture(t *testing.T) {
 	ctx := context.Background()
-	f := newLane(t, nil, nil)
+	var logs bytes.Buffer
+	f := newLane(t, nil, nil, parking.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, f.sim.Arrive(ctx, parkingsim.Car{Plate: "京A12345", Picture: []byte("random bytes, not a JPEG")}))
+	assert.Contains(t, logs.String(), "picture dropped")
 	assert.Equal(t, []parking.GateCommand{parking.GateOpen}, f.sim.GateCommands())
 	ev := f.sink.all()
 	require.Len(t, ev, 1)

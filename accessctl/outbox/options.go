@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
@@ -25,6 +26,7 @@ type config struct {
 	onError         func(accessctl.Event, error)
 	onDead          func(DeadLetter)
 	now             func() time.Time
+	log             *slog.Logger
 }
 
 func defaults() config {
@@ -40,6 +42,7 @@ func defaults() config {
 		gather:          200 * time.Microsecond,
 		cacheBytes:      32 << 20,
 		now:             time.Now,
+		log:             slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -106,6 +109,16 @@ func WithMaxBatch(n int) Option {
 // WithOnError is called with every failed delivery.
 func WithOnError(f func(e accessctl.Event, err error)) Option {
 	return func(c *config) { c.onError = f }
+}
+
+// WithLogger sets the outbox's logger (default and nil: discard). Failed
+// deliveries are logged at Debug (they are retried), dead letters at Warn.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
 }
 
 // WithOnDead is called with every event moved to the dead-letter area.

@@ -677,6 +677,7 @@ func (o *Outbox) serve(l *lane) {
 				o.mu.Unlock()
 				return
 			}
+			o.cfg.log.Debug("outbox: delivery failed; will retry", "event", ev.e.ID, "err", err)
 			if o.cfg.onError != nil {
 				o.cfg.onError(ev.e, err)
 			}
@@ -763,6 +764,9 @@ func (o *Outbox) finish(l *lane, ev loaded, err error) {
 	select {
 	case o.kick <- struct{}{}:
 	default:
+	}
+	if err != nil {
+		o.cfg.log.Warn("outbox: event moved to the dead-letter area", "event", ev.e.ID, "kind", ev.e.Kind, "attempts", attempts, "err", err)
 	}
 	if err != nil && o.cfg.onDead != nil {
 		o.cfg.onDead(DeadLetter{Seq: ev.it.seq, Event: ev.e, Err: err.Error(), At: o.cfg.now(), Attempts: attempts})

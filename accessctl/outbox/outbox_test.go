@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,7 +220,9 @@ func TestDeadLetterReplayDiscard(t *testing.T) {
 		return nil
 	})
 	var deadSeen atomic.Int32
-	ob, err := outbox.Open(t.TempDir(), rec, fast, outbox.WithOnDead(func(outbox.DeadLetter) { deadSeen.Add(1) }))
+	logs := &testutil.Buffer{}
+	ob, err := outbox.Open(t.TempDir(), rec, fast, outbox.WithOnDead(func(outbox.DeadLetter) { deadSeen.Add(1) }),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	require.NoError(t, err)
 	ctx := context.Background()
 	for i := range 8 {
@@ -228,6 +231,7 @@ func TestDeadLetterReplayDiscard(t *testing.T) {
 	eventually(t, func() bool { return ob.Stats().Dead == 2 && ob.Stats().Queued == 0 }, "two dead letters")
 	assert.Equal(t, []string{"d-0", "d-1", "d-2", "d-4", "d-6", "d-7"}, rec.ids("d"), "a dead letter does not block its lane")
 	assert.Equal(t, int32(2), deadSeen.Load())
+	assert.Equal(t, 2, strings.Count(logs.String(), "dead-letter"), "each dead letter is logged once")
 
 	dead, err := ob.Dead(ctx, 0)
 	require.NoError(t, err)

@@ -141,4 +141,3 @@ func TestUploaderRetryOfOwnFailureIsNotResent(t *testing.T) {
 	assert.Equal(t, uint64(0), up.Stats().Resent)
 	assert.Equal(t, uint64(1), up.Stats().Uploaded)
 }
-

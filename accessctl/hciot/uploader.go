@@ -180,7 +180,9 @@ type UploaderStats struct {
 // accepted and counted as skipped.
 //
 // Put an accessctl.NewBuffer in front of it: Handle makes one attempt and
-// classifies the outcome; the buffer retries the transient failures.
+// classifies the outcome; the buffer retries the transient failures. HC
+// inserts a row per call: give it WithSentLog (hciotbolt.SentLog) so an
+// event redelivered after a restart is not uploaded again.
 type Uploader struct {
 	appID, securityCode string
 	openDoorURL         string

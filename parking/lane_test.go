@@ -29,7 +29,7 @@ func newLane(t *testing.T, simOpts []parkingsim.Option, decider accessctl.Decide
 	t.Helper()
 	f := &laneFixture{sink: &recorder{}, list: &parking.PermissionSet{}}
 	f.list.Put(parking.Permission{PlateNumber: "京A12345", Category: parking.CategoryOrdinary,
-		Expiry: time.Now().Add(3*24*time.Hour + time.Hour)})
+		Expiry: threeDaysOn()})
 	f.list.Put(parking.Permission{PlateNumber: "京B66666", Category: parking.CategoryBlacklist})
 	f.sim = parkingsim.New("lane-1", simOpts...)
 	f.sim.Permissions().Put(parking.Permission{PlateNumber: "京B66666", Category: parking.CategoryBlacklist})
@@ -363,4 +363,11 @@ func TestLaneRecordsTheDecidersPlate(t *testing.T) {
 	assert.Equal(t, "京A12345", ev[0].Pass.Credential)
 	assert.Equal(t, "owner-7", ev[0].Pass.Person.ID)
 	assert.Equal(t, "张三", ev[0].Pass.PersonName)
+}
+
+// threeDaysOn expires three calendar days from today in the lane's zone,
+// late enough in that day to stay valid whatever the hour now.
+func threeDaysOn() time.Time {
+	y, m, d := time.Now().In(parking.ChinaTime).Date()
+	return time.Date(y, m, d+3, 23, 0, 0, 0, parking.ChinaTime)
 }

@@ -169,6 +169,7 @@ type UploaderStats struct {
 	Transient  uint64 // failed, to be retried
 	Rejected   uint64 // HC answered code != 0
 	AuthErrors uint64 // configuration errors (alerts)
+	Resent     uint64 // ids a previous run began and died before recording (WithSentLog): uploaded again
 }
 
 // Uploader is an EventSink that uploads to HC (direction B, §1.4): pass
@@ -179,7 +180,9 @@ type UploaderStats struct {
 // accepted and counted as skipped.
 //
 // Put an accessctl.NewBuffer in front of it: Handle makes one attempt and
-// classifies the outcome; the buffer retries the transient failures.
+// classifies the outcome; the buffer retries the transient failures. HC
+// inserts a row per call: give it WithSentLog (hciotbolt.SentLog) so an
+// event redelivered after a restart is not uploaded again.
 type Uploader struct {
 	appID, securityCode string
 	openDoorURL         string
@@ -193,9 +196,11 @@ type Uploader struct {
 	loc                 *time.Location
 	now                 func() time.Time
 	dedup               *recent[struct{}]
+	sentLog             SentLog
+	begun               *recent[struct{}] // ids this process began: Sending is our own failed try
 
 	seq   atomic.Uint64
-	stats struct{ uploaded, duplicates, skipped, transient, rejected, auth atomic.Uint64 }
+	stats struct{ uploaded, duplicates, skipped, transient, rejected, auth, resent atomic.Uint64 }
 }
 
 // NewUploader returns an Uploader signing with HC's app id (spec_cd 3003001)
@@ -209,6 +214,7 @@ func NewUploader(appID, securityCode string, opts ...UploaderOption) *Uploader {
 		loc:          time.FixedZone("CST", 8*3600),
 		now:          time.Now,
 		dedup:        newRecent[struct{}](4096),
+		begun:        newRecent[struct{}](4096),
 	}
 	for _, o := range opts {
 		o(u)
@@ -225,6 +231,7 @@ func (u *Uploader) Stats() UploaderStats {
 		Transient:  u.stats.transient.Load(),
 		Rejected:   u.stats.rejected.Load(),
 		AuthErrors: u.stats.auth.Load(),
+		Resent:     u.stats.resent.Load(),
 	}
 }
 
@@ -271,11 +278,37 @@ func (u *Uploader) Handle(ctx context.Context, e accessctl.Event) error {
 		u.stats.rejected.Add(1)
 		return accessctl.Permanent(fmt.Errorf("hciot: %s: %w", op, err))
 	}
+	durable := u.sentLog != nil && e.ID != ""
+	if durable {
+		st, err := u.sentLog.State(ctx, e.ID)
+		if err != nil {
+			return fmt.Errorf("hciot: %s: sent log: %w", op, err)
+		}
+		switch st {
+		case Sent:
+			u.dedup.put(e.ID, struct{}{})
+			u.stats.duplicates.Add(1)
+			return nil
+		case Sending:
+			if _, ours := u.begun.get(e.ID); !ours {
+				u.stats.resent.Add(1)
+			}
+		}
+		u.begun.put(e.ID, struct{}{})
+		if err := u.sentLog.Begin(ctx, e.ID); err != nil {
+			return fmt.Errorf("hciot: %s: sent log: %w", op, err)
+		}
+	}
 	if err := u.post(ctx, op, url, payload); err != nil {
 		return err
 	}
 	if e.ID != "" {
 		u.dedup.put(e.ID, struct{}{})
+	}
+	if durable {
+		// HC has the row: failing here would re-upload it, so a Done that
+		// does not persist only leaves the id Sending (see WithSentLog).
+		_ = u.sentLog.Done(ctx, e.ID)
 	}
 	return nil
 }

@@ -26,6 +26,10 @@
 // so a bridge killed while HC was down uploads them after the restart; the
 // grant ledger and the machines HC registered are kept there too, so a
 // restarted bridge still serves them (HC does not send addMachine again).
+// What HC acknowledged is recorded there as well (30 days, 200 000 ids), so
+// a record the outbox redelivers after a crash is not uploaded twice; only
+// a crash between HC's answer and that record's fsync can still duplicate
+// one (HC has no idempotency key nor a query to check).
 // Grants go through a reconciler whose state lives in the same file: an
 // addUser for a terminal that is offline is answered with success and
 // delivered when the terminal comes back (HC's own IoT needs a manual
@@ -189,7 +193,15 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 	openOutbox := func() error { return nil }
 	lazyMachines := &machineLookup{}
 	if cfg.hcAppID != "" {
+		// What was sent is recorded in the same file, so a pass the outbox
+		// redelivers after a crash or restart is not uploaded to HC again.
+		sent, err := hciotbolt.NewSentLog(db)
+		if err != nil {
+			_ = db.Close()
+			return err
+		}
 		up = hciot.NewUploader(cfg.hcAppID, cfg.hcSecurityCode,
+			hciot.WithSentLog(sent),
 			hciot.WithOpenDoorURL(cfg.openDoorURL),
 			hciot.WithCommandResultURL(cfg.cmdURL),
 			hciot.WithHeartbeatURL(cfg.heartbeatURL),
@@ -202,7 +214,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger, st
 		// the uploader needs each machine's community for that: it is opened
 		// below, once the machines are restored, and takes events from then on.
 		openOutbox = func() error {
-			o, err := outbox.New(db, up, outbox.WithOnError(onErr), outbox.WithOnDead(func(d outbox.DeadLetter) {
+			o, err := outbox.New(db, crashAfterUpload(up), outbox.WithOnError(onErr), outbox.WithOnDead(func(d outbox.DeadLetter) {
 				log.Error("upload dead-lettered (list, replay or discard it from the outbox)", "event", d.Event.ID, "kind", d.Event.Kind, "err", d.Err)
 			}))
 			if err != nil {
@@ -439,4 +451,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hcbridge:", err)
 		os.Exit(1)
 	}
+}
+
+// crashAfterUploadEnv, set to 1, makes the bridge SIGKILL itself right after
+// HC acknowledged an upload and before the outbox records it delivered: the
+// crash point of the exactly-once test, which must be deterministic.
+const crashAfterUploadEnv = "MENJIN_HCBRIDGE_CRASH_AFTER_UPLOAD"
+
+func crashAfterUpload(up *hciot.Uploader) accessctl.EventSink {
+	if os.Getenv(crashAfterUploadEnv) != "1" {
+		return up
+	}
+	return accessctl.EventSinkFunc(func(ctx context.Context, e accessctl.Event) error {
+		err := up.Handle(ctx, e)
+		if err == nil && up.Stats().Uploaded > 0 {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way: nothing more may be recorded
+		}
+		return err
+	})
 }

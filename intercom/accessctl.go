@@ -22,21 +22,34 @@ func DeviceOpener(dev accessctl.Device, door int) Opener {
 }
 
 // WithSink reports every unlock attempt as an accessctl pass event
-// (Method intercom) for device on door. An error from the sink is counted
-// in Stats.SinkFailures and logged; the SIP answer does not wait for a retry,
+// (Method intercom) for the device and door set by WithDevice, after any
+// WithOnUnlock callback accepted it. An error from the sink is counted in
+// Stats.SinkFailures and logged; the SIP answer does not wait for a retry,
 // so put a buffer or an outbox in front of a sink that can fail.
-func WithSink(sink accessctl.EventSink, device accessctl.DeviceRef, door int) DoorOption {
-	return doorOption(func(o *options) {
-		prev := o.onUnlock
-		o.onUnlock = func(ctx context.Context, e UnlockEvent) error {
-			if prev != nil {
-				if err := prev(ctx, e); err != nil {
-					return err
-				}
+func WithSink(sink accessctl.EventSink) DoorOption {
+	return doorOption(func(o *options) { o.sink = sink })
+}
+
+// WithDevice names the device and door the pass events of WithSink carry.
+func WithDevice(device accessctl.DeviceRef, door int) DoorOption {
+	return doorOption(func(o *options) { o.device, o.door = device, door })
+}
+
+// sinkUnlock chains the sink after the WithOnUnlock callback, whatever the
+// order of the options.
+func (o *options) sinkUnlock() {
+	if o.sink == nil {
+		return
+	}
+	prev, sink, device, door := o.onUnlock, o.sink, o.device, o.door
+	o.onUnlock = func(ctx context.Context, e UnlockEvent) error {
+		if prev != nil {
+			if err := prev(ctx, e); err != nil {
+				return err
 			}
-			return sink.Handle(ctx, e.AccessEvent(device, door))
 		}
-	})
+		return sink.Handle(ctx, e.AccessEvent(device, door))
+	}
 }
 
 // AccessEvent converts the unlock to an accessctl pass event. The person is

@@ -3,6 +3,7 @@ package intercom
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestAccessctlDeviceAndSink(t *testing.T) {
 	events := make(chan accessctl.Event, 4)
 	ref := accessctl.DeviceRef{Platform: "site", ID: "door-a"}
 	door, err := NewDoorStation("127.0.0.1:0", WithUser("door1"), WithOpener(DeviceOpener(dev, 2)),
-		WithSink(accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error { events <- e; return nil }), ref, 2))
+		WithSink(accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error { events <- e; return nil })), WithDevice(ref, 2))
 	require.NoError(t, err)
 	defer door.Close()
 	ctx := testCtx(t)
@@ -61,4 +62,28 @@ func TestAccessctlDeviceAndSink(t *testing.T) {
 	assert.Equal(t, 2, dev.opens[0].Door)
 	assert.Equal(t, "sip:room1202", dev.opens[0].Operator)
 	assert.Contains(t, dev.opens[0].CorrelationID, "/")
+}
+
+// The sink runs after the WithOnUnlock callback even when that option comes
+// later (it used to replace the sink), and only if the callback accepted.
+func TestSinkRunsAfterOnUnlockInAnyOrder(t *testing.T) {
+	var got []string
+	sink := accessctl.EventSinkFunc(func(_ context.Context, e accessctl.Event) error {
+		got = append(got, "sink:"+e.Device.ID)
+		return nil
+	})
+	var refuse error
+	o := defaultOptions()
+	for _, f := range []DoorOption{WithSink(sink), WithDevice(accessctl.DeviceRef{ID: "d1"}, 1),
+		WithOnUnlock(func(context.Context, UnlockEvent) error { got = append(got, "cb"); return refuse })} {
+		f.applyDoor(&o)
+	}
+	o.sinkUnlock()
+	require.NoError(t, o.onUnlock(context.Background(), UnlockEvent{}))
+	assert.Equal(t, []string{"cb", "sink:d1"}, got)
+
+	refuse = errors.New("refused")
+	got = nil
+	require.ErrorIs(t, o.onUnlock(context.Background(), UnlockEvent{}), refuse)
+	assert.Equal(t, []string{"cb"}, got)
 }

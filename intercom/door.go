@@ -95,6 +95,7 @@ func NewDoorStation(addr string, opts ...DoorOption) (*DoorStation, error) {
 	for _, f := range opts {
 		f.applyDoor(&o)
 	}
+	o.sinkUnlock()
 	d := &DoorStation{dedupe: newDedupe(o.dedupeWindow)}
 	ep, err := newEndpoint(addr, o, func(ep *Endpoint) {
 		d.Endpoint = ep

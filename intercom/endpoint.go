@@ -30,6 +30,9 @@ type options struct {
 	callLimit                         time.Duration
 	onCall                            func(CallEvent)
 	onUnlock                          func(context.Context, UnlockEvent) error
+	sink                              accessctl.EventSink
+	device                            accessctl.DeviceRef
+	door                              int
 	opener                            Opener
 	policy                            Policy
 	unlockDigits                      string

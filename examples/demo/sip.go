@@ -20,7 +20,7 @@ func sipIntercom(ctx context.Context, d *demo) (func(), error) {
 			opens.Add(1)
 			return nil
 		})),
-		intercom.WithSink(d.sink, accessctl.DeviceRef{ID: "DEMO-SIP-DOOR"}, 1))
+		intercom.WithSink(d.sink), intercom.WithDevice(accessctl.DeviceRef{ID: "DEMO-SIP-DOOR"}, 1))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/menjin/menjin/accessctl"
@@ -20,6 +21,7 @@ type config struct {
 	onStatus    func(accessctl.SyncStatus)
 	keepUnknown bool
 	isReset     func(accessctl.Event) bool
+	log         *slog.Logger
 }
 
 func defaults() config {
@@ -30,6 +32,7 @@ func defaults() config {
 		maxAttempts: 5,
 		callTimeout: 30 * time.Second,
 		now:         time.Now,
+		log:         slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -111,4 +114,15 @@ func WithKeepUnknown() Option { return func(c *config) { c.keepUnknown = true } 
 // the host says.
 func WithResetEvents(isReset func(accessctl.Event) bool) Option {
 	return func(c *config) { c.isReset = isReset }
+}
+
+// WithLogger sets the reconciler's logger (default and nil: discard). A
+// pair that needs a person (invalid_input, needs_manual, unknown) is logged
+// at Warn, a failure that will be retried at Debug.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
 }

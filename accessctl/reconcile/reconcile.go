@@ -747,11 +747,18 @@ func (r *Reconciler) setStatus(d *device, id string, st *statusRec) accessctl.Sy
 // notify runs the status callback. Callers may hold mu: the callback must
 // not call back into the reconciler.
 func (r *Reconciler) notify(sts []accessctl.SyncStatus) {
-	if r.cfg.onStatus == nil {
-		return
-	}
 	for _, st := range sts {
-		r.cfg.onStatus(st)
+		switch st.State {
+		case accessctl.SyncInvalidInput, accessctl.SyncNeedsManual, accessctl.SyncUnknown:
+			r.cfg.log.Warn("reconcile: grant needs attention", "device", st.Device.String(), "person", st.Person.String(),
+				"op", st.Op, "state", st.State, "code", st.Code, "message", st.Message, "attempts", st.Attempts)
+		case accessctl.SyncRetryableFailure:
+			r.cfg.log.Debug("reconcile: will retry", "device", st.Device.String(), "person", st.Person.String(),
+				"op", st.Op, "code", st.Code, "message", st.Message, "attempts", st.Attempts)
+		}
+		if r.cfg.onStatus != nil {
+			r.cfg.onStatus(st)
+		}
 	}
 }
 

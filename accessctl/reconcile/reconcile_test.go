@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -265,7 +266,8 @@ func TestOfflineThenOnline(t *testing.T) {
 
 func TestInvalidInputThenFixed(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	r := open(t, t.TempDir())
+	logs := &testutil.Buffer{}
+	r := open(t, t.TempDir(), reconcile.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	ctx := context.Background()
 	a := accessctltest.NewFakeDevice("a", r)
 	require.NoError(t, r.Attach(ref("a"), a))
@@ -281,6 +283,7 @@ func TestInvalidInputThenFixed(t *testing.T) {
 	assert.Equal(t, "-1", st.Code)
 	assert.Equal(t, "photo too small", st.Message)
 	assert.Equal(t, 1, st.Attempts)
+	assert.Contains(t, logs.String(), "grant needs attention", "a refusal a person must fix is logged")
 	_, ok := a.Holds("p1")
 	assert.False(t, ok)
 
